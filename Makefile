@@ -1,0 +1,20 @@
+# The README's two commands are ./fv run and ./fv test; these are shortcuts around them.
+.PHONY: serve test lint format bench
+
+serve:
+	./fv run
+
+test:
+	./fv test
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench:
+	.venv/bin/python bench/bench_save_visit.py
+	.venv/bin/python bench/bench_api_save.py

@@ -1,0 +1,167 @@
+"""Administrative commands: ``flask --app fieldvisit COMMAND``, acting on FIELDVISIT_DATA_DIR.
+
+Each prints what it did and exits non-zero with a clear message when it cannot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_babel import gettext as _
+
+from . import auth, registry
+from .auth import get_store
+
+ACTOR = "cli"
+
+
+def _base_url() -> str:
+    url = current_app.config.get("BASE_URL")
+    if not url:
+        raise click.ClickException(
+            _(
+                "请设置 FIELDVISIT_BASE_URL 为手机能打开的地址"
+                "（例如 http://192.168.1.10:5000），二维码才会指向那里"
+            )
+        )
+    return url
+
+
+@click.command("seed-demo")
+@click.option("--months", default=3, show_default=True, type=click.IntRange(1, 240))
+@with_appcontext
+def seed_demo(months: int) -> None:
+    """Build the demo township (registry, helpers, N months of visits) in an empty folder."""
+    from .demo import build_demo, describe
+
+    store = get_store()
+    if not store.is_empty():
+        raise click.ClickException(_("%(path)s 已有数据，请用空的数据目录", path=store.root))
+    info = build_demo(store, months=months)
+    click.echo(describe(info))
+
+
+@click.command("import-registry")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_registry(file: Path) -> None:
+    """Import the household registry from an .xlsx or .csv file (all or nothing)."""
+    try:
+        report = registry.import_registry(get_store(), file.read_bytes(), file.name, actor=ACTOR)
+    except registry.RegistryError as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        message = _("%(file)s：有 %(n)d 处错误，未导入任何数据", file=file.name, n=len(exc.errors))
+        raise click.ClickException(message) from None
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from exc
+    click.echo(
+        _(
+            "新增 %(added)d 户，更新 %(updated)d 户，未变 %(unchanged)d 户；"
+            "帮扶责任人新增 %(h_added)d 人，更新 %(h_updated)d 人",
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            h_added=report.helpers_added,
+            h_updated=report.helpers_updated,
+        )
+    )
+
+
+@click.command("export-registry")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def export_registry(out: Path) -> None:
+    """Write the registry to .xlsx or .csv with the import's columns (full ID numbers)."""
+    try:
+        count = registry.export_registry(get_store(), out)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(_("已导出 %(n)d 户到 %(out)s", n=count, out=out))
+
+
+@click.command("door-plates")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--village", default=None, help="Only this village's plates.")
+@with_appcontext
+def door_plates(out: Path, village: str | None) -> None:
+    """Print-ready A4 PDF of QR door plates."""
+    from .plates import door_plates_pdf
+    from .storage import atomic_write_bytes
+
+    if out.suffix.lower() != ".pdf":
+        raise click.ClickException(_("--out 须为 .pdf 文件"))
+    try:
+        pdf = door_plates_pdf(get_store(), _base_url(), village)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    atomic_write_bytes(out.resolve(), pdf)
+    click.echo(_("户牌已写入 %(out)s", out=out))
+
+
+@click.command("create-user")
+@click.option("--role", required=True, type=click.Choice(["admin", "supervisor", "helper"]))
+@click.option("--name", required=True)
+@click.option("--phone", required=True)
+@click.option("--password", default=None, help="Generated and printed when left out.")
+@with_appcontext
+def create_user(role: str, name: str, phone: str, password: str | None) -> None:
+    """Create a user who logs in with phone and password."""
+    try:
+        user, password = auth.create_user(get_store(), role, name, phone, password, actor=ACTOR)
+    except auth.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        _(
+            "已创建账号 %(name)s（%(phone)s），角色 %(role)s；密码：%(password)s",
+            name=user.name,
+            phone=user.phone,
+            role=user.role,
+            password=password,
+        )
+    )
+
+
+@click.command("create-token")
+@click.option("--phone", required=True)
+@with_appcontext
+def create_token(phone: str) -> None:
+    """Print a new API token for the user (last line of output)."""
+    try:
+        token = auth.create_token(get_store(), phone.strip(), actor=ACTOR)
+    except auth.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        _(
+            "%(phone)s 的 API 令牌（只显示这一次；请求时带上 Authorization: Bearer <令牌>）：",
+            phone=phone,
+        )
+    )
+    click.echo(token)
+
+
+@click.command("set-password")
+@click.option("--phone", required=True)
+@click.option("--password", default=None, help="Generated and printed when left out.")
+@with_appcontext
+def set_password(phone: str, password: str | None) -> None:
+    """Set a user's password (generates one when none is given)."""
+    try:
+        password = auth.set_password(get_store(), phone.strip(), password, actor=ACTOR)
+    except auth.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(_("%(phone)s 的新密码：%(password)s", phone=phone, password=password))
+
+
+commands = [
+    seed_demo,
+    import_registry,
+    export_registry,
+    door_plates,
+    create_user,
+    create_token,
+    set_password,
+]

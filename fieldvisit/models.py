@@ -1,0 +1,132 @@
+"""Domain objects. Storage turns documents into these and back; nothing above storage sees
+a raw document.
+
+Each class has ``to_doc``/``from_doc`` so that a different store could stand behind the same
+objects. ``from_doc`` ignores keys it does not know, so older data folders stay loadable when
+a later version adds a field.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class _Doc:
+    """Conversion to and from plain JSON-able dicts (deep copies, so callers never share
+    nested objects with the storage cache)."""
+
+    def to_doc(self) -> dict[str, Any]:
+        return copy.deepcopy(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: copy.deepcopy(v) for k, v in doc.items() if k in names})
+
+
+@dataclass
+class Village(_Doc):
+    name: str
+    poor_village: bool = False  # 贫困村
+    exit_year: int | None = None
+
+
+@dataclass
+class Household(_Doc):
+    id: str  # 户编号, stable across imports
+    village: str
+    head: str  # 户主姓名
+    members: int
+    attribute: str  # vocab.ATTRIBUTES code
+    cause: str  # vocab.CAUSES code
+    status: str  # vocab.STATUSES code
+    token: str  # the door plate's QR token
+    group: str = ""  # 组
+    exit_year: int | None = None
+    phone: str = ""
+    id_number: str = ""  # 身份证号: stored, only ever shown masked
+    long_absent: bool = False
+    helpers: list[str] = field(default_factory=list)  # helper phones, in pairing order
+    location: dict[str, float] | None = None  # {"lat": .., "lng": ..}
+    updated_at: str = ""
+
+
+@dataclass
+class User(_Doc):
+    """Anyone who logs in. A helper (帮扶责任人) is a user with role ``helper``."""
+
+    phone: str  # the login name, and how the registry identifies a helper
+    name: str
+    role: str  # vocab.ROLES code
+    password_hash: str = ""  # empty: cannot log in until a password is set
+    unit: str = ""  # 帮扶单位
+    active: bool = True
+    created_at: str = ""
+
+
+@dataclass
+class Need(_Doc):
+    """A need raised in a visit; an entry of the rectification ledger (问题整改台账)."""
+
+    id: str
+    visit: str
+    household: str
+    village: str
+    category: str  # vocab.NEED_CATEGORIES code
+    description: str
+    urgent: bool
+    raised_by: str  # helper phone
+    raised_at: str  # the visit's date
+    status: str = "open"  # open | resolved
+    resolved_by: str = ""
+    resolved_at: str = ""
+    resolution: str = ""
+
+
+@dataclass
+class Visit(_Doc):
+    id: str  # made by the client, so a record sent twice is stored once
+    household: str
+    village: str
+    helper: str  # phone of the helper who visited
+    recorded_by: str  # phone of the user who entered it (an admin for 补录)
+    date: str  # YYYY-MM-DD
+    kind: str  # vocab.VISIT_KINDS code
+    guarantees: dict[str, bool] = field(default_factory=dict)
+    environment: dict[str, bool | None] = field(default_factory=dict)
+    helped_clean: bool = False
+    needs: list[dict[str, Any]] = field(default_factory=list)  # as sent
+    satisfaction: str = ""
+    notes: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    version: int = 1
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions
+    photos: list[str] = field(default_factory=list)
+    location: dict[str, float] | None = None
+
+    @property
+    def month(self) -> str:
+        return self.date[:7]
+
+
+@dataclass
+class ApiToken(_Doc):
+    digest: str  # sha256 of the token; the token itself is never stored
+    phone: str
+    created_at: str = ""
+
+
+@dataclass
+class AuditEntry(_Doc):
+    at: str
+    who: str
+    action: str
+    target: str
+    before: Any = None
+    after: Any = None

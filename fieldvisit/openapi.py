@@ -1,0 +1,192 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+_NEED = {
+    "type": "object",
+    "required": ["category", "description"],
+    "properties": {
+        "category": {"type": "string", "enum": list(NEED_CATEGORIES)},
+        "description": {"type": "string", "minLength": 1, "maxLength": 500},
+        "urgent": {"type": "boolean", "default": False},
+    },
+}
+
+_VISIT_IN = {
+    "type": "object",
+    "required": ["id", "household", "date", "kind"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$",
+            "description": "Made by the client (a UUID); a record sent twice is stored once.",
+        },
+        "household": {"type": "string", "description": "户编号"},
+        "date": {"type": "string", "format": "date", "description": "Not in the future."},
+        "kind": {"type": "string", "enum": list(VISIT_KINDS)},
+        "guarantees": {
+            "type": "object",
+            "description": "两不愁三保障; all six required for an in-person visit.",
+            "properties": {k: {"type": "boolean"} for k in GUARANTEES},
+            "additionalProperties": False,
+        },
+        "environment": {
+            "type": "object",
+            "description": "Checklist key → met (true), not met (false), not applicable (null); "
+            "all keys of GET /checklist required for an in-person visit.",
+            "additionalProperties": {"type": ["boolean", "null"]},
+        },
+        "helped_clean": {"type": "boolean", "default": False},
+        "needs": {"type": "array", "maxItems": 20, "items": _NEED},
+        "satisfaction": {
+            "type": "string",
+            "enum": list(SATISFACTION),
+            "description": "Required unless kind is nobody_home.",
+        },
+        "notes": {"type": "string", "maxLength": 2000},
+        "helper": {
+            "type": "string",
+            "description": "Admins only: the phone of the helper who visited (补录).",
+        },
+    },
+}
+
+_VISIT_OUT = {
+    "type": "object",
+    "required": ["id", "household", "village", "date", "kind", "helper", "recorded_by"],
+    "properties": {
+        **_VISIT_IN["properties"],  # type: ignore[dict-item]
+        "village": {"type": "string"},
+        "recorded_by": {"type": "string"},
+        "version": {"type": "integer"},
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "needs": {"type": "array", "items": _NEED},
+    },
+}
+
+_HOUSEHOLD = {
+    "type": "object",
+    "required": ["id", "village", "head", "members", "state"],
+    "properties": {
+        "id": {"type": "string", "description": "户编号"},
+        "village": {"type": "string"},
+        "group": {"type": "string"},
+        "head": {"type": "string"},
+        "members": {"type": "integer", "minimum": 1},
+        "state": {"type": "string", "enum": ["visited", "attempted", "not_visited"]},
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "401": _json(_ERROR, "Not logged in / no valid token"),
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fieldvisit API",
+            "version": "1",
+            "description": "Households, the environment checklist and monthly visits. "
+            "Authenticate with `Authorization: Bearer <token>` (see `flask create-token`) or "
+            "the browser session plus an `X-CSRFToken` header on writes.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": _ERROR,
+                "Household": _HOUSEHOLD,
+                "VisitIn": _VISIT_IN,
+                "Visit": _VISIT_OUT,
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/households": {
+                "get": {
+                    "summary": "Households the caller may see, with this month's state",
+                    "responses": {
+                        "200": _json({"type": "array", "items": _HOUSEHOLD}, "Households"),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/checklist": {
+                "get": {
+                    "summary": "The environment checklist's item keys and labels",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["key", "label"],
+                                    "properties": {
+                                        "key": {"type": "string"},
+                                        "label": {"type": "string"},
+                                    },
+                                },
+                            },
+                            "Checklist items",
+                        ),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/visits": {
+                "get": {
+                    "summary": "Visits of a month the caller may see",
+                    "parameters": [
+                        {
+                            "name": "month",
+                            "in": "query",
+                            "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"},
+                            "description": "YYYY-MM; this month when left out",
+                        }
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _VISIT_OUT}, "Visits"),
+                        "400": _json(_ERROR, "Bad month"),
+                        **_ERRORS,
+                    },
+                },
+                "post": {
+                    "summary": "Record a visit (idempotent by id)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _VISIT_IN}},
+                    },
+                    "responses": {
+                        "201": _json(_VISIT_OUT, "Stored"),
+                        "200": _json(_VISIT_OUT, "Already stored under this id; unchanged"),
+                        "400": _json(_ERROR, "Invalid; `errors` names each field"),
+                        "403": _json(_ERROR, "Not the household's helper"),
+                        "404": _json(_ERROR, "No such household"),
+                        "409": _json(_ERROR, "The id is used by another household's visit"),
+                        **_ERRORS,
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,27 @@
+"""Password hashing. Kept apart from the views so that the CLI and the demo builder share it."""
+
+from __future__ import annotations
+
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_LENGTH = 6
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash (werkzeug's default), safe to store."""
+    return generate_password_hash(password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches; an empty hash (no password set yet) never matches."""
+    if not password_hash:
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def random_password() -> str:
+    """An initial password a helper can type on a phone: 10 letters and digits, no look-alikes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(10))

@@ -1,0 +1,97 @@
+"""Logging in and out, changing one's password, choosing the language."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from .. import auth
+from ..i18n import COOKIE, LANGUAGES
+from ..passwords import MIN_LENGTH
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号"))])
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码"))])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请填写当前密码"))])
+    new = PasswordField(
+        _l("新密码"),
+        validators=[
+            DataRequired(_l("请填写新密码")),
+            Length(min=MIN_LENGTH, message=_l("密码至少 %(min)d 位")),
+        ],
+    )
+    confirm = PasswordField(
+        _l("再输一遍新密码"), validators=[EqualTo("new", message=_l("两次输入的新密码不一致"))]
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: a login link must not send anyone elsewhere."""
+    if not target:
+        return url_for("field.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("field.home")
+    return target
+
+
+def render_login(form: LoginForm | None = None, status: int = 200) -> tuple[str, int]:
+    form = form or LoginForm()
+    return render_template("login.html", form=form, next=request.args.get("next", "")), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int]:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = auth.authenticate(auth.get_store(), form.phone.data or "", form.password.data or "")
+        if user is not None:
+            auth.log_in(user)
+            return redirect(safe_next(request.args.get("next")))
+        form.password.errors = [_("手机号或密码不对")]
+        return render_login(form, 200)
+    return render_login(form)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    auth.log_out()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@auth.login_required
+def password() -> Response | str:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        store = auth.get_store()
+        if auth.authenticate(store, g.user.phone, form.current.data or "") is None:
+            form.current.errors = [_("当前密码不对")]
+        else:
+            auth.set_password(store, g.user.phone, form.new.data, actor=g.user.phone)
+            auth.log_in(store.user(g.user.phone))  # stay logged in on this phone only
+            flash(_("密码已修改"))
+            return redirect(url_for("field.home"))
+    return render_template("password.html", form=form)
+
+
+@bp.get("/lang/<code>")
+def language(code: str) -> Response:
+    if code not in LANGUAGES:
+        code = "zh"
+    response = redirect(safe_next(request.args.get("next")))
+    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

@@ -1,0 +1,39 @@
+"""Error pages: HTML for people, JSON for the API, always in the user's language."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def _message(code: int) -> str:
+    messages = {
+        400: _("请求有误"),
+        401: _("请先登录"),
+        403: _("您没有权限查看或修改这里"),
+        404: _("找不到这个页面"),
+        405: _("不支持这种请求"),
+        409: _("与已有记录冲突"),
+        413: _("文件太大"),
+        429: _("尝试次数过多，请稍后再试"),
+        500: _("服务器出错了，请稍后再试"),
+    }
+    return messages.get(code, _("请求有误"))
+
+
+def _respond(code: int, message: str):  # type: ignore[no-untyped-def]
+    if request.path.startswith("/api/"):
+        return jsonify(error=message), code
+    return render_template("error.html", code=code, message=message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return _respond(400, _("页面已过期，请刷新后重试"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return _respond(exc.code or 500, _message(exc.code or 500))

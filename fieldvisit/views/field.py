@@ -1,0 +1,127 @@
+"""At the door: the helper's home page, the household a plate leads to, the visit form."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import households as households_domain
+from .. import visitform, visits
+from ..auth import get_store, login_required, role_required
+from ..idcard import mask_id_number
+from ..models import Household, Visit
+from .auth import render_login
+from .helpers import base_url, household_by_token, may_view
+
+bp = Blueprint("field", __name__)
+
+
+@bp.get("/")
+@login_required
+def home() -> str:
+    store = get_store()
+    today = date.today()
+    if g.user.role != "helper":
+        return render_template(
+            "office_home.html", overview=households_domain.overview(store, today)
+        )
+    rows = households_domain.helper_worklist(store, g.user.phone, today)
+    return render_template("home.html", rows=rows, month=today.isoformat()[:7])
+
+
+@bp.get("/h/<token>")
+def household(token: str) -> Response | str | tuple[str, int]:
+    household = household_by_token(token)
+    if g.user is None:
+        # Whoever scans a plate without logging in learns nothing about the household.
+        return render_login()
+    if not may_view(household):
+        return render_template("not_paired.html", household=household), 403
+    store = get_store()
+    today = date.today()
+    return render_template(
+        "household.html",
+        household=household,
+        token=token,
+        masked_id=mask_id_number(household.id_number),
+        helpers=[store.user(p) for p in household.helpers if store.user(p)],
+        recent=visits.household_visits(store, household, visits.recent_months(today, 12))[:10],
+        open_needs=households_domain.open_needs(store, household),
+        may_record=visits.may_record(g.user, household),
+        may_correct=lambda v: visits.may_correct(g.user, v, today),
+        plate_url=f"{base_url()}/h/{token}",
+    )
+
+
+def _form_page(household: Household, token: str, values: dict, errors: dict, visit: Visit | None):
+    store = get_store()
+    helpers = [u for u in (store.user(p) for p in household.helpers) if u]
+    if g.user.role == "admin":
+        helpers = helpers or [u for u in store.registry().users.values() if u.role == "helper"]
+    return render_template(
+        "visit_form.html",
+        household=household,
+        token=token,
+        values=values,
+        errors=errors,
+        checklist=visits.checklist(store),
+        helpers=helpers,
+        editing=visit,
+        today=date.today().isoformat(),
+    )
+
+
+@bp.route("/h/<token>/visit", methods=["GET", "POST"])
+@login_required
+def visit_form(token: str) -> Response | str | tuple[str, int]:
+    household = household_by_token(token)
+    if not visits.may_record(g.user, household):
+        return render_template("not_paired.html", household=household), 403
+    if request.method == "GET":
+        return _form_page(household, token, visitform.blank_values(date.today()), {}, None)
+    if "add_need" in request.form:
+        return _form_page(household, token, visitform.values_from_form(request.form), {}, None)
+    payload = visitform.payload_from_form(request.form, household.id)
+    try:
+        _visit, created = visits.record_visit(get_store(), payload, g.user)
+    except visits.VisitError as exc:
+        values = visitform.values_from_form(request.form)
+        return _form_page(household, token, values, exc.errors, None), exc.status
+    flash(_("走访已保存") if created else _("这次走访之前已保存，没有重复登记"))
+    return redirect(url_for("field.household", token=token))
+
+
+@bp.route("/h/<token>/visits/<visit_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
+    household = household_by_token(token)
+    store = get_store()
+    visit = households_domain.find_visit(store, household, visit_id)
+    if visit is None:
+        abort(404)
+    if not visits.may_correct(g.user, visit, date.today()):
+        abort(403)
+    if request.method == "GET":
+        return _form_page(household, token, visitform.values_from_visit(visit), {}, visit)
+    values = visitform.values_from_form(request.form)
+    if "add_need" in request.form:
+        return _form_page(household, token, values, {}, visit)
+    payload = visitform.payload_from_form(request.form, household.id)
+    try:
+        visits.correct_visit(store, visit, payload, g.user)
+    except visits.VisitError as exc:
+        return _form_page(household, token, values, exc.errors, visit), exc.status
+    flash(_("走访记录已修改，原记录已保留"))
+    return redirect(url_for("field.household", token=token))
+
+
+@bp.post("/h/<token>/token")
+@role_required("admin")
+def reissue_token(token: str) -> Response:
+    household = household_by_token(token)
+    new = households_domain.reissue_token(get_store(), household.id, actor=g.user.phone)
+    flash(_("已换新二维码，旧户牌的链接已失效，请打印新户牌"))
+    return redirect(url_for("field.household", token=new))

@@ -1,0 +1,339 @@
+"""Recording visits: validation shared by the form and the API, idempotent saving,
+corrections that keep earlier versions, and each household's state for a month."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+
+from .clock import now_iso
+from .models import AuditEntry, Household, Need, User, Visit
+from .storage import Store
+from .vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
+MAX_NEEDS = 20
+MAX_NOTES = 2000
+MAX_NEED_TEXT = 500
+# A visit saved offline at the end of a month may reach the server days later.
+HELPER_GRACE_DAYS = 7
+
+
+class VisitError(ValueError):
+    """The visit cannot be stored; ``errors`` maps a field to a message for the user."""
+
+    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.status = status
+
+
+@dataclass
+class ChecklistItem:
+    key: str
+    label: str
+
+
+def checklist(store: Store) -> list[ChecklistItem]:
+    """The township's environment checklist (the defaults until it sets its own)."""
+    items = store.setting("checklist")
+    if not items:
+        return [ChecklistItem(k, label) for k, label in DEFAULT_CHECKLIST]
+    return [ChecklistItem(i["key"], i["label"]) for i in items]
+
+
+def may_record(user: User, household: Household) -> bool:
+    """Helpers record for their own households; the office may enter on anyone's behalf."""
+    return user.role == "admin" or (user.role == "helper" and user.phone in household.helpers)
+
+
+def earliest_date(user: User, today: date) -> date | None:
+    """The oldest date this user may record; None: no limit (补录 by the office)."""
+    if user.role == "admin":
+        return None
+    return min(today.replace(day=1), today - timedelta(days=HELPER_GRACE_DAYS))
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    return None
+
+
+def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> str:
+    try:
+        day = date.fromisoformat(str(raw))
+    except ValueError:
+        errors["date"] = _("请填写日期（年-月-日）")
+        return ""
+    if day > today:
+        errors["date"] = _("日期不能晚于今天")
+    oldest = earliest_date(user, today)
+    if oldest is not None and day < oldest:
+        errors["date"] = _("只能登记本月的走访；更早的记录请镇扶贫办补录")
+    return day.isoformat()
+
+
+def _parse_flags(
+    raw: Any, keys: list[str], required: bool, allow_none: bool, field: str, errors: dict[str, str]
+) -> dict[str, Any]:
+    raw = raw if isinstance(raw, dict) else {}
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = raw.get(key, "missing")
+        if value == "missing":
+            if required:
+                errors[f"{field}.{key}"] = _("请选择")
+            continue
+        if value is None and allow_none:
+            out[key] = None
+        elif isinstance(value, bool):
+            out[key] = value
+        else:
+            errors[f"{field}.{key}"] = _("请选择")
+    unknown = set(raw) - set(keys)
+    if unknown:
+        errors[field] = _("未知项目：%(keys)s", keys="、".join(sorted(map(str, unknown))))
+    return out
+
+
+def _parse_needs(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_NEEDS:
+        errors["needs"] = _("需求最多 %(n)d 条", n=MAX_NEEDS)
+        return []
+    needs = []
+    for i, item in enumerate(raw):
+        item = item if isinstance(item, dict) else {}
+        category = item.get("category")
+        description = str(item.get("description") or "").strip()
+        if category not in NEED_CATEGORIES:
+            errors[f"needs.{i}.category"] = _("请选择需求类别")
+        if not description:
+            errors[f"needs.{i}.description"] = _("请描述需求")
+        elif len(description) > MAX_NEED_TEXT:
+            errors[f"needs.{i}.description"] = _("需求描述最多 %(n)d 字", n=MAX_NEED_TEXT)
+        needs.append(
+            {"category": category, "description": description, "urgent": item.get("urgent") is True}
+        )
+    return needs
+
+
+def validate(
+    store: Store, payload: dict[str, Any], user: User, today: date
+) -> tuple[Household, dict[str, Any]]:
+    """Check a visit as sent by the form or the API; return its household and clean fields.
+
+    Raises VisitError with every problem found, keyed by field.
+    """
+    errors: dict[str, str] = {}
+    visit_id = str(payload.get("id") or "")
+    if not ID_RE.match(visit_id):
+        errors["id"] = _("记录编号无效")
+    household = store.household(str(payload.get("household") or ""))
+    if household is None:
+        raise VisitError({"household": _("没有这个户编号")}, status=404)
+    if not may_record(user, household):
+        raise VisitError({"household": _("您不是这户的帮扶责任人，不能登记走访")}, status=403)
+
+    helper = user.phone
+    if user.role == "admin":
+        helper = str(payload.get("helper") or (household.helpers[0] if household.helpers else ""))
+        helper_user = store.user(helper)
+        if helper_user is None or helper_user.role != "helper":
+            errors["helper"] = _("请选择走访的帮扶责任人")
+    kind = payload.get("kind")
+    if kind not in VISIT_KINDS:
+        errors["kind"] = _("请选择走访方式")
+    in_person = kind == "in_person"
+    satisfaction = payload.get("satisfaction") or ""
+    if satisfaction not in SATISFACTION and (satisfaction or kind != "nobody_home"):
+        errors["satisfaction"] = _("请选择满意度")
+    notes = str(payload.get("notes") or "").strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = _("备注最多 %(n)d 字", n=MAX_NOTES)
+    helped_clean = payload.get("helped_clean", False)
+    if not isinstance(helped_clean, bool):
+        errors["helped_clean"] = _("请选择")
+    fields = {
+        "id": visit_id,
+        "household": household.id,
+        "village": household.village,
+        "helper": helper,
+        "recorded_by": user.phone,
+        "date": _parse_date(payload.get("date"), user, today, errors),
+        "kind": kind,
+        # A household met in person is checked in full; on the phone what was asked is kept.
+        "guarantees": _parse_flags(
+            payload.get("guarantees"), list(GUARANTEES), in_person, False, "guarantees", errors
+        ),
+        "environment": _parse_flags(
+            payload.get("environment"),
+            [i.key for i in checklist(store)],
+            in_person,
+            True,
+            "environment",
+            errors,
+        ),
+        "helped_clean": helped_clean is True,
+        "needs": _parse_needs(payload.get("needs"), errors),
+        "satisfaction": satisfaction,
+        "notes": notes,
+    }
+    if errors:
+        raise VisitError(errors)
+    return household, fields
+
+
+def _need_id(visit: Visit, need: dict[str, Any]) -> str:
+    # Same visit, same need, same id: a correction that keeps a need keeps its ledger entry
+    # (and its resolution).
+    key = f"{visit.id}/{need['category']}/{need['description']}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+def _needs_for(visit: Visit) -> list[Need]:
+    unique = {_need_id(visit, n): n for n in visit.needs}
+    return [
+        Need(
+            id=need_id,
+            visit=visit.id,
+            household=visit.household,
+            village=visit.village,
+            category=n["category"],
+            description=n["description"],
+            urgent=n["urgent"],
+            raised_by=visit.helper,
+            raised_at=visit.date,
+        )
+        for need_id, n in unique.items()
+    ]
+
+
+_CONTENT = (
+    "household",
+    "helper",
+    "date",
+    "kind",
+    "guarantees",
+    "environment",
+    "helped_clean",
+    "needs",
+    "satisfaction",
+    "notes",
+)
+
+
+def record_visit(
+    store: Store, payload: dict[str, Any], user: User, today: date | None = None
+) -> tuple[Visit, bool]:
+    """Store a new visit. Returns it and True, or the already stored visit with the same id
+    and False (a resend: nothing changes). Raises VisitError."""
+    today = today or date.today()
+    _household, fields = validate(store, payload, user, today)
+    stamp = now_iso()
+    visit = Visit(**fields, created_at=stamp, updated_at=stamp)
+
+    def decide(existing: Visit | None) -> Visit | None:
+        if existing is None:
+            return visit
+        if existing.household != visit.household:
+            raise VisitError({"id": _("这个记录编号已用于另一户")}, status=409)
+        return None
+
+    stored, created = store.save_visit(visit, decide, _needs_for)
+    if created:
+        store.audit(AuditEntry(stamp, user.phone, "visit.create", visit.id, None, stored.to_doc()))
+    return stored, created
+
+
+def may_correct(user: User, visit: Visit, today: date) -> bool:
+    """A helper corrects their own visit within its month; the office any time."""
+    if user.role == "admin":
+        return True
+    return (
+        user.role == "helper"
+        and user.phone in (visit.helper, visit.recorded_by)
+        and visit.month == today.isoformat()[:7]
+    )
+
+
+def correct_visit(
+    store: Store, original: Visit, payload: dict[str, Any], user: User, today: date | None = None
+) -> Visit:
+    """Replace a visit's content, keeping the earlier version in its history."""
+    today = today or date.today()
+    if not may_correct(user, original, today):
+        raise VisitError({"id": _("只能在当月修改自己的走访记录")}, status=403)
+    payload = {**payload, "id": original.id, "household": original.household}
+    if user.role == "admin":
+        payload.setdefault("helper", original.helper)
+    _household, fields = validate(store, payload, user, today)
+    if fields["date"][:7] != original.month:
+        raise VisitError({"date": _("修改时日期须在原记录的同一个月内")})
+    stamp = now_iso()
+
+    def decide(existing: Visit | None) -> Visit | None:
+        if existing is None:
+            raise VisitError({"id": _("没有这条走访记录")}, status=404)
+        before = existing.to_doc()
+        before.pop("history", None)
+        if all(before[k] == fields[k] for k in _CONTENT):
+            return None  # nothing changed: keep the record as it is
+        updated = Visit.from_doc({**existing.to_doc(), **fields})
+        updated.recorded_by = existing.recorded_by
+        updated.helper = existing.helper if user.role != "admin" else fields["helper"]
+        updated.updated_at = stamp
+        updated.version = existing.version + 1
+        updated.history = [*existing.history, before]
+        return updated
+
+    # Needs follow the new version: open ones of the old version are replaced.
+    stored, changed = store.save_visit(Visit(**fields), decide, _needs_for)
+    if changed:
+        store.audit(
+            AuditEntry(
+                stamp, user.phone, "visit.correct", stored.id, stored.history[-1], stored.to_doc()
+            )
+        )
+    return stored
+
+
+def household_visits(store: Store, household: Household, months: list[str]) -> list[Visit]:
+    """The household's visits in the given months, newest first."""
+    out = [
+        v for m in months for v in store.visits(m, household.village) if v.household == household.id
+    ]
+    return sorted(out, key=lambda v: (v.date, v.created_at), reverse=True)
+
+
+def recent_months(today: date, count: int) -> list[str]:
+    """``count`` months up to and including today's, newest first."""
+    year, month = today.year, today.month
+    out = []
+    for _i in range(count):
+        out.append(f"{year:04d}-{month:02d}")
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+    return out
+
+
+def month_states(store: Store, month: str) -> dict[str, str]:
+    """Each household's state in ``month``: visited (an in-person visit), attempted (only
+    nobody home or phone), or not_visited."""
+    states = dict.fromkeys(store.registry().households, "not_visited")
+    for visit in store.visits(month):
+        if visit.household not in states:
+            continue
+        if visit.kind == "in_person":
+            states[visit.household] = "visited"
+        elif states[visit.household] == "not_visited":
+            states[visit.household] = "attempted"
+    return states

@@ -1,0 +1,77 @@
+"""Serve fieldvisit with a production WSGI server (waitress).
+
+    python run.py [--host H] [--port P] [--data-dir D] [--base-url URL] [--no-demo]
+
+On an empty data folder it first builds the demo township (unless --no-demo) and prints how
+to log in as each role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from typing import Any
+
+from fieldvisit import create_app
+from fieldvisit.config import ConfigError, check_base_url
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (for phones on the same network)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in infos if not str(info[4][0]).startswith("127.")})
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve fieldvisit.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--data-dir", help="data folder (default: FIELDVISIT_DATA_DIR or ./data)")
+    parser.add_argument("--base-url", help="the address phones open; QR codes encode it")
+    parser.add_argument("--no-demo", action="store_true", help="do not build the demo township")
+    parser.add_argument("--threads", type=int, default=8)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    overrides: dict[str, Any] = {}
+    try:
+        if args.data_dir:
+            overrides["DATA_DIR"] = args.data_dir
+        if args.base_url:
+            overrides["BASE_URL"] = check_base_url(args.base_url)
+        app = create_app(overrides)
+    except ConfigError as exc:
+        print(f"fieldvisit: {exc}", file=sys.stderr)
+        return 2
+
+    store = app.extensions["fieldvisit.store"]
+    if store.is_empty() and not args.no_demo:
+        from fieldvisit.demo import build_demo, describe
+
+        print("Empty data folder: building the demo township …", flush=True)
+        with app.app_context():
+            print(describe(build_demo(store)), flush=True)
+
+    print(f"Serving on http://{args.host}:{args.port}/  (data: {store.root})")
+    if args.host in ("0.0.0.0", "::"):
+        for address in lan_addresses():
+            print(f"Phones on the same network open: http://{address}:{args.port}/")
+    else:
+        print("Only this computer can reach it; for phones use --host 0.0.0.0 and --base-url.")
+    if not app.config.get("BASE_URL"):
+        print("QR codes will use the address each request came in on; set --base-url for plates.")
+
+    from waitress import serve
+
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="fieldvisit")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

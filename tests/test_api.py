@@ -1,0 +1,163 @@
+"""The JSON API under /api/v1."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import PEOPLE, visit_payload
+
+from fieldvisit.auth import create_token
+
+MONTH = date.today().isoformat()[:7]
+
+
+@pytest.fixture()
+def bearer(store, households):
+    def make(who: str) -> dict[str, str]:
+        token = create_token(store, PEOPLE[who][0], actor="test")
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def test_openapi_document_describes_the_routes(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert {"/households", "/checklist", "/visits"} <= set(doc["paths"])
+    assert {"get", "post"} <= set(doc["paths"]["/visits"])
+
+
+def test_without_credentials_it_answers_401_in_json(client, households):
+    response = client.get("/api/v1/households")
+    assert response.status_code == 401
+    assert "error" in response.get_json()
+    bad = client.get("/api/v1/households", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_a_helper_sees_only_their_households(client, bearer, households):
+    rows = client.get("/api/v1/households", headers=bearer("owner")).get_json()
+    assert rows == [
+        {
+            "id": households["h1"].id,
+            "village": "聂河村",
+            "group": "3组",
+            "head": "马娟",
+            "members": 2,
+            "state": "not_visited",
+        }
+    ]
+    all_rows = client.get("/api/v1/households", headers=bearer("supervisor")).get_json()
+    assert {r["id"] for r in all_rows} == {h.id for h in households.values()}
+
+
+def test_checklist_lists_keys_and_labels(client, bearer):
+    items = client.get("/api/v1/checklist", headers=bearer("owner")).get_json()
+    assert items[0] == {"key": "yard", "label": "院落干净整洁"}
+    assert len(items) == 8
+
+
+def test_post_stores_a_visit_once(client, bearer, store, households):
+    headers = bearer("owner")
+    payload = visit_payload(households["h1"])
+    first = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert first.status_code == 201
+    body = first.get_json()
+    assert body["helper"] == body["recorded_by"] == PEOPLE["owner"][0]
+    assert body["environment"] == payload["environment"]
+    again = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert again.status_code == 200
+    assert again.get_json()["id"] == payload["id"]
+    assert len(store.visits(MONTH)) == 1
+    state = client.get("/api/v1/households", headers=headers).get_json()[0]["state"]
+    assert state == "visited"
+
+
+def test_an_attempt_is_not_a_visit(client, bearer, households):
+    headers = bearer("owner")
+    payload = visit_payload(households["h1"], kind="phone", guarantees={}, environment={})
+    assert client.post("/api/v1/visits", json=payload, headers=headers).status_code == 201
+    assert client.get("/api/v1/households", headers=headers).get_json()[0]["state"] == "attempted"
+
+
+def test_invalid_visits_get_readable_reasons(client, bearer, store, households):
+    headers = bearer("owner")
+    payload = visit_payload(households["h1"], kind="walk", date="2999-01-01")
+    payload["environment"]["made_up"] = True
+    response = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert {"kind", "date", "environment"} <= set(errors)
+    assert store.visits(MONTH) == []
+    assert client.post("/api/v1/visits", data="nope", headers=headers).status_code == 400
+
+
+def test_a_helper_cannot_record_for_another_household(client, bearer, store, households):
+    response = client.post(
+        "/api/v1/visits", json=visit_payload(households["h2"]), headers=bearer("owner")
+    )
+    assert response.status_code == 403
+    assert store.visits(MONTH) == []
+
+
+def test_an_unknown_household_is_404(client, bearer, households):
+    payload = visit_payload(households["h1"], household="999")
+    assert client.post("/api/v1/visits", json=payload, headers=bearer("owner")).status_code == 404
+
+
+def test_a_supervisor_cannot_record(client, bearer, households):
+    response = client.post(
+        "/api/v1/visits", json=visit_payload(households["h1"]), headers=bearer("supervisor")
+    )
+    assert response.status_code == 403
+
+
+def test_an_admin_records_on_behalf_of_a_helper(client, bearer, store, households):
+    payload = visit_payload(households["h2"], helper=PEOPLE["other"][0])
+    response = client.post("/api/v1/visits", json=payload, headers=bearer("admin"))
+    assert response.status_code == 201
+    assert response.get_json()["helper"] == PEOPLE["other"][0]
+    assert response.get_json()["recorded_by"] == PEOPLE["admin"][0]
+    without = visit_payload(households["h1"], id="b1b2c3d4-0000-4000-8000-000000000002")
+    stored = client.post("/api/v1/visits", json=without, headers=bearer("admin")).get_json()
+    assert stored["helper"] == households["h1"].helpers[0]
+
+
+def test_the_same_id_for_another_household_conflicts(client, bearer, store, households):
+    from conftest import make_household
+
+    neighbour = make_household(id="4117210010009", head="邻居")
+    store.update_registry(lambda reg: reg.households.update({neighbour.id: neighbour}))
+    admin = bearer("admin")
+    client.post("/api/v1/visits", json=visit_payload(households["h1"]), headers=admin)
+    response = client.post("/api/v1/visits", json=visit_payload(neighbour), headers=admin)
+    assert response.status_code == 409
+    [stored] = store.visits(MONTH)
+    assert stored.household == households["h1"].id
+
+
+def test_get_visits_filters_by_caller(client, bearer, households):
+    admin = bearer("admin")
+    client.post("/api/v1/visits", json=visit_payload(households["h1"]), headers=admin)
+    client.post(
+        "/api/v1/visits",
+        json=visit_payload(households["h2"], id="c1b2c3d4-0000-4000-8000-000000000003"),
+        headers=admin,
+    )
+    mine = client.get(f"/api/v1/visits?month={MONTH}", headers=bearer("owner")).get_json()
+    assert [v["household"] for v in mine] == [households["h1"].id]
+    assert {"helper", "recorded_by", "guarantees", "needs"} <= set(mine[0])
+    everyone = client.get(f"/api/v1/visits?month={MONTH}", headers=bearer("supervisor")).get_json()
+    assert len(everyone) == 2
+    assert client.get("/api/v1/visits?month=13-2020", headers=admin).status_code == 400
+
+
+def test_the_browser_session_needs_the_csrf_header(client, auth, store, households):
+    auth.login("owner")
+    payload = visit_payload(households["h1"])
+    refused = client.post("/api/v1/visits", json=payload)
+    assert refused.status_code == 400
+    assert store.visits(MONTH) == []
+    accepted = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": auth.csrf()})
+    assert accepted.status_code == 201

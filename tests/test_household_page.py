@@ -1,0 +1,92 @@
+"""What a door plate's link shows, to whom."""
+
+from __future__ import annotations
+
+
+def test_anonymous_scan_shows_only_a_login_page(client, households):
+    h = households["h1"]
+    response = client.get(f"/h/{h.token}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'name="password"' in page
+    for secret in (h.head, "低保", "因病", h.id_number, h.id_number[-4:], h.phone, h.id):
+        assert secret not in page
+
+
+def test_a_made_up_token_is_a_plain_404(client, auth, households):
+    assert client.get("/h/not-a-real-token-at-all").status_code == 404
+    auth.login("owner")
+    assert client.get("/h/not-a-real-token-at-all").status_code == 404
+
+
+def test_the_paired_helper_sees_the_household(client, auth, households):
+    h = households["h1"]
+    auth.login("owner")
+    page = client.get(f"/h/{h.token}").get_data(as_text=True)
+    for text in (h.head, h.village, "低保贫困户", "因病", "未脱贫", "张帮扶", "登记本次走访"):
+        assert text in page
+    assert h.id_number not in page
+    assert "4117**********4373" in page  # masked
+
+
+def test_a_helper_not_paired_is_told_so(client, auth, households):
+    auth.login("other")
+    response = client.get(f"/h/{households['h1'].token}")
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "不是您的帮扶户" in page
+    assert "低保" not in page
+    assert client.get(f"/h/{households['h1'].token}/visit").status_code == 403
+
+
+def test_supervisors_view_but_cannot_record(client, auth, households):
+    auth.login("supervisor")
+    page = client.get(f"/h/{households['h1'].token}").get_data(as_text=True)
+    assert households["h1"].head in page
+    assert "登记本次走访" not in page
+    assert client.get(f"/h/{households['h1'].token}/visit").status_code == 403
+
+
+def test_an_admin_issues_a_new_token_and_the_old_link_dies(client, auth, store, households):
+    h = households["h1"]
+    auth.login("admin")
+    response = client.post(f"/h/{h.token}/token", data={"csrf_token": auth.csrf()})
+    assert response.status_code == 302
+    new_token = store.household(h.id).token
+    assert new_token != h.token and len(new_token) >= 22
+    assert response.headers["Location"] == f"/h/{new_token}"
+    assert client.get(f"/h/{h.token}").status_code == 404
+    assert client.get(f"/h/{new_token}").status_code == 200
+    assert any(
+        e.action == "household.token" for m in _months(store) for e in store.audit_entries(m)
+    )
+
+
+def test_only_admins_issue_tokens(client, auth, store, households):
+    h = households["h1"]
+    for who in ("owner", "supervisor"):
+        auth.login(who)
+        assert (
+            client.post(f"/h/{h.token}/token", data={"csrf_token": auth.csrf()}).status_code == 403
+        )
+    assert store.household(h.id).token == h.token
+
+
+def test_helper_home_lists_households_to_do_first(client, auth, store, households):
+    from conftest import make_household
+
+    def add(reg):
+        reg.households["4117210010002"] = make_household(id="4117210010002", head="第二户")
+
+    store.update_registry(add)
+    auth.login("owner")
+    page = client.get("/").get_data(as_text=True)
+    assert "马娟" in page and "第二户" in page
+    assert "未走访" in page
+    assert households["h2"].head not in page  # not theirs
+
+
+def _months(store):
+    from datetime import date
+
+    return [date.today().isoformat()[:7]]
