@@ -21,7 +21,7 @@ class _Doc:
     nested objects with the storage cache)."""
 
     def to_doc(self) -> dict[str, Any]:
-        return copy.deepcopy(dataclasses.asdict(self))  # type: ignore[call-overload]
+        return dataclasses.asdict(self)  # type: ignore[call-overload]  # asdict copies deeply
 
     @classmethod
     def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
