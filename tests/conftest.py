@@ -79,6 +79,21 @@ def seed(store: Store) -> dict[str, Household]:
     return households
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compile_catalogues() -> None:
+    """Compile the message catalogues, as ./fv does, so pytest works on its own too."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (Path(__file__).resolve().parents[1] / "fieldvisit" / "translations").glob(
+        "*/LC_MESSAGES/messages.po"
+    ):
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh)
+        with po_path.with_suffix(".mo").open("wb") as fh:
+            write_mo(fh, catalog)
+
+
 @pytest.fixture()
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
