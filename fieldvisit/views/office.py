@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from .. import registry
 from ..auth import get_store, role_required
+from ..plates import sort_villages
 from .helpers import base_url
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -37,7 +38,7 @@ def import_registry() -> str | tuple[str, int]:
 @bp.get("/plates")
 @role_required("admin")
 def plates() -> str:
-    villages = sorted(get_store().registry().villages)
+    villages = sort_villages(set(get_store().registry().villages))
     return render_template("plates.html", villages=villages)
 
 
@@ -50,7 +51,7 @@ def plates_pdf() -> Response | tuple[str, int]:
     try:
         pdf = door_plates_pdf(get_store(), base_url(), village)
     except LookupError as exc:
-        villages = sorted(get_store().registry().villages)
+        villages = sort_villages(set(get_store().registry().villages))
         return render_template("plates.html", villages=villages, problem=str(exc)), 404
     filename = "door-plates.pdf"
     return Response(

@@ -1,0 +1,150 @@
+"""Door plates (户牌): one printable plate per household with the QR code helpers scan.
+
+A plate hangs on the household's door for everyone to read, so it carries only what the
+township already posts publicly: place, head of household, the helpers and how to reach them,
+the 户编号 and the code. Never the attribute, the cause of poverty or an ID number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from markupsafe import Markup
+
+from .models import Household
+from .pdf import render_template_pdf
+from .qr import household_url, qr_svg
+from .storage import Registry, Store
+
+# The code including its quiet zone. A level-H code of a plate's link is version 5 or larger
+# (the token alone is 27 characters), so the symbol itself is at least 41 mm: above the 4 cm
+# a phone reads reliably from arm's length.
+QR_SIZE_MM = 50
+
+TEMPLATE = "pdf/plates.html"
+
+
+@dataclass(frozen=True)
+class HelperLine:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Plate:
+    """What one door plate shows."""
+
+    household_id: str
+    village: str
+    group: str  # as printed, e.g. "3组"; empty when the registry has no group
+    head: str
+    helpers: list[HelperLine]
+    qr: Markup
+
+
+_NUMBER_RE = re.compile(r"(\d+|[一二三四五六七八九十]+)")
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def _number(text: str) -> int | None:
+    """The value of "12", "三" or "二十一"; None for anything else."""
+    if text.isdecimal():
+        return int(text)
+    tens, ten, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or any(c not in _CN_DIGITS for c in tens + ones):
+        return None
+    if not ten:
+        return _CN_DIGITS.index(tens)
+    return (_CN_DIGITS.index(tens) if tens else 1) * 10 + (_CN_DIGITS.index(ones) if ones else 0)
+
+
+def _natural_key(text: str) -> list[tuple[int, int, str]]:
+    # "2组" before "10组", and "二组" before "十组": registries write groups both ways.
+    key = []
+    for part in _NUMBER_RE.split(text):
+        if part:
+            value = _number(part) if _NUMBER_RE.fullmatch(part) else None
+            key.append((1, 0, part) if value is None else (0, value, ""))
+    return key
+
+
+def _pinyin_key(name: str) -> list[tuple[int, int, str]]:
+    # Villages in pinyin order, as the township's spreadsheets sort Chinese text.
+    from pypinyin import lazy_pinyin  # a large dictionary, loaded only when sorting
+
+    return _natural_key(" ".join(lazy_pinyin(name)))
+
+
+def sort_villages(names: list[str] | set[str]) -> list[str]:
+    """Village names in pinyin order, as everywhere else in the office's lists."""
+    return sorted(names, key=lambda name: (_pinyin_key(name), name))
+
+
+def in_plate_order(households: list[Household]) -> list[Household]:
+    """Sorted by village (pinyin), group, then 户编号: the order plates are handed out in."""
+    villages = {name: _pinyin_key(name) for name in {h.village for h in households}}
+    return sorted(
+        households,
+        key=lambda h: (
+            villages[h.village],
+            h.village,
+            _natural_key(h.group),
+            _natural_key(h.id),
+        ),
+    )
+
+
+def group_label(group: str) -> str:
+    """The group as people say it: "3" becomes "3组", "3组" stays."""
+    group = group.strip()
+    if not group or group.endswith("组"):
+        return group
+    return f"{group}组"
+
+
+def _helper_lines(registry: Registry, household: Household) -> list[HelperLine]:
+    lines = []
+    for phone in dict.fromkeys(household.helpers):  # each helper once, in pairing order
+        user = registry.users.get(phone)
+        # A phone without a user still tells the household whom to call.
+        lines.append(HelperLine(name=user.name if user else "", phone=phone))
+    return lines
+
+
+def make_plate(registry: Registry, household: Household, base_url: str) -> Plate:
+    return Plate(
+        household_id=household.id,
+        village=household.village,
+        group=group_label(household.group),
+        head=household.head,
+        helpers=_helper_lines(registry, household),
+        # qr_svg builds the markup from numbers only, so it is safe to insert unescaped.
+        qr=Markup(qr_svg(household_url(base_url, household.token), QR_SIZE_MM)),
+    )
+
+
+def households_for_plates(registry: Registry, village: str | None = None) -> list[Household]:
+    """The households to print, in plate order; LookupError when there are none."""
+    found = [h for h in registry.households.values() if village is None or h.village == village]
+    if not found:
+        if village is None:
+            raise LookupError("还没有登记任何户，无法打印户牌")
+        raise LookupError(f"“{village}”没有登记户，无法打印户牌")
+    return in_plate_order(found)
+
+
+def township_name(store: Store) -> str:
+    """The township printed on the plates: configured (``FIELDVISIT_TOWNSHIP``), else the
+    stored setting, as on the app's pages."""
+    return current_app.config.get("TOWNSHIP") or store.setting("township") or ""
+
+
+def door_plates_pdf(store: Store, base_url: str, village: str | None = None) -> bytes:
+    """A4 sheets of door plates, four to a page with cut lines, for every household or for
+    one village's. Needs an application context. Raises LookupError (with a message for the
+    user) when there is nothing to print."""
+    registry = store.registry()
+    plates = [make_plate(registry, h, base_url) for h in households_for_plates(registry, village)]
+    return render_template_pdf(TEMPLATE, plates=plates, township=township_name(store))
