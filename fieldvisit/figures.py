@@ -1,0 +1,322 @@
+"""The figures of one month, for the township or one village.
+
+The monthly PDF, the Excel export, the supervisors' dashboard and the completion API all take
+their numbers from ``month_figures`` so that they can never disagree.
+
+Definitions (DESIGN.md): a household is *visited* in a month when it has at least one
+in-person visit dated in that month. Every other household is *not visited*; those among them
+with only a "nobody home" or phone visit are *attempted* and are shown apart, but they are
+still not visited.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from .models import Household, Need, User, Visit
+from .storage import Store, check_month
+from .visits import checklist
+from .vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
+
+AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("≤30", 0, 30),
+    ("31–60", 31, 60),
+    ("61–90", 61, 90),
+    (">90", 91, None),
+)
+FAILING_ITEMS = 3  # a household failing this many checklist items is listed by name
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    year, mon = (int(x) for x in check_month(month).split("-"))
+    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def previous_month(month: str) -> str:
+    first, _last = month_bounds(month)
+    return (
+        f"{first.year - 1:04d}-12"
+        if first.month == 1
+        else f"{first.year:04d}-{first.month - 1:02d}"
+    )
+
+
+def rate(part: int, whole: int) -> float:
+    """A share from 0 to 1; 0 when there is nothing to share."""
+    return part / whole if whole else 0.0
+
+
+@dataclass
+class VillageRow:
+    village: str
+    households: int
+    people: int
+    visited: int
+    attempted: int
+
+    @property
+    def not_visited(self) -> int:
+        return self.households - self.visited
+
+    @property
+    def rate(self) -> float:
+        return rate(self.visited, self.households)
+
+
+@dataclass
+class HelperRow:
+    phone: str
+    name: str
+    unit: str
+    households: int
+    visited: int
+    attempted: int
+    missing: list[str]  # 户编号 of the helper's households not visited
+
+    @property
+    def rate(self) -> float:
+        return rate(self.visited, self.households)
+
+
+@dataclass
+class MissingHousehold:
+    """A household without an in-person visit this month."""
+
+    household: Household
+    helpers: list[User]
+    attempted: bool  # nobody home or a phone call only
+
+
+@dataclass
+class GuaranteeGap:
+    household: Household
+    visit: Visit
+
+
+@dataclass
+class ChecklistRate:
+    key: str
+    label: str
+    passed: int
+    failed: int
+
+    @property
+    def rate(self) -> float:
+        return rate(self.passed, self.passed + self.failed)
+
+
+@dataclass
+class StructureRow:
+    code: str
+    label: str
+    households: int
+    people: int
+
+
+@dataclass
+class MonthFigures:
+    month: str
+    village: str | None
+    households: int
+    people: int
+    visited: int
+    attempted: int
+    previous_visited: int
+    by_village: list[VillageRow]
+    by_helper: list[HelperRow]
+    not_visited: list[MissingHousehold]
+    guarantee_gaps: dict[str, list[GuaranteeGap]]
+    environment: list[ChecklistRate]
+    failing_environment: list[tuple[Household, list[str]]]
+    needs_raised: dict[str, int]
+    open_needs_by_age: dict[str, int]
+    needs_resolved: int
+    satisfaction: dict[str, int]
+    structure: dict[str, list[StructureRow]]
+    states: dict[str, str] = field(default_factory=dict)  # 户编号 -> visited|attempted|not_visited
+    latest: dict[str, Visit] = field(default_factory=dict)  # 户编号 -> the month's last visit
+
+    @property
+    def rate(self) -> float:
+        return rate(self.visited, self.households)
+
+    @property
+    def previous_rate(self) -> float:
+        return rate(self.previous_visited, self.households)
+
+    @property
+    def change(self) -> float:
+        """Completion now minus last month, in points of a share (0.05 = 5 points)."""
+        return self.rate - self.previous_rate
+
+
+def _states(visits: list[Visit], households: dict[str, Household]) -> dict[str, str]:
+    states = dict.fromkeys(households, "not_visited")
+    for visit in visits:
+        if visit.household not in states:
+            continue
+        if visit.kind == "in_person":
+            states[visit.household] = "visited"
+        elif states[visit.household] == "not_visited":
+            states[visit.household] = "attempted"
+    return states
+
+
+def _latest(visits: list[Visit], in_person_only: bool) -> dict[str, Visit]:
+    latest: dict[str, Visit] = {}
+    for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
+        if not in_person_only or visit.kind == "in_person":
+            latest[visit.household] = visit
+    return latest
+
+
+def _structure(households: list[Household]) -> dict[str, list[StructureRow]]:
+    out: dict[str, list[StructureRow]] = {}
+    for name, vocabulary, attr in (
+        ("attribute", ATTRIBUTES, "attribute"),
+        ("cause", CAUSES, "cause"),
+        ("status", STATUSES, "status"),
+    ):
+        count: Counter[str] = Counter()
+        people: Counter[str] = Counter()
+        for h in households:
+            count[getattr(h, attr)] += 1
+            people[getattr(h, attr)] += h.members
+        out[name] = [
+            StructureRow(code, label_, count[code], people[code])
+            for code, label_ in vocabulary.items()
+        ]
+    return out
+
+
+def _helper_rows(
+    households: list[Household], states: dict[str, str], users: dict[str, User]
+) -> list[HelperRow]:
+    rows: dict[str, HelperRow] = {}
+    for h in households:
+        for phone in dict.fromkeys(h.helpers):
+            user = users.get(phone)
+            row = rows.setdefault(
+                phone,
+                HelperRow(phone, user.name if user else "", user.unit if user else "", 0, 0, 0, []),
+            )
+            row.households += 1
+            if states[h.id] == "visited":
+                row.visited += 1
+            else:
+                row.missing.append(h.id)
+                if states[h.id] == "attempted":
+                    row.attempted += 1
+    # Helpers who are behind first, the furthest behind at the top.
+    return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, r.name, r.phone))
+
+
+def _open_at(need: Need, as_of: date) -> bool:
+    if need.raised_at > as_of.isoformat():
+        return False
+    return need.status == "open" or need.resolved_at[:10] > as_of.isoformat()
+
+
+def _needs(
+    store: Store, month: str, village: str | None, ids: set[str], as_of: date
+) -> tuple[dict[str, int], dict[str, int], int]:
+    raised = Counter(n.category for n in store.needs(month, village) if n.household in ids)
+    by_age = dict.fromkeys((b[0] for b in AGE_BUCKETS), 0)
+    resolved = 0
+    for m in store.months():
+        if m > month:
+            break
+        for need in store.needs(m, village):
+            if need.household not in ids:
+                continue
+            if need.status == "resolved" and need.resolved_at[:7] == month:
+                resolved += 1
+            if _open_at(need, as_of):
+                age = (as_of - date.fromisoformat(need.raised_at)).days
+                for name, low, high in AGE_BUCKETS:
+                    if age >= low and (high is None or age <= high):
+                        by_age[name] += 1
+                        break
+    return {c: raised.get(c, 0) for c in NEED_CATEGORIES}, by_age, resolved
+
+
+def month_figures(
+    store: Store, month: str, village: str | None = None, today: date | None = None
+) -> MonthFigures:
+    """Every figure of ``month`` for the township (or one ``village``)."""
+    today = today or date.today()
+    _first, last = month_bounds(month)
+    as_of = min(today, last)
+    reg = store.registry()
+    scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
+    households = sorted(scope.values(), key=lambda h: (h.village, h.group, h.id))
+    visits = [v for v in store.visits(month, village) if v.household in scope]
+    states = _states(visits, scope)
+    previous = _states(store.visits(previous_month(month), village), scope)
+    latest_any = _latest(visits, in_person_only=False)
+    latest_in_person = _latest(visits, in_person_only=True)
+
+    by_village: dict[str, VillageRow] = {}
+    for h in households:
+        row = by_village.setdefault(h.village, VillageRow(h.village, 0, 0, 0, 0))
+        row.households += 1
+        row.people += h.members
+        row.visited += states[h.id] == "visited"
+        row.attempted += states[h.id] == "attempted"
+
+    gaps: dict[str, list[GuaranteeGap]] = {code: [] for code in GUARANTEES}
+    for hid, visit in sorted(latest_any.items()):
+        for code, met in visit.guarantees.items():
+            if met is False and code in gaps:
+                gaps[code].append(GuaranteeGap(scope[hid], visit))
+
+    items = checklist(store)
+    environment = [ChecklistRate(i.key, i.label, 0, 0) for i in items]
+    failing: list[tuple[Household, list[str]]] = []
+    for hid, visit in sorted(latest_in_person.items()):
+        failed = []
+        for row in environment:
+            answer = visit.environment.get(row.key)
+            if answer is True:
+                row.passed += 1
+            elif answer is False:
+                row.failed += 1
+                failed.append(row.label)
+        if len(failed) >= FAILING_ITEMS:
+            failing.append((scope[hid], failed))
+
+    satisfaction = Counter(v.satisfaction for v in latest_any.values() if v.satisfaction)
+    raised, by_age, resolved = _needs(store, month, village, set(scope), as_of)
+    return MonthFigures(
+        month=month,
+        village=village,
+        households=len(households),
+        people=sum(h.members for h in households),
+        visited=sum(1 for s in states.values() if s == "visited"),
+        attempted=sum(1 for s in states.values() if s == "attempted"),
+        previous_visited=sum(1 for s in previous.values() if s == "visited"),
+        by_village=sorted(by_village.values(), key=lambda r: (r.rate, r.village)),
+        by_helper=_helper_rows(households, states, reg.users),
+        not_visited=[
+            MissingHousehold(
+                h,
+                [reg.users[p] for p in h.helpers if p in reg.users],
+                states[h.id] == "attempted",
+            )
+            for h in households
+            if states[h.id] != "visited"
+        ],
+        guarantee_gaps=gaps,
+        environment=environment,
+        failing_environment=failing,
+        needs_raised=raised,
+        open_needs_by_age=by_age,
+        needs_resolved=resolved,
+        satisfaction={code: satisfaction.get(code, 0) for code in SATISFACTION},
+        structure=_structure(households),
+        states=states,
+        latest=latest_any,
+    )
