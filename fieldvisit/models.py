@@ -8,12 +8,27 @@ a later version adds a field.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def _copy(value: Any) -> Any:
+    # Documents hold only JSON values: copying dicts and lists is a full deep copy, and much
+    # cheaper than copy.deepcopy or dataclasses.asdict on the hot path of saving a visit.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 class _Doc:
@@ -21,12 +36,12 @@ class _Doc:
     nested objects with the storage cache)."""
 
     def to_doc(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]  # asdict copies deeply
+        return {name: _copy(getattr(self, name)) for name in _field_names(type(self))}
 
     @classmethod
     def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: copy.deepcopy(v) for k, v in doc.items() if k in names})
+        names = _field_names(cls)
+        return cls(**{k: _copy(v) for k, v in doc.items() if k in names})
 
 
 @dataclass
@@ -86,6 +101,11 @@ class Need(_Doc):
     resolved_by: str = ""
     resolved_at: str = ""
     resolution: str = ""
+    # Each 销号 and reopening, oldest first: {action, who, at, note}. A reopened need keeps
+    # its earlier resolutions here, since resolved_by/at/resolution hold only the latest.
+    history: list[dict[str, Any]] = field(default_factory=list)
+    # Remarks by the office or supervisors (督查意见): {who, at, text}, oldest first.
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

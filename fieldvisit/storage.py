@@ -2,24 +2,30 @@
 
 Layout of the data folder::
 
-    registry.json                    villages, households, users, API tokens, settings
-    visits/YYYY-MM/<village>.json    the visits and needs of one village in one month
-    audit/YYYY-MM.jsonl              append-only audit entries
-    .locks/                          one lock file per data file
+    registry.json                        villages, households, users, API tokens, settings
+    visits/YYYY-MM/<village>.json        the visits and needs of one village in one month
+    visits/YYYY-MM/<village>.json.log    its journal: changes not yet folded into the file
+    audit/YYYY-MM.jsonl                  append-only audit entries
+    .locks/                              one lock file per data file
 
 Why this shape (see docs/decisions/0001-storage.md):
 
 * Durable. TinyDB's JSONStorage rewrites its file in place, so a crash mid-write leaves half a
-  file. Here every write goes to a temporary file in the same folder, is fsynced, renamed over
-  the old file, and the folder is fsynced: a reader sees the old file or the new one, never a
-  mix, and an acknowledged write survives power loss.
+  file. Here a file is replaced by writing a temporary file, fsyncing it, renaming it over the
+  old one and fsyncing the folder: a reader sees the old file or the new one, never a mix.
+* Cheap on the helping day. Saving a visit appends one line to its file's journal and fsyncs
+  it, instead of rewriting the file; every ``COMPACT_AFTER`` saves the journal is folded into
+  the file. A line torn by a crash was never acknowledged and is ignored (and cut off by the
+  next writer); the folded file records which journal it holds, so a crash between the fold
+  and the journal's removal replays nothing twice.
 * Safe with threads and processes. Each data file has a lock file; a write holds it (a
   ``filelock`` lock, which is an ``flock``, plus a thread lock) for its whole
-  read-modify-write, and reads inside the transaction come fresh from disk.
-* Fast with history. TinyDB rewrites a whole file per operation, so no file may grow with the
-  years: visits are split by month and village (~50 records a file), so saving a visit costs
-  the same in year ten as on day one. Reads are cached by file identity (inode, mtime, size),
-  so a page that reads a month does not parse JSON that has not changed.
+  read-modify-write.
+* Fast with history. No file grows with the years: visits are split by month and village
+  (~50 records a file), so saving a visit costs the same in year ten as on day one. Reads are
+  cached by the identity (inode, mtime, size) of the file and of its journal, so a page that
+  reads a month does not parse JSON that has not changed, and a change made by another
+  process is seen at once.
 
 Objects returned by the read functions come from a shared cache: treat them as read-only and
 change data only through the ``update_*``/``save_*`` functions.
@@ -33,6 +39,8 @@ import os
 import re
 import tempfile
 import threading
+import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -58,7 +66,14 @@ class StorageError(Exception):
     """A data file cannot be read or written."""
 
 
-# --- low level: one JSON file, written atomically ----------------------------------------
+# --- low level: one JSON file, its journal, written durably ------------------------------
+
+JOURNAL_SUFFIX = ".log"
+# Journal entries appended before they are folded into the TinyDB file. A fold rewrites the
+# file (~50 visits); amortised over this many saves it costs little.
+COMPACT_AFTER = 64
+_META = "_meta"  # in a folded file: which journal (and how much of it) it already holds
+_STALE_TEMP_SECONDS = 3600
 
 
 class _MemoryStorage(Storage):
@@ -77,12 +92,19 @@ class _MemoryStorage(Storage):
         self.dirty = True
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
+Signature = tuple[int, int, int] | None
+
+
+def _signature(path: Path) -> Signature:
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _journal_path(path: Path) -> Path:
+    return path.with_name(path.name + JOURNAL_SUFFIX)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -101,6 +123,75 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class _Journal:
+    """An append-only file of changes to one data file: a header line with its identity,
+    then one JSON line per acknowledged change."""
+
+    ident: str | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    valid_bytes: int = 0  # complete lines; a line torn by a crash lies beyond
+    size: int = 0
+
+
+def _read_journal(path: Path) -> _Journal:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return _Journal()
+    journal = _Journal(size=len(raw))
+    complete = raw[: raw.rfind(b"\n") + 1]
+    for line in complete.split(b"\n")[:-1]:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            break  # a torn write: nothing after it was acknowledged
+        if journal.ident is None:
+            if not isinstance(item, dict) or not isinstance(item.get("journal"), str):
+                break
+            journal.ident = item["journal"]
+        else:
+            journal.entries.append(item)
+        journal.valid_bytes += len(line) + 1
+    return journal
+
+
+def _apply(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with one journal entry applied, as a new dict: tables are copied, documents
+    are replaced and never changed in place, so readers of the old dict are safe.
+
+    Operations are idempotent (``put`` upserts by ``id``; ``drop`` removes matches), so
+    replaying a journal over a file that already holds part of it gives the same result.
+    """
+    out = dict(data)
+    for op in entry["ops"]:
+        table: dict[str, Any] = dict(out.get(op["table"], {}))
+        if op["op"] == "put":
+            doc = op["doc"]
+            for doc_id, existing in table.items():
+                if existing.get("id") == doc["id"]:
+                    table[doc_id] = doc
+                    break
+            else:
+                table[str(max((int(k) for k in table), default=0) + 1)] = doc
+        elif op["op"] == "drop":
+            where = op["where"]
+            table = {k: d for k, d in table.items() if any(d.get(f) != v for f, v in where.items())}
+        else:
+            raise StorageError(f"unknown journal operation {op['op']!r}")
+        out[op["table"]] = table
+    return out
+
+
+def _merge(base: dict[str, Any], journal: _Journal) -> dict[str, Any]:
+    meta = base.get(_META, {}).get("1", {})
+    skip = meta.get("applied", 0) if meta.get("journal") == journal.ident else 0
+    data = base
+    for entry in journal.entries[skip:]:
+        data = _apply(data, entry)
+    return data
+
+
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -109,9 +200,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` and missing parents durably: each new entry's parent is fsynced."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        with suppress(FileExistsError):
+            new.mkdir()
+        _fsync_dir(new.parent)
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload``: temp file, fsync, rename, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -126,45 +229,93 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def append_durably(path: Path, payload: bytes) -> None:
+    """Append ``payload`` to ``path`` in one write and fsync it (the folder too when the
+    file is new). One ``O_APPEND`` write is never interleaved with another."""
+    new = not path.exists()
+    if new:
+        make_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        _fsync_dir(path.parent)
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @dataclass
 class _Cached:
-    signature: tuple[int, int, int] | None
+    signature: tuple[Signature, Signature]  # the file's and its journal's
     data: dict[str, Any]
+    journal: _Journal  # without its entries: only identity and extent matter here
+    journal_entries: int = 0
     derived: dict[str, Any] = field(default_factory=dict)
 
 
 class _Files:
-    """Locks, atomic transactions and a read cache over the JSON files of one data folder."""
+    """Locks, atomic transactions, journals and a read cache over the JSON files of one data
+    folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._thread_locks: dict[Path, threading.RLock] = {}
+        self._locks_by_path: dict[Path, tuple[threading.RLock, filelock.FileLock]] = {}
         self._guard = threading.Lock()
+        self._lock_dir = root / ".locks"
+        make_dirs(self._lock_dir)
 
     def _locks(self, path: Path) -> tuple[threading.RLock, filelock.FileLock]:
         with self._guard:
-            tlock = self._thread_locks.setdefault(path, threading.RLock())
-        rel = path.relative_to(self.root).as_posix().replace("/", "__")
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        return tlock, filelock.FileLock(lock_dir / f"{rel}.lock", timeout=60)
+            locks = self._locks_by_path.get(path)
+            if locks is None:
+                rel = path.relative_to(self.root).as_posix().replace("/", "__")
+                locks = (
+                    threading.RLock(),
+                    filelock.FileLock(self._lock_dir / f"{rel}.lock", timeout=60),
+                )
+                self._locks_by_path[path] = locks
+            return locks
+
+    def _remember(self, path: Path, entry: _Cached) -> _Cached:
+        with self._cache_lock:
+            self._cache[path] = entry
+            self._cache.move_to_end(path)
+            while len(self._cache) > _CACHE_FILES:
+                self._cache.popitem(last=False)
+        return entry
+
+    def _load_current(self, path: Path) -> _Cached:
+        jpath = _journal_path(path)
+        # Another process may fold the journal while we read: retry until the file and its
+        # journal are the same before and after, so base and journal belong together.
+        for _attempt in range(5):
+            before = (_signature(path), _signature(jpath))
+            base = _load(path)
+            journal = _read_journal(jpath)
+            after = (_signature(path), _signature(jpath))
+            if before == after:
+                break
+        data = _merge(base, journal)
+        count = len(journal.entries)
+        journal.entries = []
+        return _Cached(after, data, journal, count)
 
     def read(self, path: Path) -> _Cached:
-        """The parsed file, from cache while the file on disk is unchanged."""
-        sig = _signature(path)
+        """The file with its journal applied, from cache while neither changed on disk."""
+        sig = (_signature(path), _signature(_journal_path(path)))
         with self._cache_lock:
             hit = self._cache.get(path)
             if hit is not None and hit.signature == sig:
                 self._cache.move_to_end(path)
                 return hit
-        entry = _Cached(sig, _load(path) if sig else {})
-        with self._cache_lock:
-            self._cache[path] = entry
-            while len(self._cache) > _CACHE_FILES:
-                self._cache.popitem(last=False)
-        return entry
+        return self._remember(path, self._load_current(path))
 
     def derived(self, path: Path, key: str, build: Callable[[dict[str, Any]], T]) -> T:
         """``build(data)`` for the current content of ``path``, cached with the file."""
@@ -173,32 +324,96 @@ class _Files:
             entry.derived[key] = build(entry.data)
         return entry.derived[key]
 
+    def journaled(
+        self, path: Path, change: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], T]]
+    ) -> T:
+        """Append one change to ``path``'s journal: the cheap write for hot files.
+
+        ``change(data)`` runs under the file's lock with the current content and returns the
+        operations to append (none: nothing is written) and a result. The operations are
+        durable when this returns; every ``COMPACT_AFTER`` entries the journal is folded into
+        the file.
+        """
+        tlock, flock = self._locks(path)
+        with tlock, flock:
+            current = self.read(path)
+            ops, result = change(current.data)
+            if not ops:
+                return result
+            jpath = _journal_path(path)
+            line = _dumps({"ops": ops}) + b"\n"
+            journal = current.journal
+            if journal.ident is None:
+                # No usable journal yet (or only a header torn by a crash): start one.
+                with suppress(FileNotFoundError):
+                    jpath.unlink()
+                journal = _Journal(ident=uuid.uuid4().hex)
+                line = _dumps({"journal": journal.ident}) + b"\n" + line
+            elif journal.size > journal.valid_bytes:
+                os.truncate(jpath, journal.valid_bytes)  # drop a torn, unacknowledged tail
+            try:
+                append_durably(jpath, line)
+            except BaseException:
+                # Not acknowledged, so it must not be read back either: undo the append.
+                with suppress(OSError):
+                    if journal.valid_bytes:
+                        os.truncate(jpath, journal.valid_bytes)
+                    else:
+                        jpath.unlink()
+                raise
+            size = journal.valid_bytes + len(line)
+            journal = _Journal(ident=journal.ident, valid_bytes=size, size=size)
+            data = _apply(current.data, {"ops": ops})
+            entries = current.journal_entries + 1
+            sig = (current.signature[0], _signature(jpath))
+            self._remember(path, _Cached(sig, data, journal, entries))
+            if entries >= COMPACT_AFTER:
+                self._fold(path, data, journal.ident, entries)
+            return result
+
+    def _fold(self, path: Path, data: dict[str, Any], ident: str | None, applied: int) -> None:
+        """Write the journal's content into the file, then remove the journal. The file says
+        which journal it holds, so a crash between the two steps replays nothing twice."""
+        folded = dict(data)
+        if ident is not None:
+            folded[_META] = {"1": {"journal": ident, "applied": applied}}
+        atomic_write_bytes(path, _dumps(folded))
+        jpath = _journal_path(path)
+        if jpath.exists():
+            jpath.unlink()
+            _fsync_dir(path.parent)
+        self._remember(path, _Cached((_signature(path), None), folded, _Journal(), 0))
+
     @contextmanager
     def transaction(self, path: Path) -> Iterator[TinyDB]:
         """A TinyDB over ``path`` for one read-modify-write, committed atomically on exit.
 
         The file is locked against other threads and processes for the whole block and read
-        fresh from disk inside it. An exception in the block writes nothing.
+        fresh from disk inside it (with its journal folded in). An exception in the block
+        writes nothing.
         """
         tlock, flock = self._locks(path)
         with tlock, flock:
-            data = _load(path)
-            db = TinyDB(storage=_MemoryStorage, data=data)
+            current = self._load_current(path)
+            db = TinyDB(storage=_MemoryStorage, data=dict(current.data))
             yield db
             storage: _MemoryStorage = db.storage  # type: ignore[assignment]
             if storage.dirty:
-                payload = json.dumps(storage.data, ensure_ascii=False, separators=(",", ":"))
-                atomic_write_bytes(path, payload.encode("utf-8"))
-                sig = _signature(path)
-                with self._cache_lock:
-                    self._cache[path] = _Cached(sig, storage.data)
-                    self._cache.move_to_end(path)
+                self._fold(path, storage.data, current.journal.ident, current.journal_entries)
 
     @contextmanager
     def locked(self, path: Path) -> Iterator[None]:
         tlock, flock = self._locks(path)
         with tlock, flock:
             yield
+
+    def sweep_temp_files(self) -> None:
+        """Remove temporary files a crash left behind (old enough not to be in use)."""
+        cutoff = time.time() - _STALE_TEMP_SECONDS
+        for tmp in self.root.rglob(".*.tmp"):
+            with suppress(FileNotFoundError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -270,8 +485,9 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.root)
         self._files = _Files(self.root)
+        self._files.sweep_temp_files()
 
     # registry ------------------------------------------------------------------------
 
@@ -321,7 +537,13 @@ class Store:
         folder = self.root / "visits" / check_month(month)
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.suffix == ".json")
+        # A village's file may exist only as its journal until the first fold.
+        names = {
+            p.name.removesuffix(JOURNAL_SUFFIX)
+            for p in folder.iterdir()
+            if p.name.endswith((".json", ".json" + JOURNAL_SUFFIX)) and not p.name.startswith(".")
+        }
+        return [folder / name for name in sorted(names)]
 
     def months(self) -> list[str]:
         """Months that have visit files, oldest first."""
@@ -372,34 +594,43 @@ class Store:
         decide: Callable[[Visit | None], Visit | None],
         needs_for: Callable[[Visit], list[Need]],
     ) -> tuple[Visit, bool]:
-        """Store a visit with its needs in its month and village file, atomically.
+        """Store a visit with its needs in its month and village file, durably.
 
         ``decide(existing)`` runs under the file's lock with the stored visit of ``visit.id``
         (or None) and returns the record to write, or None to leave the stored one as it is
         (a resend). Returns the record now stored and whether anything was written. The
         record's open needs are replaced by ``needs_for(record)``; resolved ones are kept.
+
+        This is the hot path of the helping day: one line appended to the file's journal and
+        one fsync, whatever the file's size (see ``_Files.journaled``).
         """
-        path = self._visit_path(visit.month, visit.village)
-        q = Query()
-        with self._files.transaction(path) as db:
-            visits = db.table("visits", cache_size=0)
-            found = visits.get(q.id == visit.id)
-            existing = Visit.from_doc(dict(found)) if found else None
+
+        def change(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
+            found = next(
+                (d for d in data.get("visits", {}).values() if d.get("id") == visit.id), None
+            )
+            existing = Visit.from_doc(found) if found else None
             record = decide(existing)
             if record is None:
                 assert existing is not None
-                return existing, False
-            if found is not None:
-                visits.update(record.to_doc(), doc_ids=[found.doc_id])
-            else:
-                visits.insert(record.to_doc())
-            table = db.table("needs", cache_size=0)
-            table.remove((q.visit == visit.id) & (q.status == "open"))
-            kept = {d["id"] for d in table.search(q.visit == visit.id)}
-            fresh = [n.to_doc() for n in needs_for(record) if n.id not in kept]
-            if fresh:
-                table.insert_multiple(fresh)
-        return record, True
+                return [], (existing, False)
+            kept = {
+                d["id"]
+                for d in data.get("needs", {}).values()
+                if d.get("visit") == visit.id and d.get("status") != "open"
+            }
+            ops: list[dict[str, Any]] = [
+                {"op": "put", "table": "visits", "doc": record.to_doc()},
+                {"op": "drop", "table": "needs", "where": {"visit": visit.id, "status": "open"}},
+            ]
+            ops += [
+                {"op": "put", "table": "needs", "doc": n.to_doc()}
+                for n in needs_for(record)
+                if n.id not in kept
+            ]
+            return ops, (record, True)
+
+        return self._files.journaled(self._visit_path(visit.month, visit.village), change)
 
     def update_need(
         self, month: str, village: str, need_id: str, change: Callable[[Need], None]
@@ -436,15 +667,9 @@ class Store:
     def audit(self, entry: AuditEntry) -> None:
         """Append one audit entry, durably. The log is never rewritten."""
         path = self.root / "audit" / f"{entry.at[:7]}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry.to_doc(), ensure_ascii=False, default=str) + "\n"
-        with self._files.locked(path):
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        # One O_APPEND write is atomic among writers, so no lock is needed.
+        append_durably(path, line.encode("utf-8"))
 
     def audit_entries(self, month: str) -> list[AuditEntry]:
         path = self.root / "audit" / f"{check_month(month)}.jsonl"

@@ -1,0 +1,106 @@
+"""The visit files' journal: cheap appends, torn tails, folds that a crash cannot replay twice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from conftest import PEOPLE, visit_payload
+
+from fieldvisit import storage
+from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
+from fieldvisit.visits import record_visit
+
+MONTH = date.today().isoformat()[:7]
+
+
+def paths(store: Store, village: str = "聂河村"):
+    base = store.root / "visits" / MONTH / village_file_name(village)
+    return base, base.with_name(base.name + JOURNAL_SUFFIX)
+
+
+def save(store: Store, household, n: int, **kw):
+    owner = store.user(PEOPLE["owner"][0])
+    return [
+        record_visit(store, visit_payload(household, id=f"visit-{i:04d}-abcdef", **kw), owner)[0]
+        for i in range(n)
+    ]
+
+
+def test_a_save_appends_one_line_and_does_not_rewrite_the_file(store, households):
+    save(store, households["h1"], 3)
+    base, journal = paths(store)
+    assert not base.exists()
+    lines = journal.read_bytes().splitlines()
+    assert len(lines) == 1 + 3  # the header, then one line per save
+    assert len(Store(store.root).visits(MONTH)) == 3
+
+
+def test_the_journal_is_folded_into_the_file(store, households, monkeypatch):
+    monkeypatch.setattr(storage, "COMPACT_AFTER", 4)
+    save(store, households["h1"], 5)
+    base, journal = paths(store)
+    assert base.exists()
+    assert len(journal.read_bytes().splitlines()) == 1 + 1  # a new journal after the fold
+    fresh = Store(store.root)
+    assert sorted(v.id for v in fresh.visits(MONTH)) == [f"visit-{i:04d}-abcdef" for i in range(5)]
+
+
+def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(store, households):
+    save(store, households["h1"], 2)
+    _base, journal = paths(store)
+    with journal.open("ab") as fh:
+        fh.write(b'{"ops": [{"op": "put", "table": "visits", "doc": {"id": "half')  # a crash
+    fresh = Store(store.root)
+    assert len(fresh.visits(MONTH)) == 2
+    owner = fresh.user(PEOPLE["owner"][0])
+    record_visit(fresh, visit_payload(households["h1"], id="after-the-crash-01"), owner)
+    assert len(Store(store.root).visits(MONTH)) == 3
+    assert all(line.endswith(b"}") for line in journal.read_bytes().splitlines())
+
+
+def test_a_crash_between_fold_and_journal_removal_replays_nothing_twice(
+    store, households, monkeypatch
+):
+    """A need resolved in a fold must not be reopened by replaying the old journal."""
+    [visit] = save(store, households["h1"], 1)
+    [need] = store.needs(MONTH)
+    base, journal = paths(store)
+    kept_journal = journal.read_bytes()
+
+    def resolve(n):
+        n.status = "resolved"
+        n.resolution = "已报销"
+
+    store.update_need(MONTH, visit.village, need.id, resolve)  # folds the journal
+    assert base.exists() and not journal.exists()
+    journal.write_bytes(kept_journal)  # as if the crash came before the journal was removed
+    fresh = Store(store.root)
+    [again] = fresh.needs(MONTH)
+    assert again.status == "resolved"
+    assert [v.id for v in fresh.visits(MONTH)] == [visit.id]
+
+
+def test_a_resend_writes_nothing(store, households):
+    save(store, households["h1"], 1)
+    _base, journal = paths(store)
+    before = journal.read_bytes()
+    save(store, households["h1"], 1)
+    assert journal.read_bytes() == before
+
+
+def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, households):
+    from fieldvisit.visits import correct_visit
+
+    owner = store.user(PEOPLE["owner"][0])
+    payload = visit_payload(households["h1"])
+    payload["needs"].append({"category": "water", "description": "水管冻裂", "urgent": False})
+    visit, _ = record_visit(store, payload, owner)
+    water = next(n for n in store.needs(MONTH) if n.category == "water")
+    store.update_need(MONTH, visit.village, water.id, lambda n: setattr(n, "status", "resolved"))
+    changed = {
+        **payload,
+        "needs": [{"category": "housing", "description": "修屋顶", "urgent": True}],
+    }
+    correct_visit(store, visit, changed, owner)
+    needs = {(n.category, n.status) for n in Store(store.root).needs(MONTH)}
+    assert needs == {("water", "resolved"), ("housing", "open")}
