@@ -75,13 +75,18 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .auth import load_user
-    from .views import api, auth, field, office
+    from .views import admin, api, auth, dashboard, field, needs, office, offline, reports
 
     app.before_request(load_user)
     app.register_blueprint(auth.bp)
     app.register_blueprint(field.bp)
     app.register_blueprint(office.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(needs.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(offline.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -92,8 +97,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from .cli import commands
+    from .cli_reports import commands as report_commands
 
-    for command in commands:
+    for command in [*commands, *report_commands]:
         app.cli.add_command(command)
 
 

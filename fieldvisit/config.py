@@ -74,6 +74,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_DAYS": read_int(env, "SESSION_DAYS", 31, minimum=1),
         "MAX_UPLOAD_MB": read_int(env, "MAX_UPLOAD_MB", 20, minimum=1),
         "SECURE_COOKIES": read_bool(env, "SECURE_COOKIES", False),
+        # Visits farther than this from their household are flagged for supervisors.
+        "FAR_METERS": read_int(env, "FAR_METERS", 500, minimum=1),
     }
     secret = read_str(env, "SECRET_KEY")
     if secret is not None:

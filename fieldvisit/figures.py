@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -117,6 +118,18 @@ class StructureRow:
 
 
 @dataclass
+class HouseholdLine:
+    """One household's month, for the village report's list of every household."""
+
+    household: Household
+    state: str  # visited | attempted | not_visited
+    visit: Visit | None  # the last in-person visit, else the last attempt, else None
+    visitor: str  # the name of that visit's helper
+    environment: tuple[int, int] | None  # (passed, answered) in the in-person visit
+    needs: list[str]  # need category codes raised this month, in the order raised
+
+
+@dataclass
 class MonthFigures:
     month: str
     village: str | None
@@ -214,7 +227,8 @@ def _helper_rows(
     return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, r.name, r.phone))
 
 
-def _open_at(need: Need, as_of: date) -> bool:
+def open_at(need: Need, as_of: date) -> bool:
+    """Whether ``need`` was raised by ``as_of`` and not yet resolved (销号) on that day."""
     if need.raised_at > as_of.isoformat():
         return False
     return need.status == "open" or need.resolved_at[:10] > as_of.isoformat()
@@ -234,7 +248,7 @@ def _needs(
                 continue
             if need.status == "resolved" and need.resolved_at[:7] == month:
                 resolved += 1
-            if _open_at(need, as_of):
+            if open_at(need, as_of):
                 age = (as_of - date.fromisoformat(need.raised_at)).days
                 for name, low, high in AGE_BUCKETS:
                     if age >= low and (high is None or age <= high):
@@ -244,9 +258,18 @@ def _needs(
 
 
 def month_figures(
-    store: Store, month: str, village: str | None = None, today: date | None = None
+    store: Store,
+    month: str,
+    village: str | None = None,
+    today: date | None = None,
+    *,
+    needs: bool = True,
 ) -> MonthFigures:
-    """Every figure of ``month`` for the township (or one ``village``)."""
+    """Every figure of ``month`` for the township (or one ``village``).
+
+    ``needs=False`` leaves the needs figures empty: open needs by age read every month's
+    needs back to the first, which a page that does not show them should not pay for.
+    """
     today = today or date.today()
     _first, last = month_bounds(month)
     as_of = min(today, last)
@@ -289,7 +312,10 @@ def month_figures(
             failing.append((scope[hid], failed))
 
     satisfaction = Counter(v.satisfaction for v in latest_any.values() if v.satisfaction)
-    raised, by_age, resolved = _needs(store, month, village, set(scope), as_of)
+    if needs:
+        raised, by_age, resolved = _needs(store, month, village, set(scope), as_of)
+    else:
+        raised, by_age, resolved = {}, {}, 0
     return MonthFigures(
         month=month,
         village=village,
@@ -320,3 +346,49 @@ def month_figures(
         states=states,
         latest=latest_any,
     )
+
+
+def completion_rows(
+    households: list[Household], states: dict[str, str], key: Callable[[Household], str]
+) -> list[VillageRow]:
+    """Completion grouped by ``key`` (a village's groups, say), in first-seen order."""
+    rows: dict[str, VillageRow] = {}
+    for h in households:
+        row = rows.setdefault(key(h), VillageRow(key(h), 0, 0, 0, 0))
+        row.households += 1
+        row.people += h.members
+        row.visited += states.get(h.id) == "visited"
+        row.attempted += states.get(h.id) == "attempted"
+    return list(rows.values())
+
+
+def household_lines(store: Store, figures: MonthFigures) -> list[HouseholdLine]:
+    """One line per household in the figures' scope (callers choose the order). The visit
+    shown is the one that decided the household's state: its last in-person visit, else its
+    last attempt."""
+    reg = store.registry()
+    visits = [
+        v for v in store.visits(figures.month, figures.village) if v.household in figures.states
+    ]
+    in_person = _latest(visits, in_person_only=True)
+    needs: dict[str, list[str]] = {}
+    for need in sorted(store.needs(figures.month, figures.village), key=lambda n: n.raised_at):
+        needs.setdefault(need.household, []).append(need.category)
+    lines = []
+    for hid, state in figures.states.items():
+        visit = in_person.get(hid) or figures.latest.get(hid)
+        helper = reg.users.get(visit.helper) if visit else None
+        answers = [a for a in visit.environment.values() if a is not None] if visit else []
+        lines.append(
+            HouseholdLine(
+                household=reg.households[hid],
+                state=state,
+                visit=visit,
+                visitor=helper.name if helper else (visit.helper if visit else ""),
+                environment=(sum(answers), len(answers))
+                if visit and visit.kind == "in_person"
+                else None,
+                needs=needs.get(hid, []),
+            )
+        )
+    return lines

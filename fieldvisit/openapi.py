@@ -92,6 +92,143 @@ _HOUSEHOLD = {
 }
 
 
+_PERSON = {
+    "type": "object",
+    "required": ["name", "phone"],
+    "properties": {"name": {"type": "string"}, "phone": {"type": "string"}},
+}
+
+_COUNT = {"type": "integer", "minimum": 0}
+
+_COMPLETION = {
+    "type": "object",
+    "description": "A household is visited when it has an in-person visit dated in the month; "
+    "attempted when it has only nobody-home or phone visits (still not visited).",
+    "required": [
+        "month",
+        "households",
+        "visited",
+        "attempted",
+        "not_visited",
+        "by_village",
+        "by_helper",
+    ],
+    "properties": {
+        "month": {"type": "string", "description": "YYYY-MM"},
+        "village": {"type": ["string", "null"], "description": "null: the whole township"},
+        "as_of": {"type": "string", "format": "date", "description": "Last day counted"},
+        "households": _COUNT,
+        "visited": _COUNT,
+        "attempted": {**_COUNT, "description": "Not visited, but with an attempt"},
+        "rate": {"type": "number", "minimum": 0, "maximum": 1},
+        "previous_visited": {**_COUNT, "description": "Visited in the month before"},
+        "previous_visited_same_day": {
+            "type": ["integer", "null"],
+            "description": "Visited in the month before up to the same day; "
+            "null unless the month is still under way",
+        },
+        "not_visited": {
+            "type": "array",
+            "description": "Every household without an in-person visit in the month",
+            "items": {
+                "type": "object",
+                "required": ["id", "village", "head", "helper"],
+                "properties": {
+                    "id": {"type": "string", "description": "户编号"},
+                    "village": {"type": "string"},
+                    "group": {"type": "string"},
+                    "head": {"type": "string"},
+                    "helper": {"type": "string", "description": "Name of the first helper"},
+                    "phone": {"type": "string", "description": "Phone of the first helper"},
+                    "helpers": {"type": "array", "items": _PERSON},
+                    "attempted": {"type": "boolean"},
+                },
+            },
+        },
+        "by_village": {
+            "type": "array",
+            "description": "Lowest completion first",
+            "items": {
+                "type": "object",
+                "required": ["village", "households", "visited", "attempted"],
+                "properties": {
+                    "village": {"type": "string"},
+                    "households": _COUNT,
+                    "visited": _COUNT,
+                    "attempted": _COUNT,
+                },
+            },
+        },
+        "by_helper": {
+            "type": "array",
+            "description": "Helpers behind first (most households not visited at the top)",
+            "items": {
+                "type": "object",
+                "required": ["helper", "phone", "households", "visited"],
+                "properties": {
+                    "helper": {"type": "string", "description": "Name"},
+                    "phone": {"type": "string"},
+                    "unit": {"type": "string", "description": "帮扶单位"},
+                    "households": _COUNT,
+                    "visited": _COUNT,
+                    "attempted": _COUNT,
+                    "not_visited": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+        "guarantee_gaps": {
+            "type": "array",
+            "description": "Households whose latest answer (in the last three months) about a "
+            "basic guarantee is not met; the longest-standing first",
+            "items": {
+                "type": "object",
+                "required": ["id", "village", "head", "guarantees", "since", "last_found"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "village": {"type": "string"},
+                    "head": {"type": "string"},
+                    "guarantees": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": list(GUARANTEES)},
+                    },
+                    "since": {"type": "string", "format": "date"},
+                    "last_found": {"type": "string", "format": "date"},
+                    "helper": {"type": "string"},
+                    "phone": {"type": "string"},
+                },
+            },
+        },
+        "environment": {
+            "type": "array",
+            "description": "Checklist answers of each household's last in-person visit",
+            "items": {
+                "type": "object",
+                "required": ["key", "label", "passed", "failed"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "label": {"type": "string"},
+                    "passed": _COUNT,
+                    "failed": _COUNT,
+                },
+            },
+        },
+        "trend": {
+            "type": "array",
+            "description": "Up to 12 months ending with this one, oldest first",
+            "items": {
+                "type": "object",
+                "required": ["month", "households", "visited"],
+                "properties": {
+                    "month": {"type": "string"},
+                    "households": _COUNT,
+                    "visited": _COUNT,
+                },
+            },
+        },
+    },
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -119,6 +256,7 @@ def document() -> dict[str, Any]:
                 "Household": _HOUSEHOLD,
                 "VisitIn": _VISIT_IN,
                 "Visit": _VISIT_OUT,
+                "Completion": _COMPLETION,
             },
         },
         "security": [{"bearer": []}],
@@ -150,6 +288,40 @@ def document() -> dict[str, Any]:
                             },
                             "Checklist items",
                         ),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/completion": {
+                "get": {
+                    "summary": "Visit completion of a month (supervisors and the office)",
+                    "description": "The figures of the completion dashboard and the monthly "
+                    "PDF, for the township or one village.",
+                    "parameters": [
+                        {
+                            "name": "month",
+                            "in": "query",
+                            "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"},
+                            "description": "YYYY-MM, not after this month; this month when left "
+                            "out",
+                        },
+                        {
+                            "name": "village",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "One village's figures; the township when left out",
+                        },
+                        {
+                            "name": "unit",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "Only the helpers of this work unit in by_helper",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(_COMPLETION, "Completion"),
+                        "400": _json(_ERROR, "Bad month (or one still to come), unknown village"),
+                        "403": _json(_ERROR, "Helpers may not see the township's figures"),
                         **_ERRORS,
                     },
                 }

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .models import Household
@@ -130,8 +131,8 @@ def households_for_plates(registry: Registry, village: str | None = None) -> lis
     found = [h for h in registry.households.values() if village is None or h.village == village]
     if not found:
         if village is None:
-            raise LookupError("还没有登记任何户，无法打印户牌")
-        raise LookupError(f"“{village}”没有登记户，无法打印户牌")
+            raise LookupError(_("还没有登记任何户，无法打印户牌"))
+        raise LookupError(_("“%(village)s”没有登记户，无法打印户牌", village=village))
     return in_plate_order(found)
 
 

@@ -583,6 +583,22 @@ def _split_units(text: str, helpers: int) -> list[str | None] | None:
     return parts if len(parts) == helpers else None
 
 
+def field_of_column() -> dict[str, str]:
+    """Spreadsheet column -> Household field, for the columns the import reads."""
+    return {column: name for column, (name, _parse) in _FIELDS.items()}
+
+
+def check_row(cells: dict[str, Any]) -> tuple[dict[str, Any], list[RowError]]:
+    """One household's cells (by Chinese column) checked exactly as the import checks a row:
+    the same cleaning, per-column parsers and rules across columns. Returns the household's
+    fields and the errors (row numbers are 1)."""
+    normalised = {column: _normalise(column, value) for column, value in cells.items()}
+    checker = _Checker(_Table(0, {}, [], []))
+    checker.check_row(1, normalised)
+    fields = dict(checker.plan.households[0]) if checker.plan.households else {}
+    return fields, list(checker.errors)
+
+
 def _check(data: bytes, filename: str) -> _Plan:
     table = _read_table(data, filename)
     checker = _Checker(table)

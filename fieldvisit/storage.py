@@ -614,20 +614,22 @@ class Store:
             if record is None:
                 assert existing is not None
                 return [], (existing, False)
-            kept = {
-                d["id"]
-                for d in data.get("needs", {}).values()
-                if d.get("visit") == visit.id and d.get("status") != "open"
+            stored = {
+                d["id"]: d for d in data.get("needs", {}).values() if d.get("visit") == visit.id
             }
             ops: list[dict[str, Any]] = [
                 {"op": "put", "table": "visits", "doc": record.to_doc()},
                 {"op": "drop", "table": "needs", "where": {"visit": visit.id, "status": "open"}},
             ]
-            ops += [
-                {"op": "put", "table": "needs", "doc": n.to_doc()}
-                for n in needs_for(record)
-                if n.id not in kept
-            ]
+            for need in needs_for(record):
+                doc = need.to_doc()
+                old = stored.get(need.id)
+                if old is not None and old.get("status") != "open":
+                    continue  # resolved (销号) stays resolved
+                if old is not None:
+                    # The same need kept in a correction keeps its ledger history and comments.
+                    doc = {**old, **{k: doc[k] for k in ("urgent", "raised_by", "raised_at")}}
+                ops.append({"op": "put", "table": "needs", "doc": doc})
             return ops, (record, True)
 
         return self._files.journaled(self._visit_path(visit.month, visit.village), change)
@@ -697,3 +699,53 @@ class Store:
             atomic_write_bytes(path, value.encode("utf-8"))
             os.chmod(path, 0o600)
             return value
+
+    # photos ------------------------------------------------------------------------------
+    # data/photos/YYYY-MM/<visit id>/<photo id>.jpg and .thumb.jpg. The caller passes ids
+    # it has checked against PHOTO_ID_RE; the file names are made here, never from a name
+    # a client sent, and the month is the visit's.
+
+    def _photo_folder(self, month: str, visit_id: str) -> Path:
+        if not PHOTO_ID_RE.match(visit_id):
+            raise StorageError(f"bad visit id {visit_id!r}")
+        return self.root / "photos" / check_month(month) / visit_id
+
+    def save_photo(
+        self, month: str, visit_id: str, photo_id: str, full: bytes, thumb: bytes
+    ) -> None:
+        """Store a photo and its thumbnail durably (the thumbnail first: a photo listed in
+        a visit always has both)."""
+        if not PHOTO_ID_RE.match(photo_id):
+            raise StorageError(f"bad photo id {photo_id!r}")
+        folder = self._photo_folder(month, visit_id)
+        atomic_write_bytes(folder / f"{photo_id}.thumb.jpg", thumb)
+        atomic_write_bytes(folder / f"{photo_id}.jpg", full)
+
+    def photo_path(self, month: str, visit_id: str, photo_id: str, thumb: bool) -> Path | None:
+        """The stored file of a photo, or None."""
+        if not PHOTO_ID_RE.match(photo_id) or not PHOTO_ID_RE.match(visit_id):
+            return None
+        path = self._photo_folder(month, visit_id) / (
+            f"{photo_id}.thumb.jpg" if thumb else f"{photo_id}.jpg"
+        )
+        return path if path.is_file() else None
+
+    def photo_months(self, visit_id: str) -> list[str]:
+        """Months (newest first) that hold photos of this visit id."""
+        if not PHOTO_ID_RE.match(visit_id):
+            return []
+        folder = self.root / "photos"
+        if not folder.is_dir():
+            return []
+        return sorted(
+            (
+                p.name
+                for p in folder.iterdir()
+                if _MONTH_RE.match(p.name) and (p / visit_id).is_dir()
+            ),
+            reverse=True,
+        )
+
+
+# Visit and photo ids as they may appear in a photo's path: no dots, no slashes.
+PHOTO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")

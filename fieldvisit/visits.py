@@ -11,9 +11,10 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from . import geo
 from .clock import now_iso
 from .models import AuditEntry, Household, Need, User, Visit
-from .storage import Store
+from .storage import Registry, Store
 from .vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
@@ -186,6 +187,9 @@ def validate(
         "satisfaction": satisfaction,
         "notes": notes,
     }
+    if "location" in payload:
+        # Absent (a correction from the HTML form) keeps what was stored; null is "no fix".
+        fields["location"] = geo.parse_location(payload["location"], errors)
     if errors:
         raise VisitError(errors)
     return household, fields
@@ -216,6 +220,12 @@ def _needs_for(visit: Visit) -> list[Need]:
     ]
 
 
+def needs_of(visit: Visit) -> list[Need]:
+    """The ledger entries of a stored visit (for writers that change it otherwise, such as
+    adding a photo)."""
+    return _needs_for(visit)
+
+
 _CONTENT = (
     "household",
     "helper",
@@ -236,7 +246,7 @@ def record_visit(
     """Store a new visit. Returns it and True, or the already stored visit with the same id
     and False (a resend: nothing changes). Raises VisitError."""
     today = today or date.today()
-    _household, fields = validate(store, payload, user, today)
+    household, fields = validate(store, payload, user, today)
     stamp = now_iso()
     visit = Visit(**fields, created_at=stamp, updated_at=stamp)
 
@@ -250,7 +260,36 @@ def record_visit(
     stored, created = store.save_visit(visit, decide, _needs_for)
     if created:
         store.audit(AuditEntry(stamp, user.phone, "visit.create", visit.id, None, stored.to_doc()))
+        # The registry is rewritten only for a household that has no location yet.
+        if stored.kind == "in_person" and geo.good_fix(stored.location) and not household.location:
+            place_household(store, stored.household, stored.location, user.phone, only_new=True)
     return stored, created
+
+
+def place_household(
+    store: Store, household_id: str, location: dict[str, float] | None, actor: str, only_new: bool
+) -> bool:
+    """Set a household's location (the office's, or its first in-person visit with a good
+    fix when ``only_new``: a later visit never moves it). Returns whether it changed."""
+    point = {"lat": location["lat"], "lng": location["lng"]} if location else None
+    before: dict[str, float] | None = None
+
+    def change(reg: Registry) -> bool:
+        nonlocal before
+        household = reg.households.get(household_id)
+        if household is None or (only_new and household.location):
+            return False
+        before = household.location
+        if before == point:
+            return False
+        household.location = point
+        household.updated_at = now_iso()
+        return True
+
+    changed = store.update_registry(change)
+    if changed:
+        store.audit(AuditEntry(now_iso(), actor, "household.location", household_id, before, point))
+    return changed
 
 
 def may_correct(user: User, visit: Visit, today: date) -> bool:

@@ -104,3 +104,20 @@ def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, househo
     correct_visit(store, visit, changed, owner)
     needs = {(n.category, n.status) for n in Store(store.root).needs(MONTH)}
     assert needs == {("water", "resolved"), ("housing", "open")}
+
+
+def test_a_correction_keeps_the_comments_of_a_need_it_keeps(store, households):
+    from fieldvisit.visits import correct_visit
+
+    owner = store.user(PEOPLE["owner"][0])
+    payload = visit_payload(households["h1"])
+    visit, _ = record_visit(store, payload, owner)
+    [need] = store.needs(MONTH)
+
+    def comment(n):
+        n.comments.append({"who": "13700000001", "at": "2026-11-01", "text": "请尽快处理"})
+
+    store.update_need(MONTH, visit.village, need.id, comment)
+    correct_visit(store, visit, {**payload, "notes": "改了备注"}, owner)
+    [after] = Store(store.root).needs(MONTH)
+    assert after.id == need.id and after.comments[0]["text"] == "请尽快处理"

@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from .. import visits
-from ..auth import get_store, login_required
-from ..models import Visit
+from .. import dashboard, photos, visits
+from ..auth import get_store, login_required, role_required
+from ..models import User, Visit
 from ..openapi import document
 from ..storage import check_month
 
@@ -38,12 +39,93 @@ VISIT_FIELDS = (
     "version",
     "created_at",
     "updated_at",
+    "photos",
+    "location",
 )
 
 
 def visit_json(visit: Visit) -> dict[str, Any]:
     doc = visit.to_doc()
     return {k: doc[k] for k in VISIT_FIELDS}
+
+
+def _person(user: User) -> dict[str, str]:
+    return {"name": user.name, "phone": user.phone}
+
+
+def _answerable(helpers: list[User]) -> dict[str, str]:
+    # The first paired helper answers for the household (all are listed where it matters).
+    first = helpers[0] if helpers else None
+    return {"helper": first.name if first else "", "phone": first.phone if first else ""}
+
+
+def completion_json(board: dashboard.Completion) -> dict[str, Any]:
+    """The figures of GET /api/v1/completion (documented in openapi.py)."""
+    f = board.figures
+    return {
+        "month": f.month,
+        "village": f.village,
+        "as_of": board.as_of.isoformat(),
+        "households": f.households,
+        "visited": f.visited,
+        "attempted": f.attempted,
+        "rate": round(f.rate, 4),
+        "previous_visited": f.previous_visited,
+        "previous_visited_same_day": board.previous_same_day,
+        "not_visited": [
+            {
+                "id": m.household.id,
+                "village": m.household.village,
+                "group": m.household.group,
+                "head": m.household.head,
+                **_answerable(m.helpers),
+                "helpers": [_person(u) for u in m.helpers],
+                "attempted": m.attempted,
+            }
+            for m in f.not_visited
+        ],
+        "by_village": [
+            {
+                "village": r.village,
+                "households": r.households,
+                "visited": r.visited,
+                "attempted": r.attempted,
+            }
+            for r in f.by_village
+        ],
+        "by_helper": [
+            {
+                "helper": r.name,
+                "phone": r.phone,
+                "unit": r.unit,
+                "households": r.households,
+                "visited": r.visited,
+                "attempted": r.attempted,
+                "not_visited": r.missing,
+            }
+            for r in board.helpers
+        ],
+        "guarantee_gaps": [
+            {
+                "id": g.household.id,
+                "village": g.household.village,
+                "head": g.household.head,
+                "guarantees": g.guarantees,
+                "since": g.since,
+                "last_found": g.visit.date,
+                **_answerable(g.helpers),
+            }
+            for g in board.gaps
+        ],
+        "environment": [
+            {"key": i.key, "label": i.label, "passed": i.passed, "failed": i.failed}
+            for i in f.environment
+        ],
+        "trend": [
+            {"month": p.month, "households": p.households, "visited": p.visited}
+            for p in board.trend
+        ],
+    }
 
 
 def _error(status: int, message: str, errors: dict[str, str] | None = None) -> tuple[Response, int]:
@@ -98,6 +180,39 @@ def create_visit() -> tuple[Response, int]:
     return jsonify(visit_json(visit)), 201 if created else 200
 
 
+@bp.get("/csrf")
+@login_required
+def csrf_token() -> tuple[Response, int]:
+    """A fresh CSRF token for the browser's session. The offline queue asks for one just
+    before sending, so a record saved days ago goes up with a token that is valid now."""
+    if g.token_auth:
+        return _error(400, _("使用 API 令牌时不需要 CSRF 令牌"))
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200
+
+
+@bp.post("/visits/<visit_id>/photos")
+@login_required
+def add_photo(visit_id: str) -> tuple[Response, int]:
+    """One photo of a stored visit (multipart: ``id`` made by the client, ``file``)."""
+    store = get_store()
+    visit = photos.find_visit(store, visit_id)
+    if visit is None:
+        return _error(404, _("没有这条走访记录"))
+    upload = request.files.get("file")
+    if upload is None:
+        return _error(400, _("请选择照片"), {"file": _("请选择照片")})
+    # Read one byte past the limit: enough to tell "too large" without reading it all.
+    data = upload.stream.read(photos.MAX_BYTES + 1)
+    try:
+        added = photos.add_photo(store, visit, request.form.get("id", ""), data, g.user)
+    except photos.PhotoError as exc:
+        return _error(exc.status, exc.message, {"file": exc.message})
+    stored = photos.find_visit(store, visit_id) or visit
+    return jsonify(visit_json(stored)), 201 if added else 200
+
+
 @bp.get("/visits")
 @login_required
 def list_visits() -> Response:
@@ -114,3 +229,16 @@ def list_visits() -> Response:
         found = [v for v in found if v.household in mine or v.helper == g.user.phone]
     found = sorted(found, key=lambda v: (v.date, v.household, v.created_at))
     return jsonify([visit_json(v) for v in found])
+
+
+@bp.get("/completion")
+@role_required("admin", "supervisor")
+def completion() -> Response | tuple[Response, int]:
+    """The month's completion figures, the same as the dashboard's and the monthly PDF's."""
+    store = get_store()
+    today = date.today()
+    try:
+        query = dashboard.parse_query(store, request.args, today)
+    except dashboard.QueryError as exc:
+        return _error(400, exc.message, {exc.field: exc.message})
+    return jsonify(completion_json(dashboard.completion(store, query, today)))

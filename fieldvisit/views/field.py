@@ -42,13 +42,18 @@ def household(token: str) -> Response | str | tuple[str, int]:
         return render_template("not_paired.html", household=household), 403
     store = get_store()
     today = date.today()
+    # The last ten visits of the past year, or with ?all=1 every visit on record.
+    show_all = request.args.get("all") == "1"
+    months = store.months() if show_all else visits.recent_months(today, 12)
+    history = visits.household_visits(store, household, months)
     return render_template(
         "household.html",
         household=household,
         token=token,
         masked_id=mask_id_number(household.id_number),
         helpers=[store.user(p) for p in household.helpers if store.user(p)],
-        recent=visits.household_visits(store, household, visits.recent_months(today, 12))[:10],
+        recent=history if show_all else history[:10],
+        show_all=show_all,
         open_needs=households_domain.open_needs(store, household),
         may_record=visits.may_record(g.user, household),
         may_correct=lambda v: visits.may_correct(g.user, v, today),

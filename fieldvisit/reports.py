@@ -1,0 +1,249 @@
+"""The monthly summary (月度帮扶走访汇总): a PDF for the township, or for one village.
+
+Every number comes from ``figures.month_figures``, the function behind the Excel export and
+the dashboard too, so the printed summary and the spreadsheet cannot disagree. This module
+only chooses what to show and in which order; ``templates/pdf/monthly.html`` lays it out.
+
+The PDF is always Chinese, whatever language the person asking for it reads: it is filed
+and sent up to the county. So the template takes the vocabularies' Chinese labels directly
+and never goes through the message catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from . import pdf
+from .charts import Bar, bar_chart
+from .figures import (
+    HelperRow,
+    HouseholdLine,
+    MissingHousehold,
+    MonthFigures,
+    VillageRow,
+    completion_rows,
+    household_lines,
+    month_bounds,
+    month_figures,
+    previous_month,
+)
+from .models import Household, Village
+from .plates import group_label, in_plate_order, sort_villages
+from .storage import Store, check_month
+from .vocab import (
+    ATTRIBUTES,
+    CAUSES,
+    GUARANTEES,
+    MONTH_STATES,
+    NEED_CATEGORIES,
+    SATISFACTION,
+    STATUSES,
+    VISIT_KINDS,
+)
+
+TEMPLATE = "pdf/monthly.html"
+
+
+class ReportError(ValueError):
+    """A report cannot be made as asked; the message is for the person who asked."""
+
+
+def check_report_month(month: str, today: date | None = None) -> str:
+    """``month`` as YYYY-MM, not after ``today``'s month (a report of a month to come would
+    only be a page of zeros)."""
+    try:
+        month = check_month(month.strip())
+    except ValueError:
+        raise ReportError(_("月份应写成 年-月，例如 2026-11：%(month)s", month=month)) from None
+    if month > (today or date.today()).isoformat()[:7]:
+        raise ReportError(_("%(month)s 还没有到，没有可统计的走访", month=month))
+    return month
+
+
+def check_village(store: Store, village: str | None) -> str | None:
+    """``village`` if the registry has households there (None stays None: the township)."""
+    if not village:
+        if not store.registry().households:
+            raise ReportError(_("还没有登记任何户"))
+        return None
+    if not any(h.village == village for h in store.registry().households.values()):
+        raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
+    return village
+
+
+def township_name(store: Store) -> str:
+    return current_app.config.get("TOWNSHIP") or store.setting("township") or ""
+
+
+# --- formatting, shared by the PDFs and the workbook ------------------------------------
+
+
+def number(value: int) -> str:
+    """1178 -> "1,178", as the township's own tables write counts."""
+    return f"{value:,}"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def change_text(change: float, short: bool = False) -> str:
+    """A change of completion in percentage points, in words: a sign or a colour would not
+    survive a photocopy. ``short`` leaves out the unit."""
+    points = round(change * 100, 1)
+    unit = "" if short else " 个百分点"
+    if points > 0:
+        return f"上升 {points:.1f}{unit}"
+    if points < 0:
+        return f"下降 {-points:.1f}{unit}"
+    return "持平"
+
+
+def month_label(month: str) -> str:
+    year, mon = month.split("-")
+    return f"{year}年{int(mon)}月"
+
+
+def date_label(day: date | str) -> str:
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def day_label(day: str) -> str:
+    """ "2026-09-03" -> "9月3日", where the year is printed elsewhere on the page."""
+    return f"{int(day[5:7])}月{int(day[8:10])}日"
+
+
+def chinese_labels() -> dict[str, dict[str, str]]:
+    """The vocabularies by name, in Chinese, for templates that must not be translated."""
+    return {
+        "attributes": ATTRIBUTES,
+        "causes": CAUSES,
+        "statuses": STATUSES,
+        "guarantees": GUARANTEES,
+        "needs": NEED_CATEGORIES,
+        "satisfaction": SATISFACTION,
+        "kinds": VISIT_KINDS,
+        "states": MONTH_STATES,
+    }
+
+
+def formatting() -> dict[str, object]:
+    return {
+        "number": number,
+        "percent": percent,
+        "change_text": change_text,
+        "month_label": month_label,
+        "date_label": date_label,
+        "day_label": day_label,
+        "group_label": group_label,
+        "zh": chinese_labels(),
+    }
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+@dataclass
+class MonthlyReport:
+    """Everything the monthly template shows."""
+
+    figures: MonthFigures
+    township: str
+    as_of: date | None  # the day the figures stop at, while the month is under way
+    previous_known: bool  # last month has visits, so "the change" means something
+    completion: list[VillageRow]  # by village, or by group (组) in a village's report
+    chart: Markup
+    not_visited: list[MissingHousehold]
+    helpers_behind: list[HelperRow]
+    helpers_done: list[HelperRow]
+    heads: dict[str, Household]  # 户编号 -> household, for names in the helper table
+    names: dict[str, str]  # helper phone -> name
+    villages: dict[str, Village]
+    lines: list[HouseholdLine] = field(default_factory=list)  # a village's report only
+    generated: str = ""
+
+
+def _completion_chart(rows: list[VillageRow]) -> Markup:
+    bars = [
+        Bar(
+            label=row.village,
+            value=row.rate,
+            text=f"{row.visited}/{row.households}  {percent(row.rate)}",
+            below_target=row.visited < row.households,
+        )
+        for row in rows
+    ]
+    # charts.py builds the SVG from numbers and escaped text only.
+    return Markup(bar_chart(bars, width=640))
+
+
+def build_monthly_report(
+    store: Store, month: str, village: str | None = None, today: date | None = None
+) -> MonthlyReport:
+    """Gather the month's figures for the township (or one village) and put them in the
+    order the report prints them. Raises ReportError for a bad month or village."""
+    today = today or date.today()
+    month = check_report_month(month, today)
+    village = check_village(store, village)
+    figures = month_figures(store, month, village, today=today)
+    reg = store.registry()
+    _first, last = month_bounds(month)
+
+    if village is None:
+        order = {
+            name: i for i, name in enumerate(sort_villages({r.village for r in figures.by_village}))
+        }
+        completion = sorted(figures.by_village, key=lambda r: (r.rate, order[r.village]))
+    else:
+        scoped = in_plate_order([h for h in reg.households.values() if h.village == village])
+        completion = completion_rows(scoped, figures.states, lambda h: group_label(h.group) or "—")
+    missing = {m.household.id: m for m in figures.not_visited}
+    lines: list[HouseholdLine] = []
+    if village is not None:
+        lines = household_lines(store, figures)
+        order = {h.id: i for i, h in enumerate(in_plate_order([x.household for x in lines]))}
+        lines.sort(key=lambda line: order[line.household.id])
+    return MonthlyReport(
+        figures=figures,
+        township=township_name(store),
+        as_of=today if today < last else None,
+        previous_known=previous_month(month) in store.months(),
+        completion=completion,
+        chart=_completion_chart(completion),
+        not_visited=[
+            missing[h.id] for h in in_plate_order([m.household for m in missing.values()])
+        ],
+        helpers_behind=[r for r in figures.by_helper if r.missing],
+        helpers_done=[r for r in figures.by_helper if not r.missing],
+        heads={hid: reg.households[hid] for r in figures.by_helper for hid in r.missing},
+        names={phone: user.name for phone, user in reg.users.items()},
+        villages=reg.villages,
+        lines=lines,
+        generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def monthly_report_html(report: MonthlyReport) -> str:
+    """The report as HTML for WeasyPrint. Needs an application context."""
+    return render_template(
+        TEMPLATE, report=report, f=report.figures, **formatting(), **pdf.pdf_context()
+    )
+
+
+def monthly_report_pdf(
+    store: Store, month: str, village: str | None = None, today: date | None = None
+) -> bytes:
+    """The monthly summary as an A4 PDF. Needs an application context; raises ReportError."""
+    return pdf.render_pdf(monthly_report_html(build_monthly_report(store, month, village, today)))
+
+
+def report_filename(township: str, month: str, village: str | None) -> str:
+    """What the office's file is called: 示范镇-聂河村-2026年11月帮扶走访汇总.pdf."""
+    parts = [p for p in (township, village) if p]
+    return "-".join([*parts, f"{month_label(month)}帮扶走访汇总"]) + ".pdf"

@@ -1,0 +1,345 @@
+"""Finding households and helpers the way people type on phones and office keyboards.
+
+A name matches when the query spells its characters from some character on, each character
+given by itself, its full pinyin or the start of its pinyin: 王建国 is found by ``王建国``,
+``wjg``, ``wangjianguo``, ``wangjg``, ``wjianguo`` and, from the given name, ``jg``. Every
+reading of a character counts (曾 is ``zeng`` and ``ceng``, 单 is ``shan`` and ``dan``), as
+the registry does not say which one a family uses, and ü may be typed ``v`` or ``u``.
+Digits find a 户编号 or a phone number; several words must all match.
+
+Pinyin comes from pypinyin. The readings of the whole registry are worked out once per
+registry object: storage caches that object until registry.json changes, so one import or
+edit costs one rebuild, and every search in between is a scan of plain tuples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import unicodedata
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
+
+from .models import Household, User
+from .storage import Registry, Store
+from .vocab import ATTRIBUTES, CAUSES, STATUSES
+
+R = TypeVar("R")
+Readings = tuple[tuple[str, ...], ...]  # per character: itself, then its pinyin readings
+
+# Characters people leave out or add when typing a name: spaces, the dot in 阿依古丽·买买提,
+# the apostrophe of xi'an.
+_IGNORED = frozenset(" \t\u3000·•'’-")
+_KEPT_INDEXES = 4  # registries alive at once: one per data folder, plus one being replaced
+
+
+def normalize(text: str) -> str:
+    """Half-width, lower-case, without spaces and the separators people may or may not type."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if ch not in _IGNORED and not ch.isspace())
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+@lru_cache(maxsize=16384)
+def _char_readings(ch: str) -> tuple[str, ...]:
+    if not _is_han(ch):
+        return (ch,)
+    from pypinyin import Style, pinyin  # a large dictionary: loaded on the first search
+
+    found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    readings = [ch]
+    for reading in found[0] if found else []:
+        # Phone keyboards type ü as v (lv), people writing it out use u (lu).
+        for spelling in (reading, reading.replace("v", "u")):
+            if spelling not in readings:
+                readings.append(spelling)
+    return tuple(readings)
+
+
+def readings(text: str) -> Readings:
+    """Each character of ``text`` (normalized) with the ways it may be typed."""
+    return tuple(_char_readings(ch) for ch in normalize(text))
+
+
+def initials(text: str) -> str:
+    """The first letters of the first reading of each character: 王建国 -> wjg."""
+    return "".join(r[1][0] if len(r) > 1 else r[0] for r in readings(text))
+
+
+def _spelled_from(query: str, chars: Readings, start: int) -> bool:
+    """Whether ``query`` spells consecutive characters from ``start``, each by a non-empty
+    prefix of one of its readings."""
+    positions = {0}  # how much of the query the characters so far can have consumed
+    for options in chars[start:]:
+        after: set[int] = set()
+        for pos in positions:
+            rest = query[pos:]
+            for reading in options:
+                common = 0
+                for a, b in zip(rest, reading, strict=False):
+                    if a != b:
+                        break
+                    common += 1
+                after.update(range(pos + 1, pos + common + 1))
+        if len(query) in after:
+            return True
+        if not after:
+            return False
+        positions = after
+    return False
+
+
+def name_rank(query: str, chars: Readings, text: str) -> int | None:
+    """0: ``query`` is the whole text; 1: it spells the text from its start; 2: from a later
+    character; None: no match. ``query`` must be normalized."""
+    if not query:
+        return 1
+    if query == text:
+        return 0
+    for start in range(len(chars)):
+        if _spelled_from(query, chars, start):
+            return 1 if start == 0 else 2
+    return None
+
+
+def _digits_rank(query: str, digits: str) -> int | None:
+    if not query.isdigit() or not digits:
+        return None
+    if query == digits:
+        return 0
+    if digits.startswith(query) or digits.endswith(query):
+        return 1
+    return 2 if query in digits else None
+
+
+def _best(*ranks: int | None) -> int | None:
+    found = [r for r in ranks if r is not None]
+    return min(found) if found else None
+
+
+# --- the per-registry index ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _HouseholdRow:
+    household: Household
+    head: str
+    head_chars: Readings
+    village: str
+    village_chars: Readings
+
+
+@dataclass(frozen=True)
+class _HelperRow:
+    user: User
+    name: str
+    name_chars: Readings
+    unit: str
+    unit_chars: Readings
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class _Index:
+    households: tuple[_HouseholdRow, ...]
+    helpers: tuple[_HelperRow, ...]
+
+    @classmethod
+    def build(cls, reg: Registry) -> _Index:
+        from .plates import in_plate_order
+
+        villages = {name: readings(name) for name in {h.village for h in reg.households.values()}}
+        households = tuple(
+            _HouseholdRow(
+                h, normalize(h.head), readings(h.head), normalize(h.village), villages[h.village]
+            )
+            for h in in_plate_order(list(reg.households.values()))
+        )
+        helpers = []
+        for user in reg.users.values():
+            if user.role != "helper":
+                continue
+            chars = readings(user.name)
+            key = " ".join(r[1] if len(r) > 1 else r[0] for r in chars)
+            unit = normalize(user.unit)
+            helpers.append(
+                _HelperRow(user, normalize(user.name), chars, unit, readings(user.unit), key)
+            )
+        helpers.sort(key=lambda row: (row.sort_key, row.user.phone))
+        return cls(households, tuple(helpers))
+
+
+_indexes: OrderedDict[int, tuple[Registry, _Index]] = OrderedDict()
+_indexes_lock = threading.Lock()
+
+
+def _index(reg: Registry) -> _Index:
+    # Keyed by identity: the cache holds the registry itself, so its id cannot be reused by
+    # another object while the entry lives.
+    key = id(reg)
+    with _indexes_lock:
+        hit = _indexes.get(key)
+        if hit is not None and hit[0] is reg:
+            _indexes.move_to_end(key)
+            return hit[1]
+    built = _Index.build(reg)
+    with _indexes_lock:
+        _indexes[key] = (reg, built)
+        while len(_indexes) > _KEPT_INDEXES:
+            _indexes.popitem(last=False)
+    return built
+
+
+def _terms(query: str) -> list[str]:
+    return [t for t in (normalize(part) for part in query.split()) if t]
+
+
+def _household_rank(term: str, row: _HouseholdRow) -> int | None:
+    h = row.household
+    name = name_rank(term, row.head_chars, row.head)
+    village = name_rank(term, row.village_chars, row.village)
+    return _best(
+        name,
+        _digits_rank(term, h.id),
+        _digits_rank(term, h.phone),
+        None if village is None else 3,
+    )
+
+
+def _ranked(rows: Sequence[R], query: str, rank: Callable[[str, R], int | None]) -> list[R]:
+    """The rows matching every word of ``query``, the closest first; ties (and an empty
+    query) keep the rows' order."""
+    terms = _terms(query)
+    if not terms:
+        return list(rows)
+    scored = []
+    for order, row in enumerate(rows):
+        ranks = [rank(term, row) for term in terms]
+        if all(r is not None for r in ranks):
+            scored.append((sum(r for r in ranks if r is not None), order, row))
+    scored.sort(key=lambda item: item[:2])
+    return [row for _score, _order, row in scored]
+
+
+def search_households(reg: Registry, query: str) -> list[Household]:
+    """Households whose head, 户编号, phone or village matches every word of ``query``; the
+    closest matches first, otherwise in village, group and 户编号 order."""
+    return [row.household for row in _ranked(_index(reg).households, query, _household_rank)]
+
+
+def _helper_rank(term: str, row: _HelperRow) -> int | None:
+    unit = name_rank(term, row.unit_chars, row.unit) if row.unit else None
+    return _best(
+        name_rank(term, row.name_chars, row.name),
+        _digits_rank(term, row.user.phone),
+        None if unit is None else 3,
+    )
+
+
+def search_helpers(reg: Registry, query: str) -> list[User]:
+    """Helpers whose name, phone or unit matches every word of ``query``; closest first,
+    otherwise in pinyin order of their names."""
+    return [row.user for row in _ranked(_index(reg).helpers, query, _helper_rank)]
+
+
+def households_per_helper(reg: Registry) -> Counter[str]:
+    """How many households each phone is paired with."""
+    return Counter(p for h in reg.households.values() for p in dict.fromkeys(h.helpers))
+
+
+# --- the office's lists -------------------------------------------------------------------
+
+# "not_visited" is every household without an in-person visit this month, the attempted ones
+# included: DESIGN.md counts a "nobody home" or phone visit as an attempt, not a visit.
+STATE_FILTERS = ("visited", "not_visited", "attempted")
+ACTIVE_FILTERS = ("active", "inactive")
+
+
+def _pick(args: Mapping[str, str], name: str, allowed: object) -> str:
+    value = args.get(name, "").strip()
+    return value if value in allowed else ""  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class HouseholdFilters:
+    """What the office's household list is narrowed to; unknown values are ignored."""
+
+    q: str = ""
+    village: str = ""
+    attribute: str = ""
+    cause: str = ""
+    status: str = ""
+    state: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> HouseholdFilters:
+        return cls(
+            q=args.get("q", "").strip()[:100],
+            village=args.get("village", "").strip(),
+            attribute=_pick(args, "attribute", ATTRIBUTES),
+            cause=_pick(args, "cause", CAUSES),
+            status=_pick(args, "status", STATUSES),
+            state=_pick(args, "state", STATE_FILTERS),
+        )
+
+    def args(self) -> dict[str, str]:
+        """The filters that are set, as query arguments (for links to other pages)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    household: Household
+    state: str  # this month: visited | attempted | not_visited
+    helpers: list[User]
+
+
+def _state_wanted(wanted: str, state: str) -> bool:
+    if wanted == "not_visited":
+        return state != "visited"
+    return not wanted or state == wanted
+
+
+def find_households(store: Store, filters: HouseholdFilters, month: str) -> list[HouseholdRow]:
+    """The households matching ``filters``, with their state in ``month``."""
+    from .visits import month_states
+
+    reg = store.registry()
+    states = month_states(store, month)
+    rows = []
+    for h in search_households(reg, filters.q):
+        state = states.get(h.id, "not_visited")
+        if (
+            (filters.village and h.village != filters.village)
+            or (filters.attribute and h.attribute != filters.attribute)
+            or (filters.cause and h.cause != filters.cause)
+            or (filters.status and h.status != filters.status)
+            or not _state_wanted(filters.state, state)
+        ):
+            continue
+        helpers = [reg.users[p] for p in h.helpers if p in reg.users]
+        rows.append(HouseholdRow(h, state, helpers))
+    return rows
+
+
+@dataclass(frozen=True)
+class HelperRow:
+    user: User
+    households: int
+
+
+def find_helpers(reg: Registry, query: str = "", active: str = "") -> list[HelperRow]:
+    """Helpers matching ``query`` (all of them when empty), with how many households each is
+    paired with; ``active`` narrows to "active" or "inactive" accounts."""
+    counts = households_per_helper(reg)
+    return [
+        HelperRow(user, counts.get(user.phone, 0))
+        for user in search_helpers(reg, query)
+        if not active or user.active == (active == "active")
+    ]

@@ -1,0 +1,204 @@
+"""The office's household and helper lists, and the changes it makes by hand.
+
+Supervisors see the lists; only the office (admin) changes anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Generic, TypeVar
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import admin, search
+from ..auth import get_store, role_required
+from ..idcard import mask_id_number
+from ..models import Household, User
+from ..plates import sort_villages
+
+bp = Blueprint("admin", __name__, url_prefix="/office")
+
+T = TypeVar("T")
+PAGE_SIZE = 50
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a long list."""
+
+    items: list[T]
+    number: int  # from 1
+    pages: int
+    total: int
+
+
+def paginate(items: Sequence[T], args: Mapping[str, str], size: int = PAGE_SIZE) -> Page[T]:
+    """The page of ``items`` that ``args["page"]`` asks for, kept within range."""
+    raw = args.get("page", "1")
+    pages = max(1, math.ceil(len(items) / size))
+    number = min(int(raw) if raw.isdigit() and int(raw) > 0 else 1, pages)
+    start = (number - 1) * size
+    return Page(list(items[start : start + size]), number, pages, len(items))
+
+
+def _household(hid: str) -> Household:
+    household = get_store().household(hid)
+    if household is None:
+        abort(404)
+    return household
+
+
+def _helper(phone: str) -> User:
+    user = get_store().user(phone)
+    if user is None or user.role != "helper":
+        abort(404)
+    return user
+
+
+# --- households ---------------------------------------------------------------------------
+
+
+@bp.get("/households")
+@role_required("admin", "supervisor")
+def households() -> str:
+    store = get_store()
+    filters = search.HouseholdFilters.from_args(request.args)
+    rows = search.find_households(store, filters, date.today().isoformat()[:7])
+    return render_template(
+        "admin/households.html",
+        filters=filters,
+        page=paginate(rows, request.args),
+        villages=sort_villages(set(store.registry().villages)),
+    )
+
+
+def _stored_values(household: Household) -> dict[str, object]:
+    values = {name: getattr(household, name) for name in admin.EDITABLE}
+    values["id_number"] = ""  # never sent to the page in full
+    return values
+
+
+def _edit_page(household: Household, values: Mapping[str, object], errors: dict[str, str]) -> str:
+    store = get_store()
+    return render_template(
+        "admin/household_edit.html",
+        household=household,
+        values=values,
+        errors=errors,
+        masked_id=mask_id_number(household.id_number),
+        villages=sort_villages(set(store.registry().villages)),
+        helpers=[u for u in (store.user(p) for p in household.helpers) if u],
+        choices=search.find_helpers(store.registry(), active="active"),
+    )
+
+
+@bp.route("/households/<hid>/edit", methods=["GET", "POST"])
+@role_required("admin")
+def edit_household(hid: str) -> Response | str | tuple[str, int]:
+    household = _household(hid)
+    if request.method == "GET":
+        return _edit_page(household, _stored_values(household), {})
+    try:
+        changed = admin.edit_household(get_store(), hid, request.form, actor=g.user.phone)
+    except admin.AdminError as exc:
+        return _edit_page(household, request.form, exc.errors), 400
+    flash(_("已保存修改") if changed else _("没有修改"))
+    return redirect(url_for("field.household", token=household.token))
+
+
+@bp.post("/households/<hid>/helpers")
+@role_required("admin")
+def household_helpers(hid: str) -> Response | str | tuple[str, int]:
+    household = _household(hid)
+    try:
+        admin.set_helpers(get_store(), hid, request.form.getlist("helpers"), actor=g.user.phone)
+    except admin.AdminError as exc:
+        errors = {"helpers": exc.errors.get("", "")}
+        return _edit_page(household, _stored_values(household), errors), 400
+    flash(_("帮扶责任人已更新"))
+    return redirect(url_for("field.household", token=household.token))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@bp.get("/helpers")
+@role_required("admin", "supervisor")
+def helpers() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    active = request.args.get("active", "")
+    active = active if active in search.ACTIVE_FILTERS else ""
+    rows = search.find_helpers(get_store().registry(), q, active)
+    return render_template(
+        "admin/helpers.html", q=q, active=active, page=paginate(rows, request.args)
+    )
+
+
+def _helper_page(user: User, status: int = 200, **extra: object) -> tuple[str, int]:
+    store = get_store()
+    reg = store.registry()
+    mine = [h for h in search.search_households(reg, "") if user.phone in h.helpers]
+    return render_template(
+        "admin/helper.html",
+        helper=user,
+        households=mine,
+        choices=[r for r in search.find_helpers(reg, active="active") if r.user != user],
+        **extra,
+    ), status
+
+
+@bp.get("/helpers/<phone>")
+@role_required("admin", "supervisor")
+def helper(phone: str) -> tuple[str, int]:
+    return _helper_page(_helper(phone))
+
+
+@bp.post("/helpers/<phone>/transfer")
+@role_required("admin")
+def transfer(phone: str) -> Response | tuple[str, int]:
+    user = _helper(phone)
+    to = request.form.get("to", "")
+    try:
+        moved = admin.transfer_households(get_store(), phone, to, actor=g.user.phone)
+    except admin.AdminError as exc:
+        return _helper_page(user, 400, problem=exc.errors.get("", ""))
+    flash(_("已将 %(n)d 户转给新的帮扶责任人", n=len(moved)))
+    return redirect(url_for("admin.helper", phone=phone))
+
+
+def _set_active(phone: str, active: bool) -> Response | tuple[str, int]:
+    user = _helper(phone)
+    try:
+        admin.set_active(get_store(), phone, active, actor=g.user.phone)
+    except admin.AdminError as exc:
+        return _helper_page(user, 400, problem=exc.errors.get("", ""))
+    flash(_("账号已启用") if active else _("账号已停用，走访记录仍保留"))
+    return redirect(url_for("admin.helper", phone=phone))
+
+
+@bp.post("/helpers/<phone>/deactivate")
+@role_required("admin")
+def deactivate(phone: str) -> Response | tuple[str, int]:
+    return _set_active(phone, False)
+
+
+@bp.post("/helpers/<phone>/activate")
+@role_required("admin")
+def activate(phone: str) -> Response | tuple[str, int]:
+    return _set_active(phone, True)
+
+
+@bp.post("/helpers/<phone>/password")
+@role_required("admin")
+def reset_password(phone: str) -> tuple[str, int, dict[str, str]]:
+    user = _helper(phone)
+    password = admin.reset_password(get_store(), phone, actor=g.user.phone)
+    # Shown once, in this answer only: not flashed (the session cookie is readable) and not
+    # kept by the browser's cache.
+    page, status = _helper_page(user, new_password=password)
+    return page, status, {"Cache-Control": "no-store"}

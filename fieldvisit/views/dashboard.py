@@ -1,0 +1,84 @@
+"""The completion dashboard: which households were visited this month, by village and helper.
+
+Read-only, for supervisors and the office. Helpers have their own list on the home page.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from .. import dashboard
+from ..auth import get_store, role_required
+from ..charts import Bar, bar_chart, line_chart
+from ..figures import ChecklistRate, rate
+from ..plates import sort_villages
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/dashboard")
+@role_required("admin", "supervisor")
+def index() -> str | tuple[str, int]:
+    store = get_store()
+    today = date.today()
+    page = {
+        "args": request.args,
+        "this_month": today.isoformat()[:7],
+        "villages": sort_villages(dashboard.villages(store)),
+        "units": dashboard.units(store),
+    }
+    try:
+        query = dashboard.parse_query(store, request.args, today)
+    except dashboard.QueryError as exc:
+        return render_template("dashboard.html", problem=exc.message, **page), 400
+    board = dashboard.completion(store, query, today)
+    return render_template(
+        "dashboard.html",
+        board=board,
+        village_chart=village_chart(board),
+        environment_chart=environment_chart(board.figures.environment),
+        trend_chart=trend_chart(board.trend),
+        **page,
+    )
+
+
+# --- charts --------------------------------------------------------------------------------
+
+# Narrow enough to stay legible when a phone scales them down, wide enough for a laptop.
+CHART_WIDTH = 420
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} {rate(part, whole) * 100:.1f}%"
+
+
+def village_chart(board: dashboard.Completion) -> Markup:
+    """Completion by village; villages below the completion of the whole page hatched."""
+    overall = board.figures.rate
+    bars = [
+        Bar(row.village, row.rate, _share(row.visited, row.households), row.rate < overall)
+        for row in board.figures.by_village
+    ]
+    return Markup(bar_chart(bars, width=CHART_WIDTH))  # charts.py escapes every text
+
+
+def environment_chart(items: list[ChecklistRate]) -> Markup:
+    """Pass rate of each checklist item; items below the average of all items hatched."""
+    answered = [i for i in items if i.passed + i.failed]
+    average = sum(i.rate for i in answered) / len(answered) if answered else 0.0
+    bars = [
+        Bar(_(i.label), i.rate, _share(i.passed, i.passed + i.failed), i.rate < average)
+        for i in items
+    ]
+    return Markup(bar_chart(bars, width=CHART_WIDTH))
+
+
+def trend_chart(trend: list[dashboard.TrendPoint]) -> Markup:
+    """Completion month by month; points are labelled with the month's number, the caption
+    gives the years (a full "2026-01" under each of twelve points does not fit a phone)."""
+    points = [(str(int(p.month[5:])), p.rate) for p in trend]
+    return Markup(line_chart(points, width=CHART_WIDTH, height=170))

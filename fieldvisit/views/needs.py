@@ -1,0 +1,105 @@
+"""The rectification ledger (问题整改台账) for the office and supervisors.
+
+Helpers are not let in: they see their households' open needs on each household's page.
+The office closes entries off (销号) and reopens them; supervisors may comment.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import needs
+from ..auth import get_store, role_required
+from ..plates import sort_villages
+from ..search import find_helpers
+from .admin import paginate
+
+bp = Blueprint("needs", __name__)
+
+PAGE_SIZE = 100
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/needs")
+@role_required("admin", "supervisor")
+def ledger() -> str:
+    store = get_store()
+    filters = needs.Filters.from_args(request.args)
+    entries = needs.ledger(store, filters, date.today())
+    return render_template(
+        "needs.html",
+        filters=filters,
+        page=paginate(entries, request.args, PAGE_SIZE),
+        villages=sort_villages(set(store.registry().villages)),
+        helpers=find_helpers(store.registry()),
+        ages=needs.AGES,
+    )
+
+
+@bp.get("/needs/export.xlsx")
+@role_required("admin", "supervisor")
+def export() -> Response:
+    filters = needs.Filters.from_args(request.args)
+    entries = needs.ledger(get_store(), filters, date.today())
+    return send_file(
+        io.BytesIO(needs.export_xlsx(entries)),
+        mimetype=XLSX,
+        as_attachment=True,
+        download_name=f"问题整改台账-{date.today().isoformat()}.xlsx",
+    )
+
+
+def _entry_page(need_id: str, status: int = 200, problem: str = "") -> tuple[str, int]:
+    entry = needs.entry(get_store(), need_id, date.today())
+    if entry is None:
+        abort(404)
+    return render_template("admin/need.html", entry=entry, problem=problem), status
+
+
+@bp.get("/needs/<need_id>")
+@role_required("admin", "supervisor")
+def show(need_id: str) -> tuple[str, int]:
+    return _entry_page(need_id)
+
+
+def _take_step(need_id: str, step: str) -> Response | tuple[str, int]:
+    store = get_store()
+    text = request.form.get("note", "")
+    try:
+        if step == "resolve":
+            needs.resolve(store, need_id, g.user.phone, text)
+            flash(_("已销号"))
+        elif step == "reopen":
+            needs.reopen(store, need_id, g.user.phone, text)
+            flash(_("已重新打开"))
+        else:
+            needs.comment(store, need_id, g.user.phone, text)
+            flash(_("意见已添加"))
+    except LookupError:
+        abort(404)
+    except needs.LedgerError as exc:
+        return _entry_page(need_id, exc.status, exc.message)
+    return redirect(url_for("needs.show", need_id=need_id))
+
+
+@bp.post("/needs/<need_id>/resolve")
+@role_required("admin")
+def resolve(need_id: str) -> Response | tuple[str, int]:
+    return _take_step(need_id, "resolve")
+
+
+@bp.post("/needs/<need_id>/reopen")
+@role_required("admin")
+def reopen(need_id: str) -> Response | tuple[str, int]:
+    return _take_step(need_id, "reopen")
+
+
+@bp.post("/needs/<need_id>/comment")
+@role_required("admin", "supervisor")
+def comment(need_id: str) -> Response | tuple[str, int]:
+    return _take_step(need_id, "comment")

@@ -1,0 +1,200 @@
+"""The office's monthly downloads: pick a month and village, queue the file, watch it being
+made, download it. For the office and supervisors; a job is visible to its owner only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import booklet, exports, reports
+from ..auth import get_store, role_required
+from ..figures import previous_month
+from ..jobs import Job, JobLimitError, Work, get_runner
+from ..plates import sort_villages
+from ..reports import ReportError
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+PDF = "application/pdf"
+MIMETYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+}
+
+
+@dataclass
+class Request:
+    """A download as asked for in the form, checked: what to make and how to call it."""
+
+    key: str
+    title: str
+    filename: str
+    mimetype: str
+    work: Work
+
+
+def _summary(form: Any, today: date) -> Request:
+    store = get_store()
+    month = reports.check_report_month(form.get("month", ""), today)
+    village = reports.check_village(store, form.get("village") or None)
+    name = reports.report_filename(reports.township_name(store), month, village)
+    return Request(
+        key=f"summary/{month}/{village or ''}",
+        title=_("月度汇总：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
+        filename=name,
+        mimetype=PDF,
+        work=lambda _progress: reports.monthly_report_pdf(get_store(), month, village, today),
+    )
+
+
+def _booklet(form: Any, today: date) -> Request:
+    store = get_store()
+    raw = form.get("year", "").strip()
+    if not raw.isdecimal():
+        raise ReportError(_("请选择年度"))
+    year = booklet.check_year(int(raw), today)
+    household = form.get("household", "").strip() or None
+    village = None if household else form.get("village") or None
+    chosen = booklet.booklet_households(store, village, household)
+    name = booklet.booklet_filename(reports.township_name(store), year, village, household)
+    scope = household or village or _("全镇")
+    return Request(
+        key=f"booklet/{year}/{village or ''}/{household or ''}",
+        title=_(
+            "一户一册：%(scope)s，%(year)d 年度，%(n)d 户", scope=scope, year=year, n=len(chosen)
+        ),
+        filename=name,
+        mimetype=PDF,
+        work=lambda progress: booklet.booklet_pdf(
+            get_store(), year, village, household, progress=progress, today=today
+        ),
+    )
+
+
+def _visits(form: Any, today: date) -> Request:
+    store = get_store()
+    month = reports.check_report_month(form.get("month", ""), today)
+    village = reports.check_village(store, form.get("village") or None)
+    fmt = form.get("format", "xlsx")
+    if fmt not in exports.FORMATS:
+        raise ReportError(_("请选择 Excel 或 CSV"))
+    return Request(
+        key=f"visits/{month}/{village or ''}/{fmt}",
+        title=_("走访记录：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
+        filename=exports.export_filename(reports.township_name(store), month, village, fmt),
+        mimetype=MIMETYPES[fmt],
+        work=lambda _progress: exports.export_visits_bytes(get_store(), month, fmt, village, today)[
+            0
+        ],
+    )
+
+
+KINDS = {"summary": _summary, "booklet": _booklet, "visits": _visits}
+
+
+def _choices() -> dict[str, Any]:
+    store = get_store()
+    today = date.today()
+    this_month = today.isoformat()[:7]
+    months = sorted({*store.months(), this_month}, reverse=True)
+    last = previous_month(this_month)
+    return {
+        "months": months,
+        "default_month": last if last in months else months[0],
+        "years": sorted({int(m[:4]) for m in months}, reverse=True),
+        "villages": sort_villages(set(store.registry().villages)),
+        "jobs": get_runner().jobs_of(g.user.phone),
+    }
+
+
+def _own_job(job_id: str) -> Job:
+    """The caller's job, or 404: someone else's job does not exist for them."""
+    job = get_runner().get(job_id, g.user.phone)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("")
+@role_required("admin", "supervisor")
+def index() -> str:
+    return render_template("reports/index.html", **_choices())
+
+
+@bp.post("")
+@role_required("admin", "supervisor")
+def start() -> Response | tuple[str, int]:
+    plan = KINDS.get(request.form.get("kind", ""))
+    if plan is None:
+        abort(400)
+    try:
+        asked = plan(request.form, date.today())
+        job = get_runner().submit(
+            g.user.phone, asked.key, asked.title, asked.filename, asked.mimetype, asked.work
+        )
+    except ReportError as exc:
+        return render_template("reports/index.html", problem=str(exc), **_choices()), 400
+    except JobLimitError:
+        problem = _("您已有几份文件正在生成，请等它们完成后再试")
+        return render_template("reports/index.html", problem=problem, **_choices()), 429
+    return redirect(url_for("reports.job", job_id=job.id), code=303)
+
+
+def status_message(job: Job) -> str:
+    if job.status == "queued":
+        return _("排队中，前面的文件生成后开始")
+    if job.status == "running":
+        if job.total > 1:
+            return _("正在生成：%(done)d / %(total)d 户", done=job.done, total=job.total)
+        return _("正在生成")
+    if job.status == "done":
+        return _("已完成")
+    return _("生成失败，请重试；如仍失败请联系管理员")
+
+
+@bp.get("/jobs/<job_id>")
+@role_required("admin", "supervisor")
+def job(job_id: str) -> str:
+    return render_template("reports/job.html", job=_own_job(job_id), message=status_message)
+
+
+@bp.get("/jobs/<job_id>.json")
+@role_required("admin", "supervisor")
+def job_status(job_id: str) -> Response:
+    job = _own_job(job_id)
+    download = url_for("reports.download", job_id=job.id) if job.finished_ok else None
+    return jsonify(
+        id=job.id,
+        status=job.status,
+        done=job.done,
+        total=job.total,
+        percent=job.percent,
+        message=status_message(job),
+        download=download,
+    )
+
+
+@bp.get("/jobs/<job_id>/download")
+@role_required("admin", "supervisor")
+def download(job_id: str) -> Response:
+    job = _own_job(job_id)
+    if not job.finished_ok or job.path is None or not job.path.is_file():
+        abort(404)
+    return send_file(
+        job.path, mimetype=job.mimetype, as_attachment=True, download_name=job.filename
+    )

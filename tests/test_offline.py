@@ -1,0 +1,279 @@
+"""Recording visits with no connection: the service worker, the CSRF endpoint, the queue
+sent days later, compressed assets, and the issue's test in a real headless Chromium."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PASSWORD, PEOPLE, Auth, seed, visit_payload
+from flask.testing import FlaskClient
+
+from fieldvisit import create_app
+from fieldvisit.models import Household
+from fieldvisit.storage import Store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MONTH = date.today().isoformat()[:7]
+
+
+# --- the service worker and the pages it may keep -------------------------------------------
+
+
+def test_service_worker_is_served_from_the_root_with_scope_and_no_cache(client: FlaskClient):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    assert response.headers["Cache-Control"] == "no-cache"
+    body = response.get_data(as_text=True)
+    # The precache list names versioned URLs of the assets every page loads.
+    assert re.search(r'"/static/offline\.js\?v=[0-9a-f]{10}"', body)
+    assert "/static/app.css?v=" in body
+
+
+def test_pages_load_versioned_assets_that_are_cached_for_good(client, auth, households):
+    auth.login("owner")
+    html = client.get(f"/h/{households['h1'].token}/visit").get_data(as_text=True)
+    url = re.search(r'src="(/static/offline\.js\?v=[0-9a-f]+)"', html).group(1)
+    assert 'src="/static/evidence.js?v=' in html
+    response = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    original = (Path(client.application.static_folder) / "offline.js").read_bytes()
+    assert gzip.decompress(response.get_data()) == original
+
+
+def test_text_is_sent_uncompressed_to_clients_that_do_not_ask(client, auth, households):
+    auth.login("owner")
+    response = client.get(f"/h/{households['h1'].token}")
+    assert "Content-Encoding" not in response.headers
+    assert "马娟" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "kept"),
+    [
+        ("owner", "/", True),
+        ("owner", "/h/{token}", True),
+        ("owner", "/h/{token}/visit", True),
+        ("owner", "/queue", True),
+        ("owner", "/password", False),
+        ("supervisor", "/dashboard", False),
+        (None, "/h/{token}", False),
+    ],
+)
+def test_only_the_helpers_own_pages_are_marked_for_the_phones_cache(
+    client, auth, households, who, path, kept
+):
+    if who:
+        auth.login(who)
+    response = client.get(path.format(token=households["h1"].token))
+    assert response.status_code == 200
+    marked = response.headers.get("X-Fieldvisit-Cache")
+    assert marked == (PEOPLE[who][0] if kept else None)
+
+
+def test_the_queue_page_needs_a_login(client, auth, households):
+    assert client.get("/queue").status_code == 302
+    auth.login("owner")
+    html = client.get("/queue").get_data(as_text=True)
+    assert 'id="fv-queue-list"' in html
+
+
+def test_every_page_carries_the_waiting_badge_texts(client, auth, households):
+    auth.login("owner")
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-waiting="待上传 {n} 条"' in html
+    assert 'id="fv-upload"' in html
+    assert f'data-user="{PEOPLE["owner"][0]}"' in html
+
+
+# --- CSRF for records sent days later --------------------------------------------------------
+
+
+def test_csrf_endpoint_needs_a_session(client, households):
+    response = client.get("/api/v1/csrf")
+    assert response.status_code == 401
+
+
+def test_a_record_queued_days_ago_goes_up_with_a_fresh_token_exactly_once(
+    client: FlaskClient, auth: Auth, households: dict[str, Household], store: Store
+):
+    auth.login("owner")
+    old_token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    # Days pass; the phone logs in again (a new session: the old token is now worthless).
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login("owner")
+    three_days_ago = (date.today() - timedelta(days=3)).isoformat()
+    payload = visit_payload(households["h1"], date=three_days_ago)
+    refused = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": old_token})
+    assert refused.status_code == 400
+    assert "errors" not in refused.get_json()  # how offline.js tells a CSRF refusal apart
+
+    fresh = client.get("/api/v1/csrf")
+    assert fresh.headers["Cache-Control"] == "no-store"
+    headers = {"X-CSRFToken": fresh.get_json()["csrf_token"]}
+    first = client.post("/api/v1/visits", json=payload, headers=headers)
+    again = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    stored = [v for v in store.visits(three_days_ago[:7]) if v.id == payload["id"]]
+    assert len(stored) == 1
+
+
+def test_a_refused_record_says_why(client, auth, households):
+    auth.login("other")
+    token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    response = client.post(
+        "/api/v1/visits", json=visit_payload(households["h1"]), headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 403
+    assert response.get_json()["errors"]["household"]
+
+
+# --- the issue's test, in headless Chromium ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The real app served by waitress on a free port, on a fresh data folder."""
+    from waitress import create_server
+
+    app = create_app(
+        {"DATA_DIR": str(tmp_path_factory.mktemp("live") / "data"), "SECRET_KEY": "live-test"}
+    )
+    store = app.extensions["fieldvisit.store"]
+    households = seed(store)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield {
+        "url": f"http://127.0.0.1:{server.effective_port}",
+        "store": store,
+        "households": households,
+    }
+    server.close()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _log_in(page: Any, url: str, who: str) -> None:
+    page.goto(f"{url}/")  # redirected to the login form, then back home
+    page.fill("#phone", PEOPLE[who][0])
+    page.fill("#password", PASSWORD)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def _fill_visit(page: Any, notes: str) -> None:
+    page.check("input[name=kind][value=in_person]", force=True)
+    page.click("button[data-fill='g_']")
+    page.click("button[data-fill='env_']")
+    page.check("input[name=helped_clean][value=yes]", force=True)
+    page.check("input[name=satisfaction][value=satisfied]", force=True)
+    page.fill("textarea[name=notes]", notes)
+    page.click("button[data-once]")
+
+
+def _wait_until(check: Any, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def _stored(live: dict[str, Any], household: Household) -> list[Any]:
+    return [v for v in live["store"].visits(MONTH) if v.household == household.id]
+
+
+def test_offline_visits_are_stored_exactly_once_when_the_connection_returns(live, browser):
+    h2 = live["households"]["h2"]  # helper "other"; the no-worker test below uses h1
+    url = live["url"]
+    context = browser.new_context(
+        permissions=["geolocation"],
+        geolocation={"latitude": 32.9871, "longitude": 112.5283, "accuracy": 12},
+    )
+    page = context.new_page()
+    _log_in(page, url, "other")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # The home page asks the worker to keep the helper's household and its form.
+    kept = "caches.open('fv-pages').then(c => c.keys()).then(k => k.length)"
+    _wait_until(lambda: page.evaluate(kept) >= 4)
+
+    context.set_offline(True)
+    for notes in ("第一次", "第二次"):
+        page.goto(f"{url}/h/{h2.token}")  # the household page, from the phone's cache
+        page.click("a.button.primary")  # its visit form, from the cache too
+        page.wait_for_selector("form[data-offline]")
+        page.wait_for_function("document.querySelector('.fv-where').textContent.includes('12')")
+        _fill_visit(page, notes)
+        page.wait_for_selector(".fv-status:has-text('已保存在手机上，待上传')")
+    page.goto(f"{url}/")
+    page.wait_for_selector("#fv-queue-count:has-text('待上传 2 条')")
+    assert _stored(live, h2) == []
+
+    context.set_offline(False)
+    _wait_until(lambda: len(_stored(live, h2)) == 2)
+    page.wait_for_selector("#fv-queue", state="hidden")
+    stored = _stored(live, h2)
+    assert sorted(v.notes for v in stored) == ["第一次", "第二次"]
+    assert len({v.id for v in stored}) == 2
+    assert all(v.location == {"lat": 32.9871, "lng": 112.5283, "accuracy": 12} for v in stored)
+    # The first in-person visit with a good fix placed the household.
+    assert live["store"].household(h2.id).location == {"lat": 32.9871, "lng": 112.5283}
+    # Flushing again (another tap on 上传) sends nothing twice.
+    page.evaluate("window.fvQueue.flush()")
+    assert len(_stored(live, h2)) == 2
+    context.close()
+
+
+def test_without_a_service_worker_the_page_keeps_and_sends_the_queue(live, browser):
+    h1 = live["households"]["h1"]
+    url = live["url"]
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    _log_in(page, url, "owner")
+    page.goto(f"{url}/h/{h1.token}/visit")  # WeChat on iPhone: the form needs a connection
+    context.set_offline(True)
+    page.wait_for_function("document.querySelector('.fv-where').textContent !== ''")
+    _fill_visit(page, "无服务工作线程")
+    page.wait_for_selector(".fv-status:has-text('已保存在手机上，待上传')")
+    page.wait_for_selector("#fv-queue-count:has-text('待上传 1 条')")
+    context.set_offline(False)
+    _wait_until(lambda: len(_stored(live, h1)) == 1)
+    visit = _stored(live, h1)[0]
+    assert visit.notes == "无服务工作线程"
+    assert visit.location is None  # no permission: saved, marked "no location"
+    # Reopening the app flushes nothing more.
+    page.goto(f"{url}/")
+    page.wait_for_selector("#fv-queue", state="hidden")
+    assert len(_stored(live, h1)) == 1
+    context.close()

@@ -1,0 +1,206 @@
+"""The reports page: the office and supervisors queue a file, watch it being made and
+download it; helpers and strangers cannot, and nobody sees another person's files."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from datetime import date
+
+import pytest
+from conftest import PEOPLE
+
+from fieldvisit.jobs import JOB_TTL_SECONDS, MAX_WAITING_PER_OWNER, JobLimitError, get_runner
+
+MONTH = date.today().isoformat()[:7]
+ROUTES = ["/reports", "/reports/jobs/x", "/reports/jobs/x.json", "/reports/jobs/x/download"]
+
+
+def _start(client, auth, **form: str):
+    return client.post("/reports", data={"csrf_token": auth.csrf(), **form})
+
+
+def _job_id(response) -> str:
+    assert response.status_code == 303, response.get_data(as_text=True)
+    match = re.fullmatch(r"/reports/jobs/([A-Za-z0-9_-]+)", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def _download(client, url: str):
+    """The response with its body read; a file response keeps its file open until closed."""
+    response = client.get(url)
+    response.get_data()
+    response.close()
+    return response
+
+
+def _finish(app, job_id: str):
+    return get_runner(app).wait(job_id, timeout=30)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_helpers_are_refused(client, auth, households, route):
+    auth.login("owner")
+    assert client.get(route).status_code == 403
+
+
+def test_nobody_is_sent_to_log_in(client, households):
+    response = client.get("/reports")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("who", ["admin", "supervisor"])
+def test_the_office_and_supervisors_get_the_page(client, auth, households, who):
+    auth.login(who)
+    page = client.get("/reports").get_data(as_text=True)
+    assert 'name="csrf_token"' in page
+    assert f'<option value="{MONTH}"' in page
+    assert '<option value="聂河村">' in page and '<option value="王寨村">' in page
+    assert 'href="/reports"' in client.get("/").get_data(as_text=True)  # in the office nav
+
+
+def test_a_summary_is_queued_made_and_downloaded(app, client, auth, households):
+    auth.login("supervisor")
+    job_id = _job_id(_start(client, auth, kind="summary", month=MONTH, village=""))
+    page = client.get(f"/reports/jobs/{job_id}").get_data(as_text=True)
+    assert "jobs.js" in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    status = client.get(f"/reports/jobs/{job_id}.json").get_json()
+    assert status["status"] == "done" and status["percent"] == 100
+    assert status["download"] == f"/reports/jobs/{job_id}/download"
+    response = _download(client, status["download"])
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment")
+    assert "filename*=UTF-8''" in disposition  # the Chinese name survives
+    # Stored under the data folder, named by the job's random id.
+    assert job.path is not None and job.path.parent.name == "exports"
+    assert job.path.name == f"{job_id}.pdf"
+    assert job_id in client.get("/reports").get_data(as_text=True)
+
+
+def test_a_booklet_reports_its_progress(app, client, auth, households):
+    auth.login("admin")
+    job_id = _job_id(_start(client, auth, kind="booklet", year=MONTH[:4], village="聂河村"))
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    assert (job.done, job.total) == (1, 1)  # 聂河村 has one household here
+    assert _download(client, f"/reports/jobs/{job_id}/download").data.startswith(b"%PDF")
+
+
+def test_visits_are_exported_as_a_workbook(app, client, auth, households):
+    auth.login("admin")
+    job_id = _job_id(_start(client, auth, kind="visits", month=MONTH, format="xlsx"))
+    assert _finish(app, job_id).status == "done"
+    response = _download(client, f"/reports/jobs/{job_id}/download")
+    assert response.data.startswith(b"PK")  # a zip: an .xlsx
+    assert "spreadsheetml" in response.mimetype
+
+
+def test_a_job_is_only_visible_to_whoever_queued_it(app, client, auth, households):
+    auth.login("admin")
+    job_id = _job_id(_start(client, auth, kind="summary", month=MONTH))
+    _finish(app, job_id)
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login("supervisor")
+    for route in ROUTES[1:]:
+        assert client.get(route.replace("/x", f"/{job_id}")).status_code == 404
+    assert job_id not in client.get("/reports").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"kind": "summary", "month": "2026-13"}, "月份应写成 年-月"),
+        ({"kind": "summary", "month": MONTH, "village": "东村"}, "没有名为“东村”的村"),
+        ({"kind": "booklet", "year": "1999"}, "年度应在"),
+        ({"kind": "booklet", "year": MONTH[:4], "household": "999"}, "没有户编号为 999 的户"),
+        ({"kind": "visits", "month": MONTH, "format": "pdf"}, "请选择 Excel 或 CSV"),
+    ],
+)
+def test_a_bad_request_is_explained_on_the_page(app, client, auth, households, form, message):
+    auth.login("admin")
+    response = _start(client, auth, **form)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert get_runner(app).jobs_of(PEOPLE["admin"][0]) == []
+
+
+def test_starting_a_job_needs_the_csrf_token(client, auth, households):
+    auth.login("admin")
+    response = client.post("/reports", data={"kind": "summary", "month": MONTH})
+    assert response.status_code == 400
+
+
+def test_the_worker_survives_a_failure(app):
+    runner = get_runner(app)
+
+    def broken(_progress):
+        raise RuntimeError("disk full")
+
+    failed = runner.submit("13600000001", "a", "坏", "a.pdf", "application/pdf", broken)
+    fine = runner.submit("13600000001", "b", "好", "b.pdf", "application/pdf", lambda _p: b"%PDF")
+    assert runner.wait(failed.id).status == "failed"
+    assert "disk full" in failed.error
+    assert runner.wait(fine.id).status == "done"
+    assert fine.path is not None and fine.path.read_bytes() == b"%PDF"
+
+
+def test_the_same_request_reuses_the_unfinished_job_and_the_queue_is_bounded(app):
+    runner = get_runner(app)
+    gate = threading.Event()
+
+    def slow(_progress):
+        gate.wait(10)
+        return b"x"
+
+    owner = "13600000001"
+    first = runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow)
+    assert runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow) is first
+    for n in range(1, MAX_WAITING_PER_OWNER):
+        runner.submit(owner, f"other-{n}", "t", "a.pdf", "application/pdf", slow)
+    with pytest.raises(JobLimitError):
+        runner.submit(owner, "one-more", "t", "a.pdf", "application/pdf", slow)
+    # Someone else is not held up by this owner's queue.
+    runner.submit("13700000001", "theirs", "t", "a.pdf", "application/pdf", slow)
+    gate.set()
+    for job in runner.jobs_of(owner):
+        runner.wait(job.id)
+
+
+def test_jobs_and_files_are_removed_after_a_day(app):
+    runner = get_runner(app)
+    job = runner.submit("13600000001", "k", "t", "a.pdf", "application/pdf", lambda _p: b"%PDF")
+    runner.wait(job.id)
+    stray = runner.folder / "left-by-a-restart.pdf"
+    stray.write_bytes(b"old")
+    runner.cleanup(now=time.time() + 60)
+    assert job.path is not None and job.path.exists() and stray.exists()
+    old = time.time() - JOB_TTL_SECONDS - 60
+    os.utime(stray, (old, old))
+    runner.cleanup(now=time.time() + JOB_TTL_SECONDS + 60)
+    assert runner.get(job.id, "13600000001") is None
+    assert not job.path.exists() and not stray.exists()
+
+
+def test_the_pdf_is_chinese_whatever_language_the_page_speaks(app, client, auth, households):
+    auth.login("admin")
+    client.get("/lang/en")
+    page = client.get("/reports").get_data(as_text=True)
+    assert "Monthly reports" in page  # the page itself is in English
+    job_id = _job_id(_start(client, auth, kind="summary", month=MONTH, village="聂河村"))
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    text = subprocess.run(
+        ["pdftotext", str(job.path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "一、总体情况" in text and "两不愁三保障" in text
