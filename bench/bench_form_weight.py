@@ -124,7 +124,7 @@ def cold(browser: Any, url: str, who: dict[str, str]) -> list[tuple[str, str, in
     return [
         (r["url"].replace(url, ""), r.get("encoding", ""), r.get("bytes", 0))
         for r in seen.values()
-        if "url" in r
+        if "url" in r and not r["url"].startswith("data:")  # drawn by the browser itself
     ]
 
 

@@ -61,6 +61,18 @@ _VISIT_IN = {
             "type": "string",
             "description": "Admins only: the phone of the helper who visited (补录).",
         },
+        "location": {
+            "type": ["object", "null"],
+            "description": "Where the phone was; null or absent: no location (the visit is "
+            "still stored). The first in-person visit with accuracy ≤ 100 m places a household "
+            "that has no location.",
+            "required": ["lat", "lng"],
+            "properties": {
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                "lng": {"type": "number", "minimum": -180, "maximum": 180},
+                "accuracy": {"type": "number", "minimum": 0, "description": "Metres"},
+            },
+        },
     },
 }
 
@@ -75,6 +87,13 @@ _VISIT_OUT = {
         "created_at": {"type": "string"},
         "updated_at": {"type": "string"},
         "needs": {"type": "array", "items": _NEED},
+        "photos": {
+            "type": "array",
+            "maxItems": 3,
+            "items": {"type": "string"},
+            "description": "Photo ids; each at /photos/{visit id}/{photo id} (?thumb=1 for "
+            "a 240 px thumbnail), for those who may see the household.",
+        },
     },
 }
 
@@ -322,6 +341,71 @@ def document() -> dict[str, Any]:
                         "200": _json(_COMPLETION, "Completion"),
                         "400": _json(_ERROR, "Bad month (or one still to come), unknown village"),
                         "403": _json(_ERROR, "Helpers may not see the township's figures"),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/csrf": {
+                "get": {
+                    "summary": "A fresh CSRF token for the browser session",
+                    "description": "The offline queue asks for one just before sending, so a "
+                    "record saved days earlier goes up with a valid token. Session only.",
+                    "security": [],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["csrf_token"],
+                                "properties": {"csrf_token": {"type": "string"}},
+                            },
+                            "Send it as the X-CSRFToken header",
+                        ),
+                        "400": _json(_ERROR, "Called with a Bearer token (no CSRF needed)"),
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/visits/{visit_id}/photos": {
+                "post": {
+                    "summary": "Add one photo to a stored visit (idempotent by photo id)",
+                    "description": "The server decodes and re-encodes the image as JPEG "
+                    "(max side 1600 px) without any metadata, and keeps a 240 px thumbnail. "
+                    "At most 3 photos a visit.",
+                    "parameters": [
+                        {
+                            "name": "visit_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["id", "file"],
+                                    "properties": {
+                                        "id": {
+                                            "type": "string",
+                                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$",
+                                            "description": "Made by the client",
+                                        },
+                                        "file": {"type": "string", "format": "binary"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json(_VISIT_OUT, "Stored; the visit with its photos"),
+                        "200": _json(_VISIT_OUT, "This photo id was already stored"),
+                        "400": _json(_ERROR, "Not an image, or a bad photo id"),
+                        "403": _json(_ERROR, "Not the household's helper"),
+                        "404": _json(_ERROR, "No such visit"),
+                        "409": _json(_ERROR, "The visit already has 3 photos"),
+                        "413": _json(_ERROR, "Larger than 2 MB"),
                         **_ERRORS,
                     },
                 }

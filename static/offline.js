@@ -265,6 +265,12 @@
     // A page opened from the phone's cache carries the id it was cached with: a new id
     // each time the form opens keeps two visits from sharing one.
     form.elements.id.value = uuid();
+    // Older Safari has no event.submitter: catch "再加一条需求" on its own click.
+    var more = form.querySelector("button[name=add_need]");
+    if (more) more.addEventListener("click", function (event) {
+      event.preventDefault();
+      addNeed(form);
+    });
     form.addEventListener("submit", function (event) {
       if (event.submitter && event.submitter.name === "add_need") {
         event.preventDefault();
@@ -308,6 +314,8 @@
         form.dispatchEvent(new Event("fv-reset"));
         button.disabled = false;
       }, function () {
+        // The phone would not keep it (storage full or blocked): send the plain form.
+        if (navigator.onLine) { form.submit(); return; }
         say(form, text.failed, true);
         button.disabled = false;
       });
@@ -323,6 +331,7 @@
   }
 
   function forgetPages() {
+    localStorage.removeItem("fv-kept");
     swPost({ type: "clear" });
     if (window.caches) caches.delete("fv-pages");
   }
@@ -342,8 +351,13 @@
         var path = a.getAttribute("href");
         urls.push(path, path + "/visit");
       });
+      // Fetching every household's pages costs a slow line: again only when the list
+      // changed or the copies are half a day old.
+      var mark = user + " " + urls.join(" ");
+      var last = JSON.parse(localStorage.getItem("fv-kept") || "{}");
+      if (last.mark === mark && Date.now() - last.at < 12 * 3600 * 1000) return;
       reg.active.postMessage({ type: "keep", urls: urls, user: user });
-      document.documentElement.dataset.fvKept = urls.length;
+      localStorage.setItem("fv-kept", JSON.stringify({ mark: mark, at: Date.now() }));
     });
   }
 

@@ -71,7 +71,6 @@ def service_worker() -> Response:
         "version": hashlib.sha256(json.dumps(assets).encode()).hexdigest()[:10],
         "assets": assets,
         "offline": _("没有网络，这个页面还没有保存在手机上。请先在有网络时打开一次。"),
-        "lang": request.cookies.get("lang", ""),
     }
     body = f"const FV = {json.dumps(settings, ensure_ascii=False)};\n{source}"
     response = Response(body, mimetype="text/javascript")
