@@ -18,3 +18,6 @@ format:
 bench:
 	.venv/bin/python bench/bench_save_visit.py
 	.venv/bin/python bench/bench_api_save.py
+	.venv/bin/python bench/bench_dashboard.py
+	.venv/bin/python bench/bench_reports.py
+	.venv/bin/python bench/bench_form_weight.py
