@@ -701,7 +701,8 @@ class _History:
         created = min(date + dt.timedelta(days=rng.randint(1, 5)), self.today) if late else date
         stamp = f"{created.isoformat()}T{rng.randint(8, 18):02d}:{rng.randint(0, 59):02d}:00{TZ}"
         met = kind == "in_person"
-        environment = self._environment(household) if met else dict.fromkeys(_CHECK_KEYS)
+        # Only a household met in person is checked; nobody home means nothing was asked.
+        environment = self._environment(household) if met else {}
         visit = Visit(
             id=self._uuid(),
             household=household.id,
@@ -710,7 +711,7 @@ class _History:
             recorded_by=ADMIN[0] if late else helper,
             date=date.isoformat(),
             kind=kind,
-            guarantees=self._guarantees(),
+            guarantees=self._guarantees() if kind != "nobody_home" else {},
             environment=environment,
             helped_clean=met and (False in environment.values() or rng.random() < 0.3),
             satisfaction=self._satisfaction() if kind != "nobody_home" else "",

@@ -290,11 +290,16 @@ def month_figures(
         row.visited += states[h.id] == "visited"
         row.attempted += states[h.id] == "attempted"
 
+    # Each guarantee by the month's last visit that answered it: a later nobody-home visit,
+    # or a phone call that did not ask, must not hide a gap found earlier in the month.
+    answered: dict[tuple[str, str], Visit] = {}
+    for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
+        for code in visit.guarantees:
+            answered[(visit.household, code)] = visit
     gaps: dict[str, list[GuaranteeGap]] = {code: [] for code in GUARANTEES}
-    for hid, visit in sorted(latest_any.items()):
-        for code, met in visit.guarantees.items():
-            if met is False and code in gaps:
-                gaps[code].append(GuaranteeGap(scope[hid], visit))
+    for (hid, code), visit in sorted(answered.items(), key=lambda item: item[0]):
+        if code in gaps and visit.guarantees[code] is False:
+            gaps[code].append(GuaranteeGap(scope[hid], visit))
 
     items = checklist(store)
     environment = [ChecklistRate(i.key, i.label, 0, 0) for i in items]

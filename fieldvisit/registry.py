@@ -167,6 +167,10 @@ def _strip(text: str) -> str:
     return _EDGES.sub("", text)
 
 
+# A cell starting with one of these is a formula to Excel and WPS.
+_FORMULA_START = ("=", "+", "-", "@")
+
+
 def _cell_text(value: Any) -> str:
     """A cell's value as the text the user sees in it."""
     if value is None:
@@ -180,7 +184,10 @@ def _cell_text(value: Any) -> str:
         return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
     if isinstance(value, date):
         return value.isoformat()
-    return _strip(str(value))
+    text = _strip(str(value))
+    if text.startswith("'") and text[1:2] in _FORMULA_START:
+        text = text[1:]  # the apostrophe our CSV export puts before formula-like text
+    return text
 
 
 def _normalise(column: str, value: Any) -> str:
@@ -838,6 +845,8 @@ def _xlsx_bytes(rows: list[list[Any]]) -> bytes:
         cells = []
         for value, is_text in zip(row, text_columns, strict=True):
             cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                cell.data_type = "s"  # a name typed as "=..." is text, never a formula
             if is_text:
                 # Kept as text so that Excel shows 4117210010001, not 4.11721E+12, and
                 # keeps all 18 characters of an ID number.
@@ -849,11 +858,21 @@ def _xlsx_bytes(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        # Excel would run "=..." as a formula; a leading apostrophe keeps it text, and the
+        # importer takes the apostrophe off again.
+        return "'" + value
+    return value
+
+
 def _csv_bytes(rows: list[list[Any]]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([_csv_cell(v) for v in row] for row in rows)
     # With a BOM, as Excel saves it, so that Excel opens the Chinese text correctly.
     return buffer.getvalue().encode("utf-8-sig")
 

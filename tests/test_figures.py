@@ -121,3 +121,22 @@ def test_a_later_visit_of_the_same_household_counts_once(store, households):
     record_visit(store, visit_payload(households["h1"], id="x" * 20), owner, today)
     figures = month_figures(store, today.isoformat()[:7], today=today)
     assert figures.attempted == 0 and figures.visited == 1
+
+
+def test_a_later_attempt_does_not_hide_a_guarantee_gap(store, households):
+    owner = store.user(PEOPLE["owner"][0])
+    today = date.today()
+    first = visit_payload(households["h1"], date=today.replace(day=1).isoformat())
+    first["guarantees"]["housing"] = False
+    record_visit(store, first, owner, today)
+    later = visit_payload(
+        households["h1"],
+        id="later-attempt-0001",
+        kind="nobody_home",
+        guarantees={},
+        environment={},
+        satisfaction="",
+    )
+    record_visit(store, later, owner, today)
+    figures = month_figures(store, today.isoformat()[:7], today=today)
+    assert [g.household.id for g in figures.guarantee_gaps["housing"]] == [households["h1"].id]

@@ -648,3 +648,34 @@ def test_household_fields_round_trip_through_the_columns() -> None:
     own = {"token", "location", "updated_at"}
     assert {f.name for f in dataclasses.fields(Household)} == columns_hold | own
     assert {name for name, _parse in registry._FIELDS.values()} | {"helpers"} == columns_hold
+
+
+def test_formula_like_text_is_exported_as_text_and_comes_back_unchanged(tmp_path):
+    from flask import Flask
+    from flask_babel import Babel
+
+    from fieldvisit.registry import export_registry, import_registry
+    from fieldvisit.storage import Store
+
+    app = Flask(__name__)
+    Babel(app)
+    header = "户编号,村,户主姓名,家庭人口,贫困户属性,主要致贫原因,脱贫状态,组\n"
+    row = '4117210010001,聂河村,马娟,2,低保贫困户,因病,未脱贫,"=HYPERLINK(""x"")"\n'
+    with app.app_context():
+        store = Store(tmp_path / "a")
+        import_registry(store, (header + row).encode(), "r.csv", actor="test")
+        assert store.household("4117210010001").group == '=HYPERLINK("x")'
+        for suffix in ("csv", "xlsx"):
+            out = tmp_path / f"out.{suffix}"
+            export_registry(store, out)
+            if suffix == "csv":
+                assert "'=HYPERLINK" in out.read_text(encoding="utf-8-sig")
+            else:
+                import openpyxl
+
+                sheet = openpyxl.load_workbook(out).active
+                cell = next(c for r in sheet.iter_rows() for c in r if "HYPERLINK" in str(c.value))
+                assert cell.data_type == "s"
+            again = Store(tmp_path / suffix)
+            import_registry(again, out.read_bytes(), out.name, actor="test")
+            assert again.household("4117210010001").group == '=HYPERLINK("x")'
