@@ -7,11 +7,14 @@ import secrets
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 6
+# werkzeug's default (scrypt). Tests swap in a cheap method: the method is stored in each
+# hash, so checking a password always uses the method it was hashed with.
+METHOD = "scrypt"
 
 
 def hash_password(password: str) -> str:
     """A salted scrypt hash (werkzeug's default), safe to store."""
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=METHOD)
 
 
 def check_password(password_hash: str, password: str) -> bool:

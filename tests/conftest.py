@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldvisit import create_app
+from fieldvisit import create_app, passwords
 from fieldvisit.households import new_token
 from fieldvisit.models import Household, User, Village
 from fieldvisit.passwords import hash_password
@@ -32,7 +32,10 @@ PEOPLE = {
     "admin": ("13600000001", "admin", "赵扶贫办"),
 }
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-_HASH = hash_password(PASSWORD)  # scrypt is slow: hash once for every test
+# scrypt costs ~50 ms a login; the tests log in hundreds of times. Hashes made during the
+# tests use a cheap method (the app's own default stays scrypt, tested in test_passwords).
+passwords.METHOD = "pbkdf2:sha256:1000"
+_HASH = hash_password(PASSWORD)
 
 
 def make_household(**overrides: Any) -> Household:

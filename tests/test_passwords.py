@@ -1,0 +1,34 @@
+"""Passwords are stored hashed, with scrypt unless a test asks for less."""
+
+from __future__ import annotations
+
+from werkzeug.security import generate_password_hash
+
+from fieldvisit.passwords import check_password, random_password
+
+
+def test_the_default_method_is_scrypt():
+    import importlib
+
+    import fieldvisit.passwords as module
+
+    fresh = importlib.reload(module)
+    try:
+        assert fresh.METHOD == "scrypt"
+        hashed = fresh.hash_password("correct horse")
+        assert hashed.startswith("scrypt:") and "correct horse" not in hashed
+        assert fresh.check_password(hashed, "correct horse")
+    finally:
+        fresh.METHOD = "pbkdf2:sha256:1000"  # what conftest set for the rest of the tests
+
+
+def test_checking_uses_the_method_stored_in_the_hash():
+    hashed = generate_password_hash("abc123", method="pbkdf2:sha256:1000")
+    assert check_password(hashed, "abc123") and not check_password(hashed, "abc124")
+    assert not check_password("", "")  # no password set: never logs in
+
+
+def test_random_passwords_are_typeable_and_different():
+    first, second = random_password(), random_password()
+    assert first != second and len(first) == 10
+    assert not set(first) & set("il1o0")
