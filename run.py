@@ -67,9 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     if not app.config.get("BASE_URL"):
         print("QR codes will use the address each request came in on; set --base-url for plates.")
 
+    if app.config.get("BACKUP_DIR"):
+        from pathlib import Path
+
+        from fieldvisit.backup import start_daily
+
+        folder, keep = Path(app.config["BACKUP_DIR"]), app.config["BACKUP_KEEP"]
+        start_daily(store, folder, keep)
+        print(f"Daily backup into {folder}, keeping the newest {keep}.")
+
     from waitress import serve
 
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="fieldvisit")
+    # waitress serves at most connection_limit sockets at once (its own two among them): on a
+    # helping day every helper's phone keeps a connection open.
+    serve(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        connection_limit=1000,
+        ident="fieldvisit",
+    )
     return 0
 
 

@@ -315,7 +315,49 @@ class _Files:
             if hit is not None and hit.signature == sig:
                 self._cache.move_to_end(path)
                 return hit
+        if hit is not None:
+            grown = self._read_appended(path, hit, sig)
+            if grown is not None:
+                return self._remember(path, grown)
         return self._remember(path, self._load_current(path))
+
+    def _read_appended(
+        self, path: Path, hit: _Cached, sig: tuple[Signature, Signature]
+    ) -> _Cached | None:
+        """When only the journal grew (the helping day: another process saved a visit),
+        apply just its new lines to the cached content; None when a full read is needed."""
+        old_journal, new_journal = hit.signature[1], sig[1]
+        if (
+            hit.signature[0] != sig[0]
+            or hit.journal.ident is None
+            or old_journal is None
+            or new_journal is None
+            or old_journal[0] != new_journal[0]  # another journal (a fold came between)
+            or new_journal[2] <= hit.journal.valid_bytes
+        ):
+            return None
+        jpath = _journal_path(path)
+        try:
+            with jpath.open("rb") as fh:
+                fh.seek(hit.journal.valid_bytes)
+                tail = fh.read()
+        except FileNotFoundError:
+            return None
+        complete = tail[: tail.rfind(b"\n") + 1]
+        data, consumed, count = hit.data, 0, hit.journal_entries
+        for line in complete.split(b"\n")[:-1]:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                return None  # not what a writer leaves behind: read it all again
+            data = _apply(data, entry)
+            consumed += len(line) + 1
+            count += 1
+        if (_signature(path), _signature(jpath))[0] != sig[0]:
+            return None  # folded while we read
+        valid = hit.journal.valid_bytes + consumed
+        journal = _Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
+        return _Cached(sig, data, journal, count)
 
     def derived(self, path: Path, key: str, build: Callable[[dict[str, Any]], T]) -> T:
         """``build(data)`` for the current content of ``path``, cached with the file."""
@@ -574,6 +616,16 @@ class Store:
             out.extend(self._visits_of(path))
         return out
 
+    def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
+        """One household's visits in ``month``: only its records are decoded, so a household
+        page stays cheap while its village's file grows on the helping day."""
+        data = self._files.read(self._visit_path(month, village)).data
+        return [
+            Visit.from_doc(d)
+            for d in data.get("visits", {}).values()
+            if d.get("household") == household_id
+        ]
+
     def needs(self, month: str, village: str | None = None) -> list[Need]:
         """The needs raised in visits dated in ``month``."""
         paths = [self._visit_path(month, village)] if village else self._month_paths(month)
@@ -746,6 +798,90 @@ class Store:
             reverse=True,
         )
 
+    # audit months and snapshots ------------------------------------------------------------
+
+    def audit_months(self) -> list[str]:
+        """Months that have audit entries, oldest first."""
+        folder = self.root / "audit"
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p.stem for p in folder.iterdir() if p.suffix == ".jsonl" and _MONTH_RE.match(p.stem)
+        )
+
+    def snapshot_files(
+        self, include_secret: bool, include_photos: bool
+    ) -> Iterator[tuple[str, bytes]]:
+        """Every data file as (path relative to the folder, content), each from one moment.
+
+        A JSON data file and its journal are read together under the file's lock, so the
+        pair is consistent; that per-file consistency is what this module promises (there
+        is no moment at which the whole folder is frozen). The registry comes first: a
+        visit written during the snapshot can only name a household that already existed.
+        Audit logs are cut after their last complete line; photos are files written
+        atomically and never changed. Lock files, temporary files and report files
+        (``exports/``, made again on demand) are left out.
+        """
+        paths: list[Path] = [self._registry_path]
+        visits = self.root / "visits"
+        if visits.is_dir():
+            for month in self.months():
+                paths.extend(self._month_paths(month))
+        for path in paths:
+            with self._files.locked(path):
+                pair = [path, _journal_path(path)]
+                found = [(p, p.read_bytes()) for p in pair if p.exists()]
+            for p, payload in found:
+                yield p.relative_to(self.root).as_posix(), payload
+        for month in self.audit_months():
+            path = self.root / "audit" / f"{month}.jsonl"
+            raw = path.read_bytes()
+            yield path.relative_to(self.root).as_posix(), raw[: raw.rfind(b"\n") + 1]
+        if include_photos and (self.root / "photos").is_dir():
+            for photo in sorted((self.root / "photos").rglob("*.jpg")):
+                if not photo.name.startswith("."):
+                    yield photo.relative_to(self.root).as_posix(), photo.read_bytes()
+        secret = self.root / "secret_key"
+        if include_secret and secret.is_file():
+            yield "secret_key", secret.read_bytes()
+
+    def audit_log(self, month: str) -> list[AuditEntry]:
+        """The month's audit entries (read-only), parsed once per process: the log only
+        grows, so each call parses just the lines appended since the last one. The newest
+        ``_AUDIT_CACHE_MONTHS`` months stay in memory."""
+        path = self.root / "audit" / f"{check_month(month)}.jsonl"
+        cache: OrderedDict[str, tuple[int, int, list[AuditEntry]]] = self.__dict__.setdefault(
+            "_audit_cache", OrderedDict()
+        )
+        with self._files._cache_lock:
+            sig = _signature(path)
+            if sig is None:
+                cache.pop(month, None)
+                return []
+            inode, offset, entries = cache.get(month, (sig[0], 0, []))
+            if inode != sig[0] or offset > sig[2]:  # replaced (a restore): start again
+                offset, entries = 0, []
+            if offset < sig[2]:
+                with path.open("rb") as fh:
+                    fh.seek(offset)
+                    raw = fh.read()
+                complete = raw[: raw.rfind(b"\n") + 1]  # a line being appended waits
+                entries = list(entries)  # a caller may hold the old list
+                for line in complete.splitlines():
+                    try:
+                        entries.append(AuditEntry.from_doc(json.loads(line)))
+                    except ValueError:
+                        continue  # a line cut short by a crash mid-append
+                offset += len(complete)
+            cache[month] = (sig[0], offset, entries)
+            cache.move_to_end(month)
+            while len(cache) > _AUDIT_CACHE_MONTHS:
+                cache.popitem(last=False)
+            return entries
+
+
+# Months of parsed audit entries a Store keeps in memory (Store.audit_log).
+_AUDIT_CACHE_MONTHS = 24
 
 # Visit and photo ids as they may appear in a photo's path: no dots, no slashes.
 PHOTO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")

@@ -66,6 +66,10 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> str:
     try:
         day = date.fromisoformat(str(raw))
@@ -112,7 +116,7 @@ def _parse_needs(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
     needs = []
     for i, item in enumerate(raw):
         item = item if isinstance(item, dict) else {}
-        category = item.get("category")
+        category = _text_or_none(item.get("category"))
         description = str(item.get("description") or "").strip()
         if category not in NEED_CATEGORIES:
             errors[f"needs.{i}.category"] = _("请选择需求类别")
@@ -149,12 +153,15 @@ def validate(
         helper_user = store.user(helper)
         if helper_user is None or helper_user.role != "helper":
             errors["helper"] = _("请选择走访的帮扶责任人")
-    kind = payload.get("kind")
+    # Only strings are looked up: JSON may send a list or object, which cannot be.
+    kind = _text_or_none(payload.get("kind"))
     if kind not in VISIT_KINDS:
         errors["kind"] = _("请选择走访方式")
     in_person = kind == "in_person"
     satisfaction = payload.get("satisfaction") or ""
-    if satisfaction not in SATISFACTION and (satisfaction or kind != "nobody_home"):
+    if not isinstance(satisfaction, str) or (
+        satisfaction not in SATISFACTION and (satisfaction or kind != "nobody_home")
+    ):
         errors["satisfaction"] = _("请选择满意度")
     notes = str(payload.get("notes") or "").strip()
     if len(notes) > MAX_NOTES:
@@ -346,9 +353,7 @@ def correct_visit(
 
 def household_visits(store: Store, household: Household, months: list[str]) -> list[Visit]:
     """The household's visits in the given months, newest first."""
-    out = [
-        v for m in months for v in store.visits(m, household.village) if v.household == household.id
-    ]
+    out = [v for m in months for v in store.household_visits(m, household.village, household.id)]
     return sorted(out, key=lambda v: (v.date, v.created_at), reverse=True)
 
 
