@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as config_module
-from .extensions import babel, csrf
+from .extensions import babel, csrf, limiter
 from .storage import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,15 +67,31 @@ def _finish_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from . import security
     from .i18n import select_locale
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    # Said each time: the limiter keeps the last app's choice otherwise (one object, many apps).
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+    security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from .auth import load_user
-    from .views import admin, api, auth, dashboard, field, needs, office, offline, reports
+    from .views import (
+        admin,
+        api,
+        audit,
+        auth,
+        dashboard,
+        field,
+        needs,
+        office,
+        offline,
+        reports,
+    )
 
     app.before_request(load_user)
     app.register_blueprint(auth.bp)
@@ -87,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(offline.bp)
+    app.register_blueprint(audit.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -97,9 +114,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from .cli import commands
+    from .cli_backup import commands as backup_commands
     from .cli_reports import commands as report_commands
 
-    for command in [*commands, *report_commands]:
+    for command in [*commands, *report_commands, *backup_commands]:
         app.cli.add_command(command)
 
 

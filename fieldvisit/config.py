@@ -66,6 +66,18 @@ def check_base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+ENVIRONMENTS = ("development", "production")
+
+
+def read_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value.lower()
+
+
 def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Flask config keys this app reads from ``FIELDVISIT_*`` variables."""
     env = os.environ if env is None else env
@@ -76,6 +88,14 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECURE_COOKIES": read_bool(env, "SECURE_COOKIES", False),
         # Visits farther than this from their household are flagged for supervisors.
         "FAR_METERS": read_int(env, "FAR_METERS", 500, minimum=1),
+        # production: refuse a guessable secret key (see security.check_secret).
+        "ENVIRONMENT": read_choice(env, "ENV", ENVIRONMENTS, "development"),
+        # Login attempt counts; memory is per process, several processes need a shared
+        # store such as redis://host:6379 (with the redis package installed).
+        "RATELIMIT_STORAGE_URI": read_str(env, "RATELIMIT_STORAGE", "memory://"),
+        # Reverse proxies in front (nginx for HTTPS: 1). Their X-Forwarded-For/-Proto are
+        # trusted, so login limits count the phone's address, not the proxy's.
+        "PROXIES": read_int(env, "PROXIES", 0),
     }
     secret = read_str(env, "SECRET_KEY")
     if secret is not None:
@@ -86,4 +106,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     township = read_str(env, "TOWNSHIP")
     if township is not None:
         config["TOWNSHIP"] = township
+    # The daily backup (started by run.py, not by the app): off unless a folder is given.
+    backup_dir = read_str(env, "BACKUP_DIR")
+    config["BACKUP_DIR"] = str(Path(backup_dir).resolve()) if backup_dir else None
+    config["BACKUP_KEEP"] = read_int(env, "BACKUP_KEEP", 14, minimum=1)
     return config

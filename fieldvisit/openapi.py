@@ -254,6 +254,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "401": _json(_ERROR, "Not logged in / no valid token"),
+    "429": _json(_ERROR, "Too many invalid tokens from this address: wait 15 minutes"),
 }
 
 
@@ -440,6 +441,7 @@ def document() -> dict[str, Any]:
                         "403": _json(_ERROR, "Not the household's helper"),
                         "404": _json(_ERROR, "No such household"),
                         "409": _json(_ERROR, "The id is used by another household's visit"),
+                        "413": _json(_ERROR, "Larger than FIELDVISIT_MAX_UPLOAD_MB"),
                         **_ERRORS,
                     },
                 },

@@ -167,6 +167,10 @@ def _strip(text: str) -> str:
     return _EDGES.sub("", text)
 
 
+# Control characters (pasted from other systems) are invisible, mean nothing in a registry,
+# and cannot be written to an .xlsx file: a household holding one could not be exported.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
 # A cell starting with one of these is a formula to Excel and WPS.
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -184,7 +188,7 @@ def _cell_text(value: Any) -> str:
         return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
     if isinstance(value, date):
         return value.isoformat()
-    text = _strip(str(value))
+    text = _strip(_CONTROL.sub("", str(value)))
     if text.startswith("'") and text[1:2] in _FORMULA_START:
         text = text[1:]  # the apostrophe our CSV export puts before formula-like text
     return text

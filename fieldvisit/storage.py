@@ -57,7 +57,7 @@ from .models import ApiToken, AuditEntry, Household, Need, User, Village, Visit
 T = TypeVar("T")
 
 REGISTRY = "registry.json"
-_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH_RE = re.compile(r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$")
 # How many parsed files to keep in memory: a township's year of months is ~170 files.
 _CACHE_FILES = 2048
 
@@ -616,6 +616,14 @@ class Store:
             out.extend(self._visits_of(path))
         return out
 
+    def find_visit_in_month(self, month: str, visit_id: str) -> Visit | None:
+        """The visit with this client id in any village's file of ``month``."""
+        for path in self._month_paths(month):
+            for doc in self._files.read(path).data.get("visits", {}).values():
+                if doc.get("id") == visit_id:
+                    return Visit.from_doc(doc)
+        return None
+
     def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
         """One household's visits in ``month``: only its records are decoded, so a household
         page stays cheap while its village's file grows on the helping day."""
@@ -816,17 +824,17 @@ class Store:
 
         A JSON data file and its journal are read together under the file's lock, so the
         pair is consistent; that per-file consistency is what this module promises (there
-        is no moment at which the whole folder is frozen). The registry comes first: a
-        visit written during the snapshot can only name a household that already existed.
-        Audit logs are cut after their last complete line; photos are files written
-        atomically and never changed. Lock files, temporary files and report files
-        (``exports/``, made again on demand) are left out.
+        is no moment at which the whole folder is frozen). The order keeps references
+        whole: visit files first, then the registry, so every visit in the snapshot names a
+        household in it (households are never removed); photos last, so every photo a
+        visit lists is there (photo files are written before the visit names them, and
+        never changed). Audit logs are cut after their last complete line. Lock files,
+        temporary files and report files (``exports/``, made again on demand) are left out.
         """
-        paths: list[Path] = [self._registry_path]
-        visits = self.root / "visits"
-        if visits.is_dir():
-            for month in self.months():
-                paths.extend(self._month_paths(month))
+        paths: list[Path] = []
+        for month in self.months():
+            paths.extend(self._month_paths(month))
+        paths.append(self._registry_path)
         for path in paths:
             with self._files.locked(path):
                 pair = [path, _journal_path(path)]

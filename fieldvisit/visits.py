@@ -256,12 +256,20 @@ def record_visit(
     household, fields = validate(store, payload, user, today)
     stamp = now_iso()
     visit = Visit(**fields, created_at=stamp, updated_at=stamp)
+    conflict = _("这个记录编号已用于另一户")
+    # Files are per village: an id already used in another village's file this month is
+    # found here (a resend lands in its own file and is caught under that file's lock).
+    elsewhere = store.find_visit_in_month(visit.month, visit.id)
+    if elsewhere is not None and elsewhere.village != visit.village:
+        if elsewhere.household != visit.household:
+            raise VisitError({"id": conflict}, status=409)
+        return elsewhere, False  # the household moved village since: still a resend
 
     def decide(existing: Visit | None) -> Visit | None:
         if existing is None:
             return visit
         if existing.household != visit.household:
-            raise VisitError({"id": _("这个记录编号已用于另一户")}, status=409)
+            raise VisitError({"id": conflict}, status=409)
         return None
 
     stored, created = store.save_visit(visit, decide, _needs_for)

@@ -13,10 +13,25 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from .. import auth
+from ..extensions import limiter
 from ..i18n import COOKIE, LANGUAGES
 from ..passwords import MIN_LENGTH
 
 bp = Blueprint("auth", __name__)
+
+# Guessing a password: per account (someone trying one phone from many addresses) and per
+# address (one address trying many phones). Only failed attempts count, because on the
+# helping day hundreds of helpers log in from behind the same mobile carrier's addresses.
+PER_PHONE = "10 per 15 minutes"
+PER_ADDRESS = "30 per 15 minutes"
+
+
+def _phone_key() -> str:
+    return "login-phone/" + (request.form.get("phone") or "").strip()[:32]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302  # a successful login redirects
 
 
 class LoginForm(FlaskForm):
@@ -54,6 +69,8 @@ def render_login(form: LoginForm | None = None, status: int = 200) -> tuple[str,
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(PER_PHONE, key_func=_phone_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed)
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():

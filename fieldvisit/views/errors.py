@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +34,20 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
         return _respond(400, _("页面已过期，请刷新后重试"))
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
+        minutes = max(1, exc.limit.limit.get_expiry() // 60)
+        if request.endpoint == "auth.login":
+            from .auth import LoginForm, render_login
+
+            form = LoginForm()
+            form.password.errors = [_("登录失败次数过多，请 %(n)d 分钟后再试", n=minutes)]
+            response = render_login(form, 429)
+        else:
+            response = _respond(429, _("尝试次数过多，请 %(n)d 分钟后再试", n=minutes))
+        body, code = response
+        return body, code, {"Retry-After": str(minutes * 60)}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

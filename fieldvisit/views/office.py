@@ -1,13 +1,19 @@
-"""The township office's pages: registry upload and door plates."""
+"""The township office's pages: registry upload and download, and door plates."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from flask import Blueprint, Response, flash, g, render_template, request
 from flask_babel import gettext as _
 
 from .. import registry
 from ..auth import get_store, role_required
+from ..clock import now_iso
+from ..idcard import mask_id_number
+from ..models import AuditEntry
 from ..plates import sort_villages
+from ..storage import Registry, Store
 from .helpers import base_url
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -58,4 +64,62 @@ def plates_pdf() -> Response | tuple[str, int]:
         pdf,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- registry download ------------------------------------------------------------------
+# The web download hides ID numbers unless an admin asks for them and confirms it; the CLI
+# ``export-registry`` (for the server's operator) keeps them, so a round trip loses nothing.
+
+
+class _MaskedRegistry:
+    """The store as the registry export reads it, with every ID number masked."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def registry(self) -> Registry:
+        reg = self._store.registry()
+        households = {
+            hid: dataclasses.replace(h, id_number=mask_id_number(h.id_number))
+            for hid, h in reg.households.items()
+        }
+        return dataclasses.replace(reg, households=households)
+
+
+def registry_download(store: Store, fmt: str, full_ids: bool, actor: str) -> bytes:
+    """The registry file for the web; who downloaded it, and whether with full ID numbers,
+    goes into the audit log."""
+    source = store if full_ids else _MaskedRegistry(store)
+    data = registry.export_registry_bytes(source, fmt)  # type: ignore[arg-type]
+    entry = AuditEntry(now_iso(), actor, "registry.export", fmt, None, {"full_ids": full_ids})
+    store.audit(entry)
+    return data
+
+
+@bp.get("/export")
+@role_required("admin")
+def export_page() -> str:
+    return render_template("export.html")
+
+
+@bp.get("/export-registry.<fmt>")
+@role_required("admin")
+def export_registry(fmt: str) -> Response | tuple[str, int]:
+    if fmt not in registry.FORMATS:
+        return render_template("export.html", problem=_("只能导出 .xlsx 或 .csv 文件")), 404
+    full_ids = request.args.get("full_ids") == "1"
+    if full_ids and request.args.get("confirm") != "1":
+        problem = _("要导出完整身份证号，请勾选确认")
+        return render_template("export.html", problem=problem), 400
+    data = registry_download(get_store(), fmt, full_ids, g.user.phone)
+    mimetype = (
+        "text/csv"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="registry.{fmt}"'},
     )

@@ -1,0 +1,146 @@
+"""Defences every response and every start-up gets: security headers, a refusal to run in
+production with a guessable secret key, and a brake on guessing API tokens.
+
+Login attempts are limited in ``views/auth.py`` (the limits belong next to the form they
+guard); the limiter object itself lives in ``extensions.py``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, g, request
+from werkzeug.wrappers import Response
+
+from .config import ConfigError
+
+# Pages load only what the app serves: no inline script or style, so an injected
+# ``<script>`` or ``style=`` does nothing. ``data:`` covers the empty favicon; ``blob:`` the
+# photo preview the visit form draws before a photo is sent.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Household pages are addressed by their door-plate token: the URL must not travel to
+    # another site in a Referer header.
+    "Referrer-Policy": "same-origin",
+    # The visit form asks for the phone's location and camera; nothing else may.
+    "Permissions-Policy": "geolocation=(self), camera=(self), microphone=(), payment=(), usb=()",
+}
+# Behind HTTPS only: sent over plain HTTP it would lock phones out of a LAN server.
+HSTS = "max-age=31536000"
+
+# Secrets that appear in examples, tutorials and this project's own tests.
+KNOWN_SECRETS = frozenset(
+    {
+        "dev",
+        "development",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "changeme",
+        "change-me",
+        "change_me",
+        "default",
+        "password",
+        "fieldvisit",
+        "test-secret",
+        "your-secret-key",
+        "supersecret",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+# Failed Bearer tokens per address: a token is 256 bits, so this is not what keeps it
+# secret; it keeps a scanner from filling the log and the CPU.
+TOKEN_FAILURE_LIMIT = "20 per 15 minutes"
+
+
+def weak_secret(secret: object) -> bool:
+    """True for a secret key someone could guess: a known default, short, or repetitive."""
+    if not isinstance(secret, str | bytes):
+        return True
+    text = secret.decode("utf-8", "replace") if isinstance(secret, bytes) else secret
+    return (
+        text.strip().lower() in KNOWN_SECRETS or len(text) < MIN_SECRET_LENGTH or len(set(text)) < 8
+    )
+
+
+def check_secret(app: Flask) -> None:
+    """Refuse to build a production app whose session cookies anyone could forge."""
+    if app.config.get("ENVIRONMENT") == "production" and weak_secret(app.config["SECRET_KEY"]):
+        raise ConfigError(
+            "FIELDVISIT_SECRET_KEY is a default or too short for production: set at least "
+            f"{MIN_SECRET_LENGTH} random characters (python -c 'import secrets; "
+            "print(secrets.token_hex(32))'), or unset it to have one generated in the data folder"
+        )
+
+
+def add_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if current_app.config.get("SECURE_COOKIES"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def _bearer_attempt() -> bool:
+    return request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith(
+        "Bearer "
+    )
+
+
+def _token_limit_key() -> str:
+    return f"bearer-failures/{request.remote_addr or 'unknown'}"
+
+
+def refuse_token_guessing() -> None:
+    """Before the token is looked up: an address that failed too often gets 429."""
+    from limits import parse
+
+    from .extensions import limiter
+
+    if not _bearer_attempt() or not limiter.enabled:
+        return
+    if not limiter.limiter.test(parse(TOKEN_FAILURE_LIMIT), _token_limit_key()):
+        abort(429)
+
+
+def count_token_failure(response: Response) -> Response:
+    from limits import parse
+
+    from .extensions import limiter
+
+    if _bearer_attempt() and limiter.enabled and not g.get("token_auth", False):
+        limiter.limiter.hit(parse(TOKEN_FAILURE_LIMIT), _token_limit_key())
+    return response
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``PROXIES`` reverse proxies, take the client's address and scheme from their
+    headers; with none (the default) those headers are ignored, as anyone can send them."""
+    count = int(app.config.get("PROXIES") or 0)
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
+def init_app(app: Flask) -> None:
+    check_secret(app)
+    trust_proxies(app)
+    app.before_request(refuse_token_guessing)  # registered before load_user, so runs first
+    app.after_request(count_token_failure)
+    app.after_request(add_headers)

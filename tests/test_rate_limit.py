@@ -1,0 +1,119 @@
+"""Password guessing is slowed down: per account, per address, and for API tokens."""
+
+from __future__ import annotations
+
+from conftest import PASSWORD, PEOPLE, csrf_from
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fieldvisit.auth import create_token
+from fieldvisit.models import Household
+from fieldvisit.storage import Store
+
+OWNER = PEOPLE["owner"][0]
+
+
+def _attempt(client: FlaskClient, phone: str, password: str, address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+    environ = {"REMOTE_ADDR": address}
+    token = csrf_from(client.get("/login", environ_base=environ).get_data(as_text=True))
+    return client.post(
+        "/login",
+        data={"phone": phone, "password": password, "csrf_token": token},
+        environ_base=environ,
+    )
+
+
+def test_it_refuses_an_account_after_ten_failed_logins(
+    client: FlaskClient, households: dict[str, Household]
+) -> None:
+    for _ in range(10):
+        assert _attempt(client, OWNER, "wrong-password").status_code == 200
+    response = _attempt(client, OWNER, PASSWORD)  # even the right password, for now
+    assert response.status_code == 429
+    assert "登录失败次数过多，请 15 分钟后再试" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "900"
+    assert client.get("/", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 302
+    # From another address too: the limit follows the account.
+    assert _attempt(client, OWNER, PASSWORD, address="10.0.0.2").status_code == 429
+    # Other accounts on the first address are not locked out by it.
+    assert _attempt(client, PEOPLE["other"][0], PASSWORD).status_code == 302
+
+
+def test_it_does_not_count_successful_logins(
+    client: FlaskClient, households: dict[str, Household]
+) -> None:
+    for _ in range(12):
+        assert _attempt(client, OWNER, PASSWORD).status_code == 302
+
+
+def test_it_refuses_an_address_after_thirty_failed_logins(
+    client: FlaskClient, households: dict[str, Household]
+) -> None:
+    for n in range(30):
+        assert _attempt(client, f"1580000{n:04d}", "guess").status_code == 200
+    assert _attempt(client, OWNER, PASSWORD).status_code == 429
+    assert _attempt(client, OWNER, PASSWORD, address="10.0.0.9").status_code == 302
+
+
+def test_it_can_be_switched_off(tmp_path, households: dict[str, Household]) -> None:  # type: ignore[no-untyped-def]
+    from conftest import seed
+
+    from fieldvisit import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "RATELIMIT_ENABLED": False})
+    seed(app.extensions["fieldvisit.store"])
+    client = app.test_client()
+    for _ in range(12):
+        assert _attempt(client, OWNER, "wrong-password").status_code == 200
+
+
+def test_it_slows_down_guessing_api_tokens(
+    app: Flask, client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    bad = {"Authorization": "Bearer not-a-token"}
+    for _ in range(20):
+        assert client.get("/api/v1/households", headers=bad).status_code == 401
+    response = client.get("/api/v1/households", headers=bad)
+    assert response.status_code == 429
+    assert response.is_json and "尝试次数过多" in response.get_json()["error"]
+    good = {"Authorization": "Bearer " + create_token(store, OWNER, actor="test")}
+    # Blocked from the guessing address, but a real client elsewhere carries on.
+    assert client.get("/api/v1/households", headers=good).status_code == 429
+    other = client.get("/api/v1/households", headers=good, environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    assert other.status_code == 200
+
+
+def test_it_does_not_count_good_tokens(
+    client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    good = {"Authorization": "Bearer " + create_token(store, OWNER, actor="test")}
+    for _ in range(25):
+        assert client.get("/api/v1/households", headers=good).status_code == 200
+
+
+def test_it_counts_the_phones_address_behind_a_trusted_proxy(
+    tmp_path,
+    households: dict[str, Household],  # type: ignore[no-untyped-def]
+) -> None:
+    from conftest import seed
+
+    from fieldvisit import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "p"), "PROXIES": 1})
+    seed(app.extensions["fieldvisit.store"])
+    client = app.test_client()
+
+    def attempt(address: str, phone: str, password: str) -> int:
+        # Every request reaches the app from the proxy's own address (REMOTE_ADDR).
+        forwarded = {"X-Forwarded-For": address}
+        page = client.get("/login", headers=forwarded).get_data(as_text=True)
+        return client.post(
+            "/login",
+            data={"phone": phone, "password": password, "csrf_token": csrf_from(page)},
+            headers=forwarded,
+        ).status_code
+
+    for n in range(30):
+        assert attempt("10.9.0.1", f"1580000{n:04d}", "guess") == 200
+    assert attempt("10.9.0.1", OWNER, PASSWORD) == 429
+    assert attempt("10.9.0.2", OWNER, PASSWORD) == 302  # another phone behind the same proxy
