@@ -8,8 +8,8 @@ the real form (GET /login for the CSRF token and cookie, POST /login), fetches t
 checklist, then until the time is up repeats what the phone does at a door: GET the
 household's page ``/h/<token>``, GET ``/api/v1/csrf``, POST ``/api/v1/visits`` (a fresh
 client id, in person, every guarantee and checklist item met), with a random think time of
-0–``--think`` ms before each request. Logins are spread over the first ``--ramp`` seconds
-(checking a scrypt password costs ~0.14 s of CPU).
+0–``--think`` ms (default 2000) before each request. Logins are spread over the first
+``--ramp`` seconds (checking a scrypt password costs ~0.14 s of CPU).
 
 Every request's latency and status is kept. An acknowledged visit is one answered 201 or
 200; an error is any other status than 2xx/3xx, or a failed connection. When the run is over
@@ -595,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
         help="only the kill phase (--kill) or only the steady one (--no-kill); default both",
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (run.py)")
-    parser.add_argument("--think", type=float, default=200, help="max think time, ms")
+    # 0–2 s between requests: each helper sends a visit every ~3 s, 30 visits a second in all,
+    # far above a real helping day (~700 visits in a day). --think 200 finds the ceiling.
+    parser.add_argument("--think", type=float, default=2000, help="max think time, ms")
     parser.add_argument("--ramp", type=float, default=10, help="logins spread over, s")
     parser.add_argument("--max-p95", type=float, default=250, help="ms")
     parser.add_argument("--dir", type=Path, default=None, help="where to build (default: temp)")

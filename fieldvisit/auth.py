@@ -86,35 +86,33 @@ def load_user() -> None:
         csrf.protect()
 
 
-def login_required(view: F) -> F:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None:
-            if request.path.startswith(API_PREFIX):
-                abort(401)
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
+def _refuse_anonymous() -> Any:
+    if request.path.startswith(API_PREFIX):
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def role_required(*roles: str) -> Callable[[F], F]:
-    """Only users with one of ``roles``; anyone else logged in gets 403."""
+    """Only users with one of ``roles`` (any role when none is named); anyone else logged in
+    gets 403, nobody is sent to the login page (401 under the API)."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if g.user is None:
-                if request.path.startswith(API_PREFIX):
-                    abort(401)
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if g.user.role not in roles:
+                return _refuse_anonymous()
+            if roles and g.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
 
     return decorate
+
+
+def login_required(view: F) -> F:
+    """Any logged-in user."""
+    return role_required()(view)
 
 
 # --- account administration (CLI and pages) ----------------------------------------------

@@ -19,7 +19,7 @@ from datetime import date
 
 from .models import Household, Need, User, Visit
 from .storage import Store, check_month
-from .visits import checklist
+from .visits import checklist, states_of
 from .vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
 
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -166,18 +166,6 @@ class MonthFigures:
         return self.rate - self.previous_rate
 
 
-def _states(visits: list[Visit], households: dict[str, Household]) -> dict[str, str]:
-    states = dict.fromkeys(households, "not_visited")
-    for visit in visits:
-        if visit.household not in states:
-            continue
-        if visit.kind == "in_person":
-            states[visit.household] = "visited"
-        elif states[visit.household] == "not_visited":
-            states[visit.household] = "attempted"
-    return states
-
-
 def _latest(visits: list[Visit], in_person_only: bool) -> dict[str, Visit]:
     latest: dict[str, Visit] = {}
     for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
@@ -277,8 +265,8 @@ def month_figures(
     scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
     households = sorted(scope.values(), key=lambda h: (h.village, h.group, h.id))
     visits = [v for v in store.visits(month, village) if v.household in scope]
-    states = _states(visits, scope)
-    previous = _states(store.visits(previous_month(month), village), scope)
+    states = states_of(visits, scope)
+    previous = states_of(store.visits(previous_month(month), village), scope)
     latest_any = _latest(visits, in_person_only=False)
     latest_in_person = _latest(visits, in_person_only=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -377,11 +378,11 @@ def recent_months(today: date, count: int) -> list[str]:
     return out
 
 
-def month_states(store: Store, month: str) -> dict[str, str]:
-    """Each household's state in ``month``: visited (an in-person visit), attempted (only
-    nobody home or phone), or not_visited."""
-    states = dict.fromkeys(store.registry().households, "not_visited")
-    for visit in store.visits(month):
+def states_of(visits: list[Visit], household_ids: Iterable[str]) -> dict[str, str]:
+    """Each household's state given a month's visits: visited (an in-person visit),
+    attempted (only nobody home or phone), or not_visited. The one place that rule lives."""
+    states = dict.fromkeys(household_ids, "not_visited")
+    for visit in visits:
         if visit.household not in states:
             continue
         if visit.kind == "in_person":
@@ -389,3 +390,8 @@ def month_states(store: Store, month: str) -> dict[str, str]:
         elif states[visit.household] == "not_visited":
             states[visit.household] = "attempted"
     return states
+
+
+def month_states(store: Store, month: str) -> dict[str, str]:
+    """Each household's state in ``month`` (see ``states_of``)."""
+    return states_of(store.visits(month), store.registry().households)
