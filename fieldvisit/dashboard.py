@@ -189,17 +189,6 @@ def visited_count(store: Store, month: str, ids: set[str], village: str | None =
     return len({v.household for v in store.visits(month, village) if v.kind == "in_person"} & ids)
 
 
-def visited_by_day(
-    store: Store, month: str, day: int, ids: set[str], village: str | None = None
-) -> int:
-    """Households of ``ids`` with an in-person visit in ``month`` on or before its ``day``
-    (the month's last day when it is shorter)."""
-    last = month_bounds(month)[1]
-    until = last.replace(day=min(day, last.day)).isoformat()
-    visits = store.visits(month, village)
-    return len({v.household for v in visits if v.kind == "in_person" and v.date <= until} & ids)
-
-
 def completion_trend(
     store: Store, figures: MonthFigures, months: int = TREND_MONTHS
 ) -> list[TrendPoint]:
@@ -352,11 +341,7 @@ def completion(store: Store, query: Query, today: date | None = None) -> Complet
     helpers = figures.by_helper
     if query.unit is not None:
         helpers = [row for row in helpers if row.unit == query.unit]
-    as_of = min(today, month_bounds(query.month)[1])
-    same_day = None
-    if as_of < month_bounds(query.month)[1]:
-        earlier = previous_month(query.month)
-        same_day = visited_by_day(store, earlier, as_of.day, set(figures.states), query.village)
+    same_day = figures.previous_same_day
     return Completion(
         query=query,
         figures=figures,

@@ -151,6 +151,9 @@ class MonthFigures:
     structure: dict[str, list[StructureRow]]
     states: dict[str, str] = field(default_factory=dict)  # 户编号 -> visited|attempted|not_visited
     latest: dict[str, Visit] = field(default_factory=dict)  # 户编号 -> the month's last visit
+    # While the month is under way: last month's visited households up to the same day, since
+    # comparing half a month with a whole one says nothing. None once the month is over.
+    previous_same_day: int | None = None
 
     @property
     def rate(self) -> float:
@@ -158,12 +161,32 @@ class MonthFigures:
 
     @property
     def previous_rate(self) -> float:
+        """Last month's completion, the whole month."""
         return rate(self.previous_visited, self.households)
 
     @property
+    def compared_rate(self) -> float:
+        """Last month's completion as it is compared: to the same day while under way."""
+        if self.previous_same_day is None:
+            return self.previous_rate
+        return rate(self.previous_same_day, self.households)
+
+    @property
     def change(self) -> float:
-        """Completion now minus last month, in points of a share (0.05 = 5 points)."""
-        return self.rate - self.previous_rate
+        """Completion now minus last month's (to the same day while the month is under way),
+        in points of a share (0.05 = 5 points)."""
+        return self.rate - self.compared_rate
+
+
+def visited_by_day(
+    store: Store, month: str, day: int, ids: set[str], village: str | None = None
+) -> int:
+    """Households of ``ids`` with an in-person visit in ``month`` on or before its ``day``
+    (the month's last day when it is shorter)."""
+    last = month_bounds(month)[1]
+    until = last.replace(day=min(day, last.day)).isoformat()
+    visits = store.visits(month, village)
+    return len({v.household for v in visits if v.kind == "in_person" and v.date <= until} & ids)
 
 
 def _latest(visits: list[Visit], in_person_only: bool) -> dict[str, Visit]:
@@ -317,6 +340,11 @@ def month_figures(
         visited=sum(1 for s in states.values() if s == "visited"),
         attempted=sum(1 for s in states.values() if s == "attempted"),
         previous_visited=sum(1 for s in previous.values() if s == "visited"),
+        previous_same_day=(
+            visited_by_day(store, previous_month(month), as_of.day, set(scope), village)
+            if as_of < last
+            else None
+        ),
         by_village=sorted(by_village.values(), key=lambda r: (r.rate, r.village)),
         by_helper=_helper_rows(households, states, reg.users),
         not_visited=[

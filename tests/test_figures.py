@@ -78,7 +78,16 @@ def test_previous_month_and_change(demo):
     figures = month_figures(demo, MONTH, today=TODAY)
     last = month_figures(demo, previous_month(MONTH), today=TODAY)
     assert figures.previous_visited == last.visited
-    assert figures.change == pytest.approx(figures.rate - last.rate)
+    # Mid-month (the 20th) is compared with last month up to its 20th, not the whole month.
+    same_day = {
+        v.household
+        for v in demo.visits("2026-10")
+        if v.kind == "in_person" and v.date <= "2026-10-20"
+    }
+    assert figures.previous_same_day == len(same_day)
+    assert figures.change == pytest.approx(figures.rate - len(same_day) / figures.households)
+    assert last.previous_same_day is None  # a month that is over compares whole months
+    assert last.change == pytest.approx(last.rate - last.previous_rate)
     assert previous_month("2026-01") == "2025-12"
 
 

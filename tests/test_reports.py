@@ -139,9 +139,10 @@ def test_the_headline_gives_the_months_figures(township, demo):
         f"{figures.rate * 100:.1f}%",
         str(figures.households - figures.visited),
         str(figures.attempted),
-        f"{figures.previous_rate * 100:.1f}%",
+        f"{figures.compared_rate * 100:.1f}%",
     ):
         assert value in head, value
+    assert "较上月同期" in head  # mid-month: compared with last month up to the same day
     assert "统计截至 2026年11月20日" in township.text  # the month is not over
 
 
