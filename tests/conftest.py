@@ -38,6 +38,21 @@ passwords.METHOD = "pbkdf2:sha256:1000"
 _HASH = hash_password(PASSWORD)
 
 
+DEMO_TODAY = date(2026, 11, 20)  # mid-month: the current month of the demo is under way
+
+
+def demo_app(folder: Path, months: int = 2, today: date = DEMO_TODAY) -> tuple[Flask, Store]:
+    """An app over a fresh demo township in ``folder`` (for module-scoped fixtures: the
+    township takes a second or two to build)."""
+    from fieldvisit.demo import build_demo
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "x"})
+    store = app.extensions["fieldvisit.store"]
+    with app.app_context():
+        build_demo(store, months=months, today=today)
+    return app, store
+
+
 def make_household(**overrides: Any) -> Household:
     """A valid household; override any field."""
     fields: dict[str, Any] = {

@@ -11,12 +11,12 @@ import re
 from datetime import date
 
 import pytest
+from conftest import demo_app
 from pypdf import PdfReader
 from test_reports import assert_cjk_fonts_only, read_pdf
 
-from fieldvisit import create_app, pdf
+from fieldvisit import pdf
 from fieldvisit.booklet import booklet_pdf
-from fieldvisit.demo import build_demo
 from fieldvisit.idcard import mask_id_number
 from fieldvisit.plates import group_label, in_plate_order
 from fieldvisit.reports import ReportError
@@ -28,12 +28,7 @@ PART = 20
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    app = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "x"})
-    store = app.extensions["fieldvisit.store"]
-    with app.app_context():
-        build_demo(store, months=2, today=TODAY)
-    return app, store
+    return demo_app(tmp_path_factory.mktemp("demo"), today=TODAY)
 
 
 @pytest.fixture(scope="module")

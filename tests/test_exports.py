@@ -9,11 +9,9 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from conftest import PEOPLE, demo_app, visit_payload
 from openpyxl import load_workbook
 
-from fieldvisit import create_app
-from fieldvisit.demo import build_demo
 from fieldvisit.exports import (
     MISSING_SHEET,
     SUMMARY_SHEET,
@@ -32,12 +30,7 @@ MONTH = "2026-11"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    app = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "x"})
-    store = app.extensions["fieldvisit.store"]
-    with app.app_context():
-        build_demo(store, months=2, today=TODAY)
-    return app, store
+    return demo_app(tmp_path_factory.mktemp("demo"), today=TODAY)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, make_household, visit_payload
+from conftest import PEOPLE, demo_app, make_household, visit_payload
 
-from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE, build_demo
+from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE
 from fieldvisit.figures import month_figures, previous_month
-from fieldvisit.storage import Store
 from fieldvisit.visits import record_visit
 
 TODAY = date(2026, 11, 20)
@@ -18,13 +17,7 @@ MONTH = "2026-11"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from fieldvisit import create_app
-
-    folder = tmp_path_factory.mktemp("demo")
-    app = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "x"})
-    with app.app_context():
-        build_demo(Store(folder), months=2, today=TODAY)
-    return Store(folder)
+    return demo_app(tmp_path_factory.mktemp("demo"), today=TODAY)[1]
 
 
 def test_structure_reproduces_the_design_tables(demo):

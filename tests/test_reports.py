@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import demo_app
 from flask import Flask
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from fieldvisit import create_app
 from fieldvisit.cli_reports import commands
-from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE, build_demo
+from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE
 from fieldvisit.exports import SUMMARY_SHEET, export_visits_bytes
 from fieldvisit.figures import household_lines, month_figures
 from fieldvisit.reports import ReportError, build_monthly_report, monthly_report_pdf
@@ -76,12 +76,7 @@ def assert_cjk_fonts_only(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, Store]:
-    folder = tmp_path_factory.mktemp("demo")
-    app = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "x"})
-    store = app.extensions["fieldvisit.store"]
-    with app.app_context():
-        build_demo(store, months=2, today=TODAY)
-    return app, store
+    return demo_app(tmp_path_factory.mktemp("demo"), today=TODAY)
 
 
 @pytest.fixture(scope="module")
