@@ -7,6 +7,9 @@ guard); the limiter object itself lives in ``extensions.py``.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from flask import Flask, abort, current_app, g, request
 from werkzeug.wrappers import Response
 
@@ -102,29 +105,33 @@ def _bearer_attempt() -> bool:
     )
 
 
+@functools.cache
+def _token_failure_limit() -> Any:
+    # Parsed once: every Bearer request asks whether its address is blocked.
+    from limits import parse
+
+    return parse(TOKEN_FAILURE_LIMIT)
+
+
 def _token_limit_key() -> str:
     return f"bearer-failures/{request.remote_addr or 'unknown'}"
 
 
 def refuse_token_guessing() -> None:
     """Before the token is looked up: an address that failed too often gets 429."""
-    from limits import parse
-
     from .extensions import limiter
 
     if not _bearer_attempt() or not limiter.enabled:
         return
-    if not limiter.limiter.test(parse(TOKEN_FAILURE_LIMIT), _token_limit_key()):
+    if not limiter.limiter.test(_token_failure_limit(), _token_limit_key()):
         abort(429)
 
 
 def count_token_failure(response: Response) -> Response:
-    from limits import parse
-
     from .extensions import limiter
 
     if _bearer_attempt() and limiter.enabled and not g.get("token_auth", False):
-        limiter.limiter.hit(parse(TOKEN_FAILURE_LIMIT), _token_limit_key())
+        limiter.limiter.hit(_token_failure_limit(), _token_limit_key())
     return response
 
 

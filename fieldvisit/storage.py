@@ -33,6 +33,7 @@ change data only through the ``update_*``/``save_*`` functions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -97,13 +98,15 @@ Signature = tuple[int, int, int] | None
 
 def _signature(path: Path) -> Signature:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+@functools.lru_cache(maxsize=8192)
 def _journal_path(path: Path) -> Path:
+    # Cached: every read of a visit file asks for it, and Path arithmetic is not free.
     return path.with_name(path.name + JOURNAL_SUFFIX)
 
 
@@ -256,6 +259,7 @@ class _Cached:
     journal: _Journal  # without its entries: only identity and extent matter here
     journal_entries: int = 0
     derived: dict[str, Any] = field(default_factory=dict)
+    checked: float = field(default_factory=time.monotonic)  # when last found current on disk
 
 
 class _Files:
@@ -314,6 +318,7 @@ class _Files:
             hit = self._cache.get(path)
             if hit is not None and hit.signature == sig:
                 self._cache.move_to_end(path)
+                hit.checked = time.monotonic()
                 return hit
         if hit is not None:
             grown = self._read_appended(path, hit, sig)
@@ -359,9 +364,27 @@ class _Files:
         journal = _Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
         return _Cached(sig, data, journal, count)
 
-    def derived(self, path: Path, key: str, build: Callable[[dict[str, Any]], T]) -> T:
-        """``build(data)`` for the current content of ``path``, cached with the file."""
-        entry = self.read(path)
+    def derived(
+        self,
+        path: Path,
+        key: str,
+        build: Callable[[dict[str, Any]], T],
+        max_age: float | None = None,
+    ) -> T:
+        """``build(data)`` for the current content of ``path``, cached with the file.
+
+        With ``max_age`` (seconds), a cached entry found current that recently is used
+        without asking the disk again: for checks that may be a moment behind another
+        process, never for what a writer decides under its lock.
+        """
+        entry = None
+        if max_age is not None:
+            with self._cache_lock:
+                hit = self._cache.get(path)
+            if hit is not None and time.monotonic() - hit.checked < max_age:
+                entry = hit
+        if entry is None:
+            entry = self.read(path)
         if key not in entry.derived:
             entry.derived[key] = build(entry.data)
         return entry.derived[key]
@@ -458,6 +481,10 @@ class _Files:
                     tmp.unlink()
 
 
+def _docs_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d["id"]: d for d in data.get("visits", {}).values() if "id" in d}
+
+
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -530,6 +557,8 @@ class Store:
         make_dirs(self.root)
         self._files = _Files(self.root)
         self._files.sweep_temp_files()
+        # folder -> (its mtime, the files in it, when that was last found current)
+        self._listings: dict[Path, tuple[int, list[Path], float]] = {}
 
     # registry ------------------------------------------------------------------------
 
@@ -575,17 +604,32 @@ class Store:
     def _visit_path(self, month: str, village: str) -> Path:
         return self.root / "visits" / check_month(month) / village_file_name(village)
 
-    def _month_paths(self, month: str) -> list[Path]:
+    def _month_paths(self, month: str, max_age: float | None = None) -> list[Path]:
         folder = self.root / "visits" / check_month(month)
-        if not folder.is_dir():
+        recent = self._listings.get(folder)
+        if max_age is not None and recent is not None and time.monotonic() - recent[2] < max_age:
+            return recent[1]
+        # A folder's mtime changes whenever a file in it is created, renamed or removed (not
+        # when a journal grows), so its listing can be cached on it. Timestamps are coarse (a
+        # few ms), so a listing is trusted only once its mtime is a second old: two changes
+        # within one tick would otherwise leave the same mtime and a stale listing.
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except FileNotFoundError:
             return []
+        cached = self._listings.get(folder)
+        if cached is not None and cached[0] == mtime and time.time_ns() - mtime > 1_000_000_000:
+            self._listings[folder] = (mtime, cached[1], time.monotonic())
+            return cached[1]
         # A village's file may exist only as its journal until the first fold.
         names = {
             p.name.removesuffix(JOURNAL_SUFFIX)
             for p in folder.iterdir()
             if p.name.endswith((".json", ".json" + JOURNAL_SUFFIX)) and not p.name.startswith(".")
         }
-        return [folder / name for name in sorted(names)]
+        paths = [folder / name for name in sorted(names)]
+        self._listings[folder] = (mtime, paths, time.monotonic())
+        return paths
 
     def months(self) -> list[str]:
         """Months that have visit files, oldest first."""
@@ -617,11 +661,17 @@ class Store:
         return out
 
     def find_visit_in_month(self, month: str, visit_id: str) -> Visit | None:
-        """The visit with this client id in any village's file of ``month``."""
-        for path in self._month_paths(month):
-            for doc in self._files.read(path).data.get("visits", {}).values():
-                if doc.get("id") == visit_id:
-                    return Visit.from_doc(doc)
+        """The visit with this client id in any village's file of ``month``.
+
+        Used on every save to refuse an id another village's visit already has; it may be
+        a second behind another process (a resend is caught exactly, under its own file's
+        lock), which keeps the helping day's hot path from asking the disk about every
+        village's file each time.
+        """
+        for path in self._month_paths(month, max_age=1.0):
+            by_id = self._files.derived(path, "visit_ids", _docs_by_id, max_age=1.0)
+            if visit_id in by_id:
+                return Visit.from_doc(by_id[visit_id])
         return None
 
     def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
