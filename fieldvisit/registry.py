@@ -355,9 +355,16 @@ def _household_id(text: str) -> str:
     return text
 
 
+# No household has more; a bound also keeps the number exact in Excel, where the export
+# writes it as a number (a 19-digit "family size" came back from Excel rounded).
+MAX_MEMBERS = 99
+
+
 def _members(text: str) -> int:
-    if not _DIGITS.fullmatch(_required_text(text)) or int(text) < 1:
-        raise _Invalid(_("“%(value)s”不对，应为不小于 1 的整数", value=text))
+    if not _DIGITS.fullmatch(_required_text(text)) or not 1 <= int(text) <= MAX_MEMBERS:
+        raise _Invalid(
+            _("“%(value)s”不对，应为 1 到 %(most)s 之间的整数", value=text, most=MAX_MEMBERS)
+        )
     return int(text)
 
 
