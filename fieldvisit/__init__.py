@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _finish_config(app: Flask) -> None:
     """Settings that depend on others: the store, the secret key, cookie lifetimes."""
     store = Store(app.config["DATA_DIR"])
+    store.finish_moves()  # a move of households between villages cut short by a crash
     app.extensions[STORE_KEY] = store
     if not app.config.get("SECRET_KEY"):
         # Generated once and kept with the data, so sessions survive a restart.

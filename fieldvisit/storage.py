@@ -33,6 +33,7 @@ change data only through the ``update_*``/``save_*`` functions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -65,6 +66,14 @@ _CACHE_FILES = 2048
 
 class StorageError(Exception):
     """A data file cannot be read or written."""
+
+
+class _VillageChanged(Exception):
+    """The household of a visit being saved is now filed under another village."""
+
+    def __init__(self, village: str) -> None:
+        super().__init__(village)
+        self.village = village
 
 
 # --- low level: one JSON file, its journal, written durably ------------------------------
@@ -497,6 +506,9 @@ class Registry:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, ApiToken] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Households whose village changed and whose visits and needs still lie (partly) in the
+    # old village's files: {"household": 户编号, "from": old village}. See Store.finish_moves.
+    moves: list[dict[str, str]] = field(default_factory=list)
     by_token: dict[str, str] = field(default_factory=dict)  # QR token -> 户编号
 
     @classmethod
@@ -510,12 +522,13 @@ class Registry:
             users={d["phone"]: User.from_doc(d) for d in docs("users")},
             tokens={d["digest"]: ApiToken.from_doc(d) for d in docs("tokens")},
             settings={d["key"]: d["value"] for d in docs("settings")},
+            moves=[{"household": d["household"], "from": d["from"]} for d in docs("moves")],
         )
         reg.by_token = {h.token: h.id for h in reg.households.values()}
         return reg
 
 
-_REGISTRY_TABLES = ("villages", "households", "users", "tokens", "settings")
+_REGISTRY_TABLES = ("villages", "households", "users", "tokens", "settings", "moves")
 
 
 def _write_registry(db: TinyDB, reg: Registry) -> None:
@@ -525,6 +538,7 @@ def _write_registry(db: TinyDB, reg: Registry) -> None:
         "users": [u.to_doc() for u in reg.users.values()],
         "tokens": [t.to_doc() for t in reg.tokens.values()],
         "settings": [{"key": k, "value": v} for k, v in reg.settings.items()],
+        "moves": list(reg.moves),
     }
     for name in _REGISTRY_TABLES:
         table = db.table(name, cache_size=0)
@@ -578,8 +592,20 @@ class Store:
         """
         with self._files.transaction(self._registry_path) as db:
             reg = Registry.from_data(db.storage.read())
+            villages = {h.id: h.village for h in reg.households.values()}
             result = change(reg)
+            # A household's records are filed under its village: one that changed village
+            # has them carried over, and the move is written down with the change itself so
+            # that a crash half-way through is finished on the next start.
+            moved = [
+                {"household": h.id, "from": villages[h.id]}
+                for h in reg.households.values()
+                if h.id in villages and h.village != villages[h.id]
+            ]
+            reg.moves.extend(moved)
             _write_registry(db, reg)
+        if moved:
+            self.finish_moves()
         return result
 
     def is_empty(self) -> bool:
@@ -598,6 +624,72 @@ class Store:
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.registry().settings.get(key, default)
+
+    # households that changed village ---------------------------------------------------
+
+    def finish_moves(self) -> None:
+        """Carry the visits and needs of households that changed village (an edit, a
+        re-import after villages merged, a misspelt village corrected) into their current
+        village's files, so that their page, the ledger and the village figures find them.
+
+        Idempotent, and safe to run again after a crash at any point: records are copied
+        (those already there skipped) before they are removed from the old file, and the
+        moves are forgotten only when every month is done. Run after a registry change that
+        moves households and when the app starts.
+        """
+        with self._files.locked(self.root / ".moves"):
+            pending = list(self.registry().moves)
+            if not pending:
+                return
+            households = self.registry().households
+            # old village -> {household: its village now}
+            plan: dict[str, dict[str, str]] = {}
+            for move in pending:
+                household = households.get(move["household"])
+                if household is not None and household.village != move["from"]:
+                    plan.setdefault(move["from"], {})[household.id] = household.village
+            for month in self.months():
+                for source, targets in plan.items():
+                    self._move_records(month, source, targets)
+
+            def forget(reg: Registry) -> None:
+                reg.moves = [m for m in reg.moves if m not in pending]
+
+            with self._files.transaction(self._registry_path) as db:
+                reg = Registry.from_data(db.storage.read())
+                forget(reg)
+                _write_registry(db, reg)
+
+    def _move_records(self, month: str, source: str, targets: dict[str, str]) -> None:
+        """Move one month's records of the households in ``targets`` out of ``source``'s
+        file into their new villages' files."""
+        path = self._visit_path(month, source)
+        if not path.exists() and not _journal_path(path).exists():
+            return
+        # The old file stays locked throughout, so no record of it is removed uncopied.
+        with self._files.locked(path):
+            data = self._files.read(path).data
+            moving: dict[str, dict[str, list[dict[str, Any]]]] = {}
+            for table in ("visits", "needs"):
+                for doc in data.get(table, {}).values():
+                    target = targets.get(doc.get("household", ""))
+                    if target is not None:
+                        docs = moving.setdefault(target, {}).setdefault(table, [])
+                        docs.append({**doc, "village": target})
+            if not moving:
+                return
+            for target, tables in moving.items():
+                with self._files.transaction(self._visit_path(month, target)) as db:
+                    for table, docs in tables.items():
+                        there = db.table(table, cache_size=0)
+                        present = {d.get("id") for d in there.all()}
+                        new = [d for d in docs if d["id"] not in present]
+                        if new:
+                            there.insert_multiple(new)
+            q = Query()
+            with self._files.transaction(path) as db:
+                for table in ("visits", "needs"):
+                    db.table(table, cache_size=0).remove(q.household.one_of(list(targets)))
 
     # visits ---------------------------------------------------------------------------
 
@@ -714,8 +806,14 @@ class Store:
         This is the hot path of the helping day: one line appended to the file's journal and
         one fsync, whatever the file's size (see ``_Files.journaled``).
         """
+        target = visit
 
         def change(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
+            # The office may have moved the household to another village since the request
+            # looked it up; under this file's lock that is settled (finish_moves takes it too).
+            household = self.household(visit.household)
+            if household is not None and household.village != target.village:
+                raise _VillageChanged(household.village)
             found = next(
                 (d for d in data.get("visits", {}).values() if d.get("id") == visit.id), None
             )
@@ -724,6 +822,8 @@ class Store:
             if record is None:
                 assert existing is not None
                 return [], (existing, False)
+            if record.village != target.village:
+                record = dataclasses.replace(record, village=target.village)
             stored = {
                 d["id"]: d for d in data.get("needs", {}).values() if d.get("visit") == visit.id
             }
@@ -742,7 +842,12 @@ class Store:
                 ops.append({"op": "put", "table": "needs", "doc": doc})
             return ops, (record, True)
 
-        return self._files.journaled(self._visit_path(visit.month, visit.village), change)
+        for _attempt in range(3):
+            try:
+                return self._files.journaled(self._visit_path(visit.month, target.village), change)
+            except _VillageChanged as moved:
+                target = dataclasses.replace(target, village=moved.village)
+        raise StorageError(f"household {visit.household} keeps changing village")
 
     def update_need(
         self, month: str, village: str, need_id: str, change: Callable[[Need], None]
