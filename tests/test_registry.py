@@ -483,7 +483,7 @@ def test_a_second_import_updates_in_place_and_keeps_tokens(
         reg.users["13900000012"] = User("13900000012", "冯主任", "admin", password_hash="h")
 
     blank.update_registry(make_admin)
-    monkeypatch.setattr(registry, "now_iso", lambda: "2024-05-01T09:00:00+08:00")
+    monkeypatch.setattr(registry.importing, "now_iso", lambda: "2024-05-01T09:00:00+08:00")
     first = import_registry(blank, SAMPLE_CSV.read_bytes(), "may.csv", ACTOR)
     assert (first.helpers_added, first.helpers_updated) == (11, 1)
     tokens = {h.id: h.token for h in blank.registry().households.values()}
@@ -499,7 +499,7 @@ def test_a_second_import_updates_in_place_and_keeps_tokens(
     new = ["4117210010025", "王寨村", "1组", "新户", "1", "一般贫困户", "因病", "未脱贫", ""]
     rows.append([*new, "", "", "否", "钱新", "13900000099", "镇政府"])
     del rows[24]  # 4117210010024 left out of this file
-    monkeypatch.setattr(registry, "now_iso", lambda: "2024-06-01T09:00:00+08:00")
+    monkeypatch.setattr(registry.importing, "now_iso", lambda: "2024-06-01T09:00:00+08:00")
 
     report = import_registry(blank, csv_bytes(rows), "june.csv", ACTOR)
 

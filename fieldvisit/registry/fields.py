@@ -1,0 +1,129 @@
+"""One cell to one Household field: the parser of each column, with the reason shown to the
+user when a cell's value cannot be used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import gettext as _
+
+from ..idcard import (
+    BIRTH_DATE,
+    CHARACTERS,
+    CHECK_DIGIT,
+    LENGTH,
+    id_number_problem,
+    normalize_id_number,
+)
+from ..vocab import ATTRIBUTES, CAUSES, STATUSES, code_for
+
+_DIGITS = re.compile(r"[0-9]+")
+YEAR_RANGE = (2000, 2100)
+
+
+class _Invalid(Exception):
+    """A cell's value cannot be used; the argument is the reason shown to the user."""
+
+
+def _required_text(text: str) -> str:
+    if not text:
+        raise _Invalid(_("不能为空"))
+    return text
+
+
+def _optional_text(text: str) -> str:
+    return text
+
+
+def _household_id(text: str) -> str:
+    if not _DIGITS.fullmatch(_required_text(text)):
+        raise _Invalid(_("“%(value)s”不对，户编号只能由数字组成", value=text))
+    return text
+
+
+# No household has more; a bound also keeps the number exact in Excel, where the export
+# writes it as a number (a 19-digit "family size" came back from Excel rounded).
+MAX_MEMBERS = 99
+
+
+def _members(text: str) -> int:
+    if not _DIGITS.fullmatch(_required_text(text)) or not 1 <= int(text) <= MAX_MEMBERS:
+        raise _Invalid(
+            _("“%(value)s”不对，应为 1 到 %(most)s 之间的整数", value=text, most=MAX_MEMBERS)
+        )
+    return int(text)
+
+
+def _choice(vocabulary: dict[str, str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        code = code_for(vocabulary, _required_text(text))
+        if code is None:
+            raise _Invalid(
+                _(
+                    "“%(value)s”不是可选的值，应为：%(choices)s",
+                    value=text,
+                    choices="、".join(vocabulary.values()),
+                )
+            )
+        return code
+
+    return parse
+
+
+def _year(text: str) -> int | None:
+    if not text:
+        return None
+    low, high = YEAR_RANGE
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
+        raise _Invalid(_("“%(value)s”不是年份（%(low)d–%(high)d）", value=text, low=low, high=high))
+    return int(text)
+
+
+def _id_number(text: str) -> str:
+    if not text:
+        return ""
+    number = normalize_id_number(text)
+    problem = id_number_problem(number)
+    # The number itself stays out of the message: it is shown only masked, even here.
+    if problem == LENGTH:
+        raise _Invalid(_("位数不对：应为 18 位，这里是 %(length)d 位", length=len(number)))
+    if problem == CHARACTERS:
+        raise _Invalid(_("应为 17 位数字加一位数字或 X"))
+    if problem == BIRTH_DATE:
+        raise _Invalid(_("第 7–14 位的出生日期不是有效日期"))
+    if problem == CHECK_DIGIT:
+        raise _Invalid(_("校验位（最后一位）不对，请核对号码"))
+    return number
+
+
+def _yes_no(text: str) -> bool:
+    if text in ("", "否"):
+        return False
+    if text == "是":
+        return True
+    raise _Invalid(_("“%(value)s”不对，应为“是”或“否”", value=text))
+
+
+# Column -> (Household field, parser). 脱贫年度 depends on 脱贫状态 and the helper columns on
+# one another, so those are checked again afterwards.
+_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "户编号": ("id", _household_id),
+    "村": ("village", _required_text),
+    "组": ("group", _optional_text),
+    "户主姓名": ("head", _required_text),
+    "家庭人口": ("members", _members),
+    "贫困户属性": ("attribute", _choice(ATTRIBUTES)),
+    "主要致贫原因": ("cause", _choice(CAUSES)),
+    "脱贫状态": ("status", _choice(STATUSES)),
+    "脱贫年度": ("exit_year", _year),
+    "联系电话": ("phone", _optional_text),
+    "身份证号": ("id_number", _id_number),
+    "长期不在家": ("long_absent", _yes_no),
+}
+
+
+def field_of_column() -> dict[str, str]:
+    """Spreadsheet column -> Household field, for the columns the import reads."""
+    return {column: name for column, (name, _parse) in _FIELDS.items()}

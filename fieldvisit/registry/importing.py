@@ -1,0 +1,170 @@
+"""Applying a checked file to the store: households, helpers and villages added or updated
+in one atomic write, with one audit entry saying what changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import now_iso
+from ..households import new_token
+from ..idcard import mask_id_number
+from ..models import AuditEntry, Household, User, Village
+from ..storage import Registry, Store
+from .checking import _check, _Helper, _Plan
+
+
+@dataclass
+class ImportReport:
+    """What an import did. The counts are properties over the lists of ids."""
+
+    added_ids: list[str] = field(default_factory=list)
+    updated_ids: list[str] = field(default_factory=list)
+    unchanged_ids: list[str] = field(default_factory=list)
+    # Households stored but absent from the file: left as they were, never deleted, since a
+    # file often covers only some villages.
+    missing_ids: list[str] = field(default_factory=list)
+    helpers_added_phones: list[str] = field(default_factory=list)
+    helpers_updated_phones: list[str] = field(default_factory=list)
+    villages_added_names: list[str] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return len(self.added_ids)
+
+    @property
+    def updated(self) -> int:
+        return len(self.updated_ids)
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.unchanged_ids)
+
+    @property
+    def missing(self) -> int:
+        return len(self.missing_ids)
+
+    @property
+    def helpers_added(self) -> int:
+        return len(self.helpers_added_phones)
+
+    @property
+    def helpers_updated(self) -> int:
+        return len(self.helpers_updated_phones)
+
+    @property
+    def villages_added(self) -> int:
+        return len(self.villages_added_names)
+
+    def counts(self) -> dict[str, int]:
+        names = ("added", "updated", "unchanged", "missing")
+        names += ("helpers_added", "helpers_updated", "villages_added")
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass
+class _Diff:
+    """Changed fields, old and new, for the audit entry."""
+
+    before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    after: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, key: str, name: str, old: Any, new: Any) -> None:
+        if name == "id_number":  # the audit log is read by more people than the registry
+            old, new = mask_id_number(old), mask_id_number(new)
+        self.before.setdefault(key, {})[name] = old
+        self.after.setdefault(key, {})[name] = new
+
+
+def _upsert_helper(
+    reg: Registry, phone: str, helper: _Helper, at: str, report: ImportReport, diff: _Diff
+) -> None:
+    user = reg.users.get(phone)
+    if user is None:
+        unit = helper.unit or ""
+        reg.users[phone] = User(
+            phone=phone, name=helper.name, role="helper", unit=unit, created_at=at
+        )
+        report.helpers_added_phones.append(phone)
+        return
+    # The role is left alone: an admin or supervisor who also pairs with households stays
+    # what they are. The password is never touched by an import.
+    wanted = {"name": helper.name}
+    if helper.unit is not None:
+        wanted["unit"] = helper.unit
+    changed = False
+    for name, new in wanted.items():
+        if getattr(user, name) != new:
+            diff.record(phone, name, getattr(user, name), new)
+            setattr(user, name, new)
+            changed = True
+    if changed:
+        report.helpers_updated_phones.append(phone)
+
+
+def _upsert_household(
+    reg: Registry, values: dict[str, Any], at: str, report: ImportReport, diff: _Diff
+) -> None:
+    village = values["village"]
+    if village not in reg.villages:
+        reg.villages[village] = Village(village)
+        report.villages_added_names.append(village)
+    existing = reg.households.get(values["id"])
+    if existing is None:
+        household = Household(**values, token=new_token(), updated_at=at)
+        reg.households[household.id] = household
+        reg.by_token[household.token] = household.id
+        report.added_ids.append(household.id)
+        return
+    changed = False
+    for name, new in values.items():
+        old = getattr(existing, name)
+        if old != new:
+            diff.record(existing.id, name, old, new)
+            setattr(existing, name, new)
+            changed = True
+    if changed:
+        existing.updated_at = at
+        report.updated_ids.append(existing.id)
+    else:
+        report.unchanged_ids.append(existing.id)
+
+
+def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _Diff]:
+    report, households, helpers = ImportReport(), _Diff(), _Diff()
+    in_file = {values["id"] for values in plan.households}
+    report.missing_ids = [hid for hid in reg.households if hid not in in_file]
+    for phone, helper in plan.helpers.items():
+        _upsert_helper(reg, phone, helper, at, report, helpers)
+    for values in plan.households:
+        _upsert_household(reg, values, at, report, households)
+    return report, households, helpers
+
+
+def import_registry(store: Store, data: bytes, filename: str, actor: str) -> ImportReport:
+    """Import a registry file: all of it, or nothing.
+
+    Raises ``RegistryError`` listing every problem when any row is wrong; then nothing is
+    written. Otherwise households, helpers and villages are added or updated in one atomic
+    write, and one audit entry (``registry.import``) records what changed.
+    """
+    plan = _check(data, filename)
+    at = now_iso()
+    report, households, helpers = store.update_registry(lambda reg: _apply(reg, plan, at))
+    after: dict[str, Any] = {
+        "counts": report.counts(),
+        "added": report.added_ids,
+        "updated": report.updated_ids,
+        "helpers_added": report.helpers_added_phones,
+        "helpers_updated": report.helpers_updated_phones,
+        "villages_added": report.villages_added_names,
+        "households": households.after,
+        "helpers": helpers.after,
+    }
+    before = {"households": households.before, "helpers": helpers.before}
+    store.audit(
+        AuditEntry(
+            at=at, who=actor, action="registry.import", target=filename, before=before, after=after
+        )
+    )
+    return report
