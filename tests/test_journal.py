@@ -6,8 +6,8 @@ from datetime import date
 
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import storage
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
+from fieldvisit.storage import files as storage_files
 from fieldvisit.visits import record_visit
 
 MONTH = date.today().isoformat()[:7]
@@ -36,7 +36,7 @@ def test_a_save_appends_one_line_and_does_not_rewrite_the_file(store, households
 
 
 def test_the_journal_is_folded_into_the_file(store, households, monkeypatch):
-    monkeypatch.setattr(storage, "COMPACT_AFTER", 4)
+    monkeypatch.setattr(storage_files, "COMPACT_AFTER", 4)
     save(store, households["h1"], 5)
     base, journal = paths(store)
     assert base.exists()
