@@ -89,15 +89,20 @@ def export_registry(out: Path) -> None:
 @with_appcontext
 def door_plates(out: Path, village: str | None) -> None:
     """Print-ready A4 PDF of QR door plates."""
-    from .plates import door_plates_pdf
+    from .plates import door_plates_pdf, households_for_plates
     from .storage import atomic_write_bytes
 
     if out.suffix.lower() != ".pdf":
         raise click.ClickException(_("--out 须为 .pdf 文件"))
+    base_url, store = _base_url(), get_store()
     try:
-        pdf = door_plates_pdf(get_store(), _base_url(), village)
+        total = len(households_for_plates(store.registry(), village))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
+    with click.progressbar(length=total, label=_("户牌"), show_pos=True) as bar:
+        pdf = door_plates_pdf(
+            store, base_url, village, progress=lambda done, _total: bar.update(done - bar.pos)
+        )
     atomic_write_bytes(out.resolve(), pdf)
     click.echo(_("户牌已写入 %(out)s", out=out))
 

@@ -54,11 +54,3 @@ def test_the_plates_page_offers_each_village(client, auth, households):
     assert "聂河村" in html and "王寨村" in html
 
 
-def test_admin_downloads_plates_of_one_village(client, auth, households):
-    auth.login("admin")
-    response = client.get("/office/plates.pdf?village=王寨村")
-    assert response.status_code == 200
-    assert response.mimetype == "application/pdf"
-    assert response.data.startswith(b"%PDF")
-    missing = client.get("/office/plates.pdf?village=没有这个村")
-    assert missing.status_code == 404

@@ -27,6 +27,7 @@ from fieldvisit.plates import (
     households_for_plates,
     in_plate_order,
     make_plate,
+    plates_filename,
     township_name,
 )
 from fieldvisit.qr import household_url, qr_matrix, qr_svg
@@ -139,8 +140,24 @@ def _run(*command: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def printed(module_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Printed:
-    return Printed(door_plates_pdf(module_store, BASE_URL), tmp_path_factory.mktemp("all"))
+def progress() -> list[tuple[int, int]]:
+    """The progress the township's plates reported, as (plates made, plates in all)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def printed(
+    module_store: Store, progress: list[tuple[int, int]], tmp_path_factory: pytest.TempPathFactory
+) -> Printed:
+    # Made in parts of one sheet and joined, as a township's are: every check of this PDF
+    # holds for the joined file. (One village's, below, is a single part.)
+    pdf = door_plates_pdf(
+        module_store,
+        BASE_URL,
+        progress=lambda done, total: progress.append((done, total)),
+        sheets_per_part=1,
+    )
+    return Printed(pdf, tmp_path_factory.mktemp("all"))
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +174,17 @@ def test_it_prints_four_plates_to_an_a4_page(printed: Printed) -> None:
         assert float(page.mediabox.width) == pytest.approx(210 / 25.4 * 72, abs=0.5)
         assert float(page.mediabox.height) == pytest.approx(297 / 25.4 * 72, abs=0.5)
     assert len(printed.pages) == 3
+
+
+def test_it_reports_progress_after_each_part(
+    printed: Printed, progress: list[tuple[int, int]]
+) -> None:
+    assert progress == [(0, 10), (4, 10), (8, 10), (10, 10)]
+
+
+def test_the_joined_parts_keep_the_title(printed: Printed) -> None:
+    metadata = PdfReader(printed.path).metadata
+    assert metadata is not None and metadata.title == f"扶贫帮扶户牌 · {TOWNSHIP}"
 
 
 def test_it_gives_every_household_a_code_that_leads_to_it(
@@ -376,3 +404,9 @@ def test_a_plate_names_each_helper_once_and_keeps_unknown_phones(module_store: S
         ("周建国", "13800000001"),
         ("", "13900000009"),
     ]
+
+
+def test_the_download_is_named_after_the_township_and_village() -> None:
+    assert plates_filename(TOWNSHIP, "王寨村") == "示范镇-王寨村-户牌.pdf"
+    assert plates_filename(TOWNSHIP, None) == "示范镇-户牌.pdf"
+    assert plates_filename("", None) == "户牌.pdf"

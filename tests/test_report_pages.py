@@ -1,5 +1,6 @@
 """The reports page: the office and supervisors queue a file, watch it being made and
-download it; helpers and strangers cannot, and nobody sees another person's files."""
+download it; helpers and strangers cannot, and nobody sees another person's files. The
+office's door plates, queued from their own page, are watched and downloaded here too."""
 
 from __future__ import annotations
 
@@ -204,3 +205,100 @@ def test_the_pdf_is_chinese_whatever_language_the_page_speaks(app, client, auth,
         ["pdftotext", str(job.path), "-"], check=True, capture_output=True, text=True
     ).stdout
     assert "一、总体情况" in text and "两不愁三保障" in text
+
+
+# --- door plates: queued from the office's door-plates page, watched and downloaded here ---
+
+
+def _queue_plates(client, auth, **form: str):
+    return client.post("/office/plates", data={"csrf_token": auth.csrf(), **form})
+
+
+def _qr_codes(pdf) -> list[str]:
+    """The links of the QR codes printed in ``pdf``, page by page (rasterized and scanned)."""
+    from PIL import Image
+    from pyzbar.pyzbar import ZBarSymbol, decode
+
+    prefix = pdf.with_suffix("")
+    subprocess.run(["pdftoppm", "-r", "100", "-png", str(pdf), str(prefix)], check=True)
+    found = []
+    for page in sorted(pdf.parent.glob(f"{pdf.stem}-*.png")):
+        with Image.open(page) as image:
+            found += [s.data.decode() for s in decode(image, symbols=[ZBarSymbol.QRCODE])]
+    return found
+
+
+def test_the_office_queues_a_villages_plates_and_downloads_them(
+    app, client, auth, households, tmp_path
+):
+    auth.login("admin")
+    page = client.get("/office/plates").get_data(as_text=True)
+    assert 'method="post" action="/office/plates"' in page and 'name="csrf_token"' in page
+    job_id = _job_id(_queue_plates(client, auth, village="王寨村"))
+    page = client.get(f"/reports/jobs/{job_id}").get_data(as_text=True)
+    assert "户牌：王寨村，1 户" in page and "jobs.js" in page
+    assert 'href="/office/plates"' in page  # back to where it was asked for
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    assert (job.done, job.total) == (1, 1)  # plates made / plates in all
+    status = client.get(f"/reports/jobs/{job_id}.json").get_json()
+    assert status["status"] == "done" and status["download"] == f"/reports/jobs/{job_id}/download"
+    response = _download(client, status["download"])
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]  # 王寨村-户牌.pdf
+    pdf = tmp_path / "plates.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    h2 = households["h2"]
+    assert h2.id in text and h2.head in text and "扶贫帮扶户牌" in text
+    assert households["h1"].head not in text  # another village's household
+    assert h2.id_number not in text
+    assert _qr_codes(pdf) == [f"http://fieldvisit.test/h/{h2.token}"]
+    # The door-plates page lists the file, for coming back to it later.
+    assert f"/reports/jobs/{job_id}" in client.get("/office/plates").get_data(as_text=True)
+
+
+def test_plates_of_a_village_without_households_are_refused_on_the_page(
+    app, client, auth, households
+):
+    auth.login("admin")
+    response = _queue_plates(client, auth, village="没有这个村")
+    assert response.status_code == 400
+    assert "没有登记户，无法打印户牌" in response.get_data(as_text=True)
+    assert get_runner(app).jobs_of(PEOPLE["admin"][0]) == []
+
+
+@pytest.mark.parametrize("who", ["supervisor", "owner"])
+def test_only_the_office_queues_door_plates(app, client, auth, households, who):
+    auth.login(who)
+    assert client.get("/office/plates").status_code == 403
+    assert _queue_plates(client, auth, village="王寨村").status_code == 403
+    # Nor through the reports' own form, which supervisors may use for the other files.
+    refused = _start(client, auth, kind="plates", village="王寨村").status_code
+    assert refused == (400 if who == "supervisor" else 403)
+    assert get_runner(app).jobs_of(PEOPLE[who][0]) == []
+
+
+def test_queueing_plates_needs_the_csrf_token_and_the_old_download_is_gone(
+    app, client, auth, households
+):
+    auth.login("admin")
+    assert client.post("/office/plates", data={"village": "王寨村"}).status_code == 400
+    assert get_runner(app).jobs_of(PEOPLE["admin"][0]) == []
+    # The PDF is no longer made inside a request.
+    assert client.get("/office/plates.pdf?village=王寨村").status_code == 404
+
+
+def test_plates_progress_is_told_in_plates(app):
+    from fieldvisit.jobs import Job
+    from fieldvisit.views.reports import status_message
+
+    with app.test_request_context():
+        plates = Job("p", "13600000001", "plates//x", "户牌", "a.pdf", "application/pdf")
+        plates.status, plates.done, plates.total = "running", 100, 676
+        assert status_message(plates) == "正在生成：100 / 676 张户牌"
+        booklet = Job("b", "13600000001", "booklet/2026//", "册", "b.pdf", "application/pdf")
+        booklet.status, booklet.done, booklet.total = "running", 50, 676
+        assert status_message(booklet) == "正在生成：50 / 676 户"

@@ -1,20 +1,25 @@
-"""The township office's pages: registry upload and download, and door plates."""
+"""The township office's pages: registry upload and download, and door plates.
+
+Door plates are made by the background job runner (a township's take some 20 seconds): this
+page queues them, and the reports' job pages show their progress and the download.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from flask import Blueprint, Response, flash, g, render_template, request
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import registry
 from ..auth import get_store, role_required
 from ..clock import now_iso
 from ..idcard import mask_id_number
+from ..jobs import JobLimitError, get_runner
 from ..models import AuditEntry
 from ..plates import sort_villages
 from ..storage import Registry, Store
-from .helpers import base_url
+from .reports import busy_message, kind_of, plates_request, submit
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -41,30 +46,29 @@ def import_registry() -> str | tuple[str, int]:
     return render_template("import.html", report=report)
 
 
+def _plates_page(problem: str | None = None) -> str:
+    """The door-plates form, with the caller's plates being made or ready to download."""
+    jobs = [j for j in get_runner().jobs_of(g.user.phone) if kind_of(j) == "plates"]
+    villages = sort_villages(set(get_store().registry().villages))
+    return render_template("plates.html", villages=villages, jobs=jobs, problem=problem)
+
+
 @bp.get("/plates")
 @role_required("admin")
 def plates() -> str:
-    villages = sort_villages(set(get_store().registry().villages))
-    return render_template("plates.html", villages=villages)
+    return _plates_page()
 
 
-@bp.get("/plates.pdf")
+@bp.post("/plates")
 @role_required("admin")
-def plates_pdf() -> Response | tuple[str, int]:
-    from ..plates import door_plates_pdf
-
-    village = request.args.get("village") or None
+def queue_plates() -> Response | tuple[str, int]:
     try:
-        pdf = door_plates_pdf(get_store(), base_url(), village)
+        job = submit(plates_request(request.form.get("village") or None))
     except LookupError as exc:
-        villages = sort_villages(set(get_store().registry().villages))
-        return render_template("plates.html", villages=villages, problem=str(exc)), 404
-    filename = "door-plates.pdf"
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+        return _plates_page(str(exc)), 400
+    except JobLimitError:
+        return _plates_page(busy_message()), 429
+    return redirect(url_for("reports.job", job_id=job.id), code=303)
 
 
 # --- registry download ------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The office's monthly downloads: pick a month and village, queue the file, watch it being
-made, download it. For the office and supervisors; a job is visible to its owner only."""
+made, download it. For the office and supervisors; a job is visible to its owner only.
+
+The office's door plates (queued from ``/office/plates``) are watched and downloaded here too.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import booklet, exports, reports
+from .. import booklet, exports, plates, reports
 from ..auth import get_store, role_required
 from ..figures import previous_month
 from ..jobs import Job, JobLimitError, Work, get_runner
 from ..plates import sort_villages
 from ..reports import ReportError
+from .helpers import base_url
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -107,6 +111,46 @@ def _visits(form: Any, today: date) -> Request:
 KINDS = {"summary": _summary, "booklet": _booklet, "visits": _visits}
 
 
+def plates_request(village: str | None) -> Request:
+    """Door plates of the township or one village. Checked now (LookupError with a message)
+    so that a village without households is told on the page, not as a failed job.
+
+    Not one of KINDS: ``POST /reports`` is open to supervisors, door plates are the office's
+    only, so they are queued by ``POST /office/plates`` behind its admin check.
+    """
+    store = get_store()
+    households = plates.households_for_plates(store.registry(), village)
+    # Read now: the worker has no request to take the address from.
+    address = base_url()
+    return Request(
+        # The address is part of the key: plates asked for through another address of the
+        # server carry other links, so they are not the same file.
+        key=f"plates/{village or ''}/{address}",
+        title=_("户牌：%(scope)s，%(n)d 户", scope=village or _("全镇"), n=len(households)),
+        filename=plates.plates_filename(plates.township_name(store), village),
+        mimetype=PDF,
+        work=lambda progress: plates.door_plates_pdf(
+            get_store(), address, village, progress=progress
+        ),
+    )
+
+
+def submit(asked: Request) -> Job:
+    """Queue ``asked`` for the caller; JobLimitError when they already wait for too many."""
+    return get_runner().submit(
+        g.user.phone, asked.key, asked.title, asked.filename, asked.mimetype, asked.work
+    )
+
+
+def kind_of(job: Job) -> str:
+    """What a job makes ("summary", "plates", …): the first part of its key."""
+    return job.key.split("/", 1)[0]
+
+
+def busy_message() -> str:
+    return _("您已有几份文件正在生成，请等它们完成后再试")
+
+
 def _choices() -> dict[str, Any]:
     store = get_store()
     today = date.today()
@@ -143,15 +187,11 @@ def start() -> Response | tuple[str, int]:
     if plan is None:
         abort(400)
     try:
-        asked = plan(request.form, date.today())
-        job = get_runner().submit(
-            g.user.phone, asked.key, asked.title, asked.filename, asked.mimetype, asked.work
-        )
+        job = submit(plan(request.form, date.today()))
     except ReportError as exc:
         return render_template("reports/index.html", problem=str(exc), **_choices()), 400
     except JobLimitError:
-        problem = _("您已有几份文件正在生成，请等它们完成后再试")
-        return render_template("reports/index.html", problem=problem, **_choices()), 429
+        return render_template("reports/index.html", problem=busy_message(), **_choices()), 429
     return redirect(url_for("reports.job", job_id=job.id), code=303)
 
 
@@ -159,6 +199,8 @@ def status_message(job: Job) -> str:
     if job.status == "queued":
         return _("排队中，前面的文件生成后开始")
     if job.status == "running":
+        if job.total > 1 and kind_of(job) == "plates":
+            return _("正在生成：%(done)d / %(total)d 张户牌", done=job.done, total=job.total)
         if job.total > 1:
             return _("正在生成：%(done)d / %(total)d 户", done=job.done, total=job.total)
         return _("正在生成")
@@ -170,7 +212,8 @@ def status_message(job: Job) -> str:
 @bp.get("/jobs/<job_id>")
 @role_required("admin", "supervisor")
 def job(job_id: str) -> str:
-    return render_template("reports/job.html", job=_own_job(job_id), message=status_message)
+    job = _own_job(job_id)
+    return render_template("reports/job.html", job=job, kind=kind_of(job), message=status_message)
 
 
 @bp.get("/jobs/<job_id>.json")
