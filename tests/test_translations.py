@@ -143,7 +143,9 @@ def test_every_message_has_an_english_translation() -> None:
 
 def test_the_catalogue_has_no_obsolete_entries() -> None:
     used = extracted()
-    stale = [m.id for m in catalogue() if m.id and (m.id, m.context) not in used]
+    # A plural entry's id is (singular, plural); the extracted key is its singular.
+    singular = {m.id: m.id[0] if isinstance(m.id, tuple) else m.id for m in catalogue() if m.id}
+    stale = [m.id for m in catalogue() if m.id and (singular[m.id], m.context) not in used]
     stale += [f"#~ {m.id}" for m in catalogue().obsolete.values()]
     assert not stale, (
         "these entries of messages.po are no longer used by the code or templates; "
@@ -252,3 +254,14 @@ def test_visit_form_errors_in_english(
     assert "Please choose the visit type" in html
     data = {LANGUAGE_SWITCH, "马娟", "聂河村", "3组", PEOPLE["owner"][2]}
     assert chinese_runs(html, data) == []
+
+
+def test_counts_agree_with_their_number_in_english(app) -> None:  # type: ignore[no-untyped-def]
+    from flask_babel import force_locale, ngettext
+
+    with app.test_request_context("/"), force_locale("en"):
+        assert ngettext("%(num)d 户", "%(num)d 户", 1) == "1 household"
+        assert ngettext("%(num)d 户", "%(num)d 户", 2) == "2 households"
+        assert ngettext("%(num)d 条意见", "%(num)d 条意见", 1) == "1 comment"
+    with app.test_request_context("/"), force_locale("zh"):
+        assert ngettext("%(num)d 户", "%(num)d 户", 2) == "2 户"

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import booklet, exports, plates, reports
 from ..auth import get_store, role_required
@@ -79,8 +80,12 @@ def _booklet(form: Any, today: date) -> Request:
     scope = household or village or _("全镇")
     return Request(
         key=f"booklet/{year}/{village or ''}/{household or ''}",
-        title=_(
-            "一户一册：%(scope)s，%(year)d 年度，%(n)d 户", scope=scope, year=year, n=len(chosen)
+        title=ngettext(
+            "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
+            "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
+            len(chosen),
+            scope=scope,
+            year=year,
         ),
         filename=name,
         mimetype=PDF,
@@ -126,7 +131,12 @@ def plates_request(village: str | None) -> Request:
         # The address is part of the key: plates asked for through another address of the
         # server carry other links, so they are not the same file.
         key=f"plates/{village or ''}/{address}",
-        title=_("户牌：%(scope)s，%(n)d 户", scope=village or _("全镇"), n=len(households)),
+        title=ngettext(
+            "户牌：%(scope)s，%(num)d 户",
+            "户牌：%(scope)s，%(num)d 户",
+            len(households),
+            scope=village or _("全镇"),
+        ),
         filename=plates.plates_filename(plates.township_name(store), village),
         mimetype=PDF,
         work=lambda progress: plates.door_plates_pdf(
