@@ -52,5 +52,3 @@ def test_the_plates_page_offers_each_village(client, auth, households):
     auth.login("admin")
     html = client.get("/office/plates").get_data(as_text=True)
     assert "聂河村" in html and "王寨村" in html
-
-
