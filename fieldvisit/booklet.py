@@ -6,10 +6,18 @@ twelve-month overview, every visit of the year and its needs ledger (问题整�
 WeasyPrint keeps a whole laid-out document in memory (several hundred MB for the 676
 households of the demo township), so a township's or a county's booklet is built in parts of
 ``PART_SIZE`` households and the parts are joined with pypdf: memory stays that of one part
-whatever the number of households. Page numbers run on across parts (each part starts
-counting where the last one stopped); the total, which only exists once every part is
-laid out, is printed on the cover, which is made last and put first, with the contents and
-the PDF outline (bookmarks to each village and household).
+whatever the number of households. The cover, with the contents and the PDF outline
+(bookmarks to each village and household), is made last and put first.
+
+Every body page's footer says "第 N 页 共 M 页", as the monthly summary's does, but M only
+exists once every part is laid out, and a part's layout is too big to keep until then. So
+the parts are made without a footer, and the footers are made afterwards as documents of
+their own: pages of the same size and margins that hold nothing but the footer, laid by
+pypdf on the body pages as form XObjects (measured on the demo township's 677 pages: about
+3 s of WeasyPrint for the footers, 5 % of the booklet, and 0.1 s to lay them on; laying out
+every part twice, once to count pages, would double the minute it takes). The footer stays
+WeasyPrint's text in the embedded CJK font, so it reads and extracts as before, and it sits
+in the bottom margin, which the body never enters.
 """
 
 from __future__ import annotations
@@ -34,12 +42,16 @@ from .visits import checklist
 from .vocab import GUARANTEES
 
 if TYPE_CHECKING:
-    from pypdf import PdfWriter
+    from pypdf import PageObject, PdfReader, PdfWriter
 
 # Households per WeasyPrint document. Measured on the demo township (676 households):
 # parts of 50 peak at about 300 MB for the whole process, parts of 150 at about 550 MB, in
 # the same time; smaller parts also move the progress bar every few seconds.
 PART_SIZE = 50
+# Footer pages per WeasyPrint document. Each costs about 4 ms; a document of a few thousand
+# pages costs several times more per page (3,000 pages: 9 ms each, 380 MB), so a county's
+# footers are made in pieces too.
+FOOTER_PAGES = 200
 TEMPLATE = "pdf/booklet.html"
 FIRST_YEAR = 2000
 
@@ -210,15 +222,27 @@ class Contents:
     pages: int = 0
 
 
-def _part_html(entries: list[BookletEntry], year: int, township: str, first_page: int) -> str:
+def _part_html(entries: list[BookletEntry], year: int, township: str) -> str:
     return render_template(
         TEMPLATE,
-        cover=False,
+        kind="part",
         entries=entries,
         year=year,
         township=township,
-        first_page=first_page,
         **formatting(),
+        **pdf.pdf_context(),
+    )
+
+
+def _footers_html(year: int, township: str, first_page: int, count: int, total: int) -> str:
+    return render_template(
+        TEMPLATE,
+        kind="footers",
+        year=year,
+        township=township,
+        first_page=first_page,
+        count=count,
+        total=total,
         **pdf.pdf_context(),
     )
 
@@ -242,7 +266,7 @@ def _cover_html(
     ]
     return render_template(
         TEMPLATE,
-        cover=True,
+        kind="cover",
         year=year,
         township=township,
         scope=scope,
@@ -284,7 +308,7 @@ def booklet_pdf(
     parts: list[bytes] = []
     for start in range(0, len(entries), part_size):
         chunk = entries[start : start + part_size]
-        rendered = pdf.render_document(_part_html(chunk, year, township, contents.pages + 1))
+        rendered = pdf.render_document(_part_html(chunk, year, township))
         for index, anchors in enumerate(rendered.anchors):
             for anchor in anchors:
                 if anchor.startswith("h-"):
@@ -303,11 +327,60 @@ def booklet_pdf(
         cover_pages = cover.pages
     for part in parts:
         writer.append(PdfReader(io.BytesIO(part)), import_outline=False)
+    footers_per_document = FOOTER_PAGES  # read here, so that a test can make it small
+    for first in range(1, contents.pages + 1, footers_per_document):
+        count = min(footers_per_document, contents.pages - first + 1)
+        html = _footers_html(year, township, first, count, contents.pages)
+        footers = PdfReader(io.BytesIO(pdf.render_document(html).data))
+        start = cover_pages + first - 1
+        _lay_footers(writer, writer.pages[start : start + count], footers)
     _outline(writer, entries, contents, cover_pages)
     writer.add_metadata({"/Title": f"{township}{village or ''}{year}年度一户一册"})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _lay_footers(writer: PdfWriter, pages: list[PageObject], footers: PdfReader) -> None:
+    """Draw each page of ``footers`` (WeasyPrint's, the same size as ``pages``) over the
+    matching page of ``pages``.
+
+    Each footer becomes a form XObject with its own resources (its font), so nothing of the
+    body page is renamed, decoded or re-compressed: pypdf's ``merge_page`` does all three,
+    taking a second for a township, and adds an alias of the footer's font to each part's
+    shared font dictionary for every page of the part.
+    """
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    # WeasyPrint's page content starts by flipping the y axis and never undoes it, so the
+    # body is wrapped in q … Q before the footer is drawn in the page's own coordinates.
+    # One pair of streams serves every page: each page maps the name to its own footer.
+    # pypdf has no public way to add a new object; _add_object is what its own code uses.
+    save, restore_and_draw = DecodedStreamObject(), DecodedStreamObject()
+    save.set_data(b"q\n")
+    restore_and_draw.set_data(b"\nQ\n/FvFooter Do\n")
+    before, after = writer._add_object(save), writer._add_object(restore_and_draw)
+    for page, footer in zip(pages, footers.pages, strict=True):
+        # The footer's content stream, still compressed, becomes the form's.
+        form = footer[NameObject("/Contents")].get_object()
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): footer.mediabox,
+                NameObject("/Resources"): footer[NameObject("/Resources")],
+            }
+        )
+        # Copies, page by page: WeasyPrint's pages may share these dictionaries.
+        resources = DictionaryObject(page[NameObject("/Resources")])
+        xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()))
+        # clone() copies the form and what it uses (the font: once per footer document).
+        xobjects[NameObject("/FvFooter")] = form.clone(writer).indirect_reference
+        resources[NameObject("/XObject")] = xobjects
+        page[NameObject("/Resources")] = resources
+        body = page.raw_get("/Contents")
+        streams = list(body.get_object()) if isinstance(body.get_object(), ArrayObject) else [body]
+        page[NameObject("/Contents")] = ArrayObject([before, *streams, after])
 
 
 def _outline(

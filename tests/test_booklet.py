@@ -1,21 +1,24 @@
 """The household booklet (一户一册): every household of the village on pages of its own,
-numbered on across the parts it is built in, with every visit and need of the year.
+each page's footer saying "第 N 页 共 M 页" across the parts it is built in, with every visit
+and need of the year.
 
-One village of the demo township, built in parts of 20 households so that the joining is
-exercised on a small booklet.
+One village of the demo township, built in parts of 20 households and its footers in
+documents of 16 pages, so that the joining is exercised on a small booklet.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import demo_app
 from pypdf import PdfReader
 from test_reports import assert_cjk_fonts_only, read_pdf
 
-from fieldvisit import pdf
+from fieldvisit import booklet, pdf
 from fieldvisit.booklet import booklet_pdf
 from fieldvisit.idcard import mask_id_number
 from fieldvisit.plates import group_label, in_plate_order
@@ -24,6 +27,8 @@ from fieldvisit.reports import ReportError
 TODAY = date(2026, 11, 20)
 VILLAGE = "聂河村"
 PART = 20
+FOOTERS = 16  # footer pages per WeasyPrint document (200 in use), so several of them
+BOTTOM_MARGIN = 17 / 25.4 * 72  # points, from templates/pdf/base.html
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +38,20 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def made(demo, tmp_path_factory):
-    """The village's booklet, how it was rendered, and the progress it reported."""
+    """The village's booklet, how it was rendered (households and footer pages of each
+    WeasyPrint document, in order), and the progress it reported."""
     app, store = demo
-    calls: list[int] = []
+    calls: list[tuple[int, int]] = []
     progress: list[tuple[int, int]] = []
     real = pdf.render_document
 
     def counting(html: str) -> pdf.RenderedPdf:
-        calls.append(html.count('class="household"'))
+        calls.append((html.count('class="household"'), html.count('class="blank"')))
         return real(html)
 
     with app.app_context(), pytest.MonkeyPatch.context() as patch:
         patch.setattr(pdf, "render_document", counting)
+        patch.setattr(booklet, "FOOTER_PAGES", FOOTERS)
         data = booklet_pdf(
             store,
             2026,
@@ -64,6 +71,11 @@ def _pages(printed) -> list[str]:
     return printed.text.split("\f")[:-1]
 
 
+def _ends_with_footer(text: str, number: int, total: int) -> bool:
+    # pdftotext keeps or drops the spaces around a short number as the line's widths suggest.
+    return re.search(rf"第\s*{number}\s*页\s*共\s*{total}\s*页\s*$", text) is not None
+
+
 def test_every_household_starts_on_a_page_of_its_own(made):
     printed, households, _calls, _progress = made
     pages = _pages(printed)
@@ -75,20 +87,53 @@ def test_every_household_starts_on_a_page_of_its_own(made):
         assert household.id in page.splitlines()[0]  # named in the running header
 
 
-def test_it_is_built_in_parts_and_the_page_numbers_run_on(made):
+def test_it_is_built_in_parts_and_every_page_says_which_of_how_many(made):
     printed, households, calls, progress = made
-    assert calls[:-1] == [PART, PART, len(households) - 2 * PART]
-    assert calls[-1] == 0  # the cover, made last
+    pages = _pages(printed)
+    body = len(pages) - 1
+    parts = [PART, PART, len(households) - 2 * PART]
+    assert calls[:4] == [(n, 0) for n in [*parts, 0]]  # the parts, then the cover
+    footers = [min(FOOTERS, body - first) for first in range(0, body, FOOTERS)]
+    assert len(footers) > len(parts)  # cut by pages, not by households
+    assert calls[4:] == [(0, n) for n in footers]
     assert progress[0] == (0, len(households))
     assert progress[-1] == (len(households), len(households))
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
-    pages = _pages(printed)
     assert pages[0].rstrip().endswith("目录")
-    body = pages[1:]
-    for number, text in enumerate(body, start=1):
-        assert re.search(rf"第\s*{number}\s*页\s*$", text), text[-40:]
-    assert f"正文共 {len(body)} 页" in pages[0]
-    assert len(PdfReader(printed.path).pages) == len(pages)
+    for number, text in enumerate(pages[1:], start=1):
+        assert _ends_with_footer(text, number, body), text[-40:]
+    assert f"正文共 {body} 页" in pages[0]
+    reader = PdfReader(printed.path)
+    assert len(reader.pages) == len(pages)
+    # pypdf reads the footer too, last on the page, as a reader copying the page would.
+    assert reader.pages[-1].extract_text().endswith(f"第 {body} 页 共 {body} 页")
+
+
+def _words(path: Path) -> list[list[tuple[float, float, str]]]:
+    """Each page's words as (top, bottom, text), in points from the top of the page."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return [
+        [
+            (float(top), float(bottom), text)
+            for top, bottom, text in re.findall(
+                r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', page
+            )
+        ]
+        for page in html.split("<page ")[1:]
+    ]
+
+
+def test_the_footer_sits_in_the_bottom_margin_below_everything_else(made):
+    printed, _households, _calls, _progress = made
+    pages = _words(printed.path)
+    height = float(PdfReader(printed.path).pages[0].mediabox.height)
+    bottom = height - BOTTOM_MARGIN  # where the body's area ends
+    for number, words in enumerate(pages):
+        footer = "".join(text for top, _bottom, text in words if top >= bottom)
+        assert footer == (f"第{number}页共{len(pages) - 1}页" if number else "目录")
+        assert all(end <= bottom for top, end, _text in words if top < bottom), number
 
 
 def test_the_contents_and_bookmarks_lead_to_each_household(made):
@@ -140,7 +185,8 @@ def test_one_household_gets_its_pages_without_a_cover(demo, tmp_path):
     assert 1 <= len(pages) <= 2
     assert "目录" not in printed.text
     assert f"{household.head}户帮扶档案" in pages[0]
-    assert re.search(r"第\s*1\s*页\s*$", pages[0])
+    for number, text in enumerate(pages, start=1):
+        assert _ends_with_footer(text, number, len(pages)), text[-40:]
 
 
 def test_it_refuses_what_it_cannot_print(demo):
