@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from conftest import PASSWORD, PEOPLE, csrf_from
@@ -50,6 +51,44 @@ def test_it_redirects_only_to_paths_on_this_site(client, households):
     page = client.get("/login").get_data(as_text=True)
     response = client.post(
         "/login?next=https://evil.example/",
+        data={"phone": PEOPLE["owner"][0], "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def _form_action(html: str) -> str:
+    match = re.search(r'<form method="post" action="([^"]+)"', html)
+    assert match, "no login form"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_the_login_page_leads_home_not_back_to_itself(client, households):
+    """Found in a browser: the form on /login posted to /login?next=/login, so a helper who
+    opened the login page and logged in saw the login form again, as if it had failed."""
+    page = client.get("/login").get_data(as_text=True)
+    assert _form_action(page) == "/login"
+    response = client.post(
+        _form_action(page),
+        data={"phone": PEOPLE["owner"][0], "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_a_scanned_plate_leads_back_to_its_household(client, households):
+    token = households["h1"].token
+    page = client.get(f"/h/{token}").get_data(as_text=True)
+    assert _form_action(page) == f"/login?next=/h/{token}"
+    response = client.post(
+        _form_action(page),
+        data={"phone": PEOPLE["owner"][0], "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert response.headers["Location"] == f"/h/{token}"
+
+
+def test_next_never_points_at_the_login_page(client, households):
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login?next=/login",
         data={"phone": PEOPLE["owner"][0], "password": PASSWORD, "csrf_token": csrf_from(page)},
     )
     assert response.headers["Location"] == "/"

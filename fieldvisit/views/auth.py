@@ -60,12 +60,17 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("field.home")
+    if parts.path in (url_for("auth.login"), url_for("auth.logout")):
+        return url_for("field.home")  # back to the login form would look like a failed login
     return target
 
 
 def render_login(form: LoginForm | None = None, status: int = 200) -> tuple[str, int]:
     form = form or LoginForm()
-    return render_template("login.html", form=form, next=request.args.get("next", "")), status
+    # Where to go once logged in: what was asked for, or the page that shows this form in
+    # its place (a scanned door plate) — never the login page itself.
+    target = request.args.get("next") or ("" if request.endpoint == "auth.login" else request.path)
+    return render_template("login.html", form=form, next=target), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
