@@ -164,6 +164,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     thread.start()
     yield {
         "url": f"http://127.0.0.1:{server.effective_port}",
+        "app": app,
         "store": store,
         "households": households,
     }

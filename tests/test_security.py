@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
-from conftest import Auth
+from conftest import PEOPLE, Auth
 from flask.testing import FlaskClient
 from test_offline import browser, live  # noqa: F401  (fixtures: a served app, Chromium)
 
@@ -161,3 +162,40 @@ def test_it_pages_run_under_the_policy_in_chromium(  # type: ignore[no-untyped-d
     page.close()
     assert violations == []
     assert console == []
+
+
+def test_a_report_shows_its_download_only_once_it_is_made_in_chromium(  # type: ignore[no-untyped-def]
+    live,  # noqa: F811
+    browser,  # noqa: F811
+) -> None:
+    """Found in a browser: the button's own display rule undid the hidden attribute, so the
+    download showed (and led nowhere) while the file was still being made."""
+    from test_offline import _log_in
+
+    from fieldvisit.jobs import get_runner
+
+    release = threading.Event()
+
+    def work(progress):  # type: ignore[no-untyped-def]
+        progress(0, 2)
+        release.wait(30)
+        return b"%PDF-1.7 made"
+
+    job = get_runner(live["app"]).submit(
+        PEOPLE["supervisor"][0], "test/slow", "慢的文件", "slow.pdf", "application/pdf", work
+    )
+    page = browser.new_page(accept_downloads=True)
+    try:
+        _log_in(page, live["url"], "supervisor")
+        page.goto(f"{live['url']}/reports/jobs/{job.id}")
+        assert page.locator("#job-progress").is_visible()
+        assert not page.locator("#job-download").is_visible()
+        release.set()
+        page.locator("#job-download").wait_for(state="visible", timeout=15000)
+        assert not page.locator("#job-progress").is_visible()
+        with page.expect_download() as download:
+            page.click("#job-download")
+        assert Path(download.value.path()).read_bytes() == b"%PDF-1.7 made"
+    finally:
+        release.set()
+        page.close()
