@@ -112,6 +112,13 @@ def edit_household(
     current = store.household(household_id)
     if current is None:
         raise LookupError(household_id)
+    if "id_number" in values:  # the masked number, as the page shows it, keeps it too
+        try:
+            values["id_number"] = registry.keep_or_replace_id_number(
+                values["id_number"], current.id_number
+            )
+        except registry.MaskedIdNumberMismatch as exc:
+            raise AdminError({"id_number": str(exc.args[0])}) from None
     if all(getattr(current, name) == new for name, new in values.items()):
         return {}  # nothing to write
     store.update_registry(change)

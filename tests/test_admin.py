@@ -528,3 +528,18 @@ def test_the_household_page_shows_the_whole_visit_history(client, auth, office):
     full = client.get(f"/h/{h1.token}?all=1").get_data(as_text=True)
     shown = re.findall(r"<li><b>(\d{4}-\d{2}-\d{2})</b>", full)
     assert shown == sorted((d.isoformat() for d in dates), reverse=True)  # newest first
+
+
+def test_the_masked_id_number_typed_back_keeps_the_stored_one(client, auth, office):
+    auth.login("admin")
+    h1 = office.household(H1)
+    masked = "4117**********4373"
+    form = edit_form(h1, id_number=masked, phone="13812345678", csrf_token=auth.csrf())
+    assert client.post(f"/office/households/{H1}/edit", data=form).status_code == 302
+    after = office.household(H1)
+    assert after.id_number == h1.id_number and after.phone == "13812345678"
+    wrong = edit_form(h1, id_number="4117**********0000", csrf_token=auth.csrf())
+    response = client.post(f"/office/households/{H1}/edit", data=wrong)
+    assert response.status_code == 400
+    assert "打了星号的号码" in response.get_data(as_text=True)
+    assert office.household(H1).id_number == h1.id_number

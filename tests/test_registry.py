@@ -681,3 +681,89 @@ def test_formula_like_text_is_exported_as_text_and_comes_back_unchanged(tmp_path
             again = Store(tmp_path / suffix)
             import_registry(again, out.read_bytes(), out.name, actor="test")
             assert again.household("4117210010001").group == '=HYPERLINK("x")'
+
+
+# --- ID numbers sent back empty or masked ------------------------------------------------------
+
+
+def _imported(store: Store) -> dict[str, str]:
+    import_registry(store, SAMPLE_CSV.read_bytes(), "registry-sample.csv", ACTOR)
+    return {h.id: h.id_number for h in store.registry().households.values()}
+
+
+def _id_numbers(store: Store) -> dict[str, str]:
+    return {h.id: h.id_number for h in store.registry().households.values()}
+
+
+def test_empty_id_number_cells_keep_the_stored_numbers(blank: Store) -> None:
+    """Found by a tester: clearing the column and importing again wiped every number."""
+    numbers = _imported(blank)
+    rows = sample_rows()
+    column = rows[0].index("身份证号")
+    for row in rows[1:]:
+        row[column] = ""
+    rows[1][rows[0].index("户主姓名")] = "马秀娟"
+    report = import_registry(blank, csv_bytes(rows), "edited.csv", ACTOR)
+    assert (report.updated, report.unchanged) == (1, 23)
+    assert _id_numbers(blank) == numbers
+
+
+def test_the_masked_download_can_be_edited_and_imported_again(app: Flask, blank: Store) -> None:
+    from fieldvisit.views.office import registry_download
+
+    numbers = _imported(blank)
+    masked = registry_download(blank, "xlsx", full_ids=False, actor=ACTOR)
+    book = openpyxl.load_workbook(io.BytesIO(masked))
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert "*" in str(sheet.cell(2, header.index("身份证号") + 1).value)
+    sheet.cell(2, header.index("户主姓名") + 1).value = "马秀娟"
+    out = io.BytesIO()
+    book.save(out)
+    report = import_registry(blank, out.getvalue(), "edited.xlsx", ACTOR)
+    assert (report.updated, report.unchanged) == (1, 23)
+    assert _id_numbers(blank) == numbers
+
+
+def test_a_masked_number_that_is_not_the_stored_one_is_refused(blank: Store) -> None:
+    numbers = _imported(blank)
+    before = content(blank)
+    wrong = "4117**********0000"
+    [error] = import_errors(blank, with_changes({"身份证号": wrong, "户主姓名": "马秀娟"}))
+    assert (error.row, error.column) == (2, "身份证号")
+    assert "星号" in error.reason
+    assert content(blank) == before and _id_numbers(blank) == numbers  # nothing written
+
+
+def test_a_new_household_cannot_have_a_masked_number(blank: Store) -> None:
+    [error] = import_errors(blank, with_changes({"身份证号": "4117**********4373"}))
+    assert (error.row, error.column) == (2, "身份证号")
+    assert blank.registry().households == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "reason"),
+    [
+        ({"脱贫年度": "2018"}, "脱贫年度", "未脱贫的户不填脱贫年度"),  # the row is 未脱贫
+        ({"脱贫状态": "已脱贫", "脱贫年度": "2099"}, "脱贫年度", "不是年份"),
+        ({"户主姓名": "马" * 31}, "户主姓名", "最多 30 个字"),
+        ({"组": "组" * 21}, "组", "最多 20 个字"),
+        ({"村": "村" * 31}, "村", "最多 30 个字"),
+        ({"联系电话": "123"}, "联系电话", "不是电话号码"),
+        ({"联系电话": "1539108585a"}, "联系电话", "不是电话号码"),
+    ],
+)
+def test_it_refuses_what_no_registry_holds(
+    blank: Store, changes: dict[str, str], column: str, reason: str
+) -> None:
+    [error] = import_errors(blank, with_changes(changes))
+    assert (error.row, error.column) == (2, column)
+    assert reason in error.reason
+
+
+@pytest.mark.parametrize(
+    "phone", ["0371-61234567", "037161234567", "61234567", "15391085858、0371-61234567", ""]
+)
+def test_it_takes_phones_as_people_write_them(blank: Store, phone: str) -> None:
+    import_registry(blank, with_changes({"联系电话": phone}), "registry.csv", ACTOR)
+    assert blank.household(sample_rows()[1][0]).phone == phone  # type: ignore[union-attr]

@@ -31,17 +31,25 @@ from .columns import COLUMNS, REQUIRED_COLUMNS
 from .errors import RegistryError, RowError
 from .exporting import FORMATS, export_registry, export_registry_bytes
 from .fields import _FIELDS as _FIELDS  # tests hold it against the Household's fields
-from .fields import MAX_MEMBERS, YEAR_RANGE, field_of_column
+from .fields import (
+    FIRST_EXIT_YEAR,
+    MAX_MEMBERS,
+    MaskedIdNumberMismatch,
+    field_of_column,
+    is_masked_id_number,
+    keep_or_replace_id_number,
+)
 from .importing import ImportReport, import_registry
 from .reading import read_rows
 
 __all__ = [
     "COLUMNS",
+    "FIRST_EXIT_YEAR",
     "FORMATS",
     "MAX_MEMBERS",
     "REQUIRED_COLUMNS",
-    "YEAR_RANGE",
     "ImportReport",
+    "MaskedIdNumberMismatch",
     "RegistryError",
     "RowError",
     "check_row",
@@ -49,5 +57,7 @@ __all__ = [
     "export_registry_bytes",
     "field_of_column",
     "import_registry",
+    "is_masked_id_number",
+    "keep_or_replace_id_number",
     "read_rows",
 ]

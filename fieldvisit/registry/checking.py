@@ -34,6 +34,7 @@ class _Plan:
 
     households: list[dict[str, Any]] = field(default_factory=list)  # Household fields
     helpers: dict[str, _Helper] = field(default_factory=dict)  # by phone
+    rows: dict[str, int] = field(default_factory=dict)  # 户编号 -> its row, for later errors
 
 
 class _Checker:
@@ -43,7 +44,7 @@ class _Checker:
         self.table = table
         self.errors: list[RowError] = []
         self.plan = _Plan()
-        self.first_row_of: dict[str, int] = {}  # 户编号 -> row
+        self.first_row_of: dict[str, int] = self.plan.rows  # 户编号 -> row
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row, self.table.headers.get(column, column), reason))
@@ -84,6 +85,8 @@ class _Checker:
     def _check_exit_year(self, number: int, cells: dict[str, str], values: dict[str, Any]) -> None:
         if values.get("status") == "exited" and not cells.get("脱贫年度"):
             self.error(number, "脱贫年度", _("已脱贫的户必须填写脱贫年度"))
+        if values.get("status") == "not_exited" and values.get("exit_year") is not None:
+            self.error(number, "脱贫年度", _("未脱贫的户不填脱贫年度"))
 
     def _check_repeat(self, number: int, household_id: str | None) -> None:
         if not household_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
@@ -15,16 +16,28 @@ from ..idcard import (
     CHECK_DIGIT,
     LENGTH,
     id_number_problem,
+    mask_id_number,
     normalize_id_number,
 )
 from ..vocab import ATTRIBUTES, CAUSES, STATUSES, code_for
 
 _DIGITS = re.compile(r"[0-9]+")
-YEAR_RANGE = (2000, 2100)
+FIRST_EXIT_YEAR = 2000
+# Longest text a cell may hold: a name or place longer than this is a pasted paragraph.
+MAX_TEXT = {"village": 30, "group": 20, "head": 30}
+# A phone number as people write it: mobile, or landline with or without its area code.
+_PHONE_DIGITS = re.compile(r"[0-9]{7,12}")
+_PHONE_SEPARATORS = re.compile(r"[、,，;；/\s]+")
+# What the masked registry download shows instead of an ID number (mask_id_number).
+_MASKED_ID = re.compile(r"[0-9]{4}\*{10}[0-9X]{4}")
 
 
 class _Invalid(Exception):
     """A cell's value cannot be used; the argument is the reason shown to the user."""
+
+
+class MaskedIdNumberMismatch(_Invalid):
+    """A masked ID number (from the masked download) that is not the stored number's."""
 
 
 def _required_text(text: str) -> str:
@@ -33,7 +46,23 @@ def _required_text(text: str) -> str:
     return text
 
 
-def _optional_text(text: str) -> str:
+def _bounded(name: str, required: bool) -> Callable[[str], str]:
+    most = MAX_TEXT[name]
+
+    def parse(text: str) -> str:
+        if required:
+            _required_text(text)
+        if len(text) > most:
+            raise _Invalid(_("太长了：最多 %(most)d 个字，这里有 %(n)d 个", most=most, n=len(text)))
+        return text
+
+    return parse
+
+
+def _phone(text: str) -> str:
+    for number in _PHONE_SEPARATORS.split(text):
+        if number and not _PHONE_DIGITS.fullmatch(number.replace("-", "")):
+            raise _Invalid(_("“%(value)s”不是电话号码（手机 11 位，座机可带区号）", value=number))
     return text
 
 
@@ -75,16 +104,39 @@ def _choice(vocabulary: dict[str, str]) -> Callable[[str], str]:
 def _year(text: str) -> int | None:
     if not text:
         return None
-    low, high = YEAR_RANGE
+    # A household cannot have left poverty in a year still to come.
+    low, high = FIRST_EXIT_YEAR, date.today().year
     if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise _Invalid(_("“%(value)s”不是年份（%(low)d–%(high)d）", value=text, low=low, high=high))
     return int(text)
+
+
+def is_masked_id_number(value: str) -> bool:
+    """Whether ``value`` is an ID number as the masked download shows it."""
+    return bool(_MASKED_ID.fullmatch(value))
+
+
+def keep_or_replace_id_number(new: str, stored: str) -> str:
+    """The ID number to store when a file or form gives ``new`` for a household that has
+    ``stored``: empty or masked (the masked download sent back) keeps the stored number.
+    Raises MaskedIdNumberMismatch when a masked value is not the stored number's."""
+    if not new:
+        return stored
+    if is_masked_id_number(new):
+        if not stored or mask_id_number(stored) != new:
+            raise MaskedIdNumberMismatch(
+                _("这是打了星号的号码，与已登记的不一致；请填写完整号码，或留空不改")
+            )
+        return stored
+    return new
 
 
 def _id_number(text: str) -> str:
     if not text:
         return ""
     number = normalize_id_number(text)
+    if is_masked_id_number(number):
+        return number  # stands for the stored number: see keep_or_replace_id_number
     problem = id_number_problem(number)
     # The number itself stays out of the message: it is shown only masked, even here.
     if problem == LENGTH:
@@ -110,15 +162,15 @@ def _yes_no(text: str) -> bool:
 # one another, so those are checked again afterwards.
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "户编号": ("id", _household_id),
-    "村": ("village", _required_text),
-    "组": ("group", _optional_text),
-    "户主姓名": ("head", _required_text),
+    "村": ("village", _bounded("village", required=True)),
+    "组": ("group", _bounded("group", required=False)),
+    "户主姓名": ("head", _bounded("head", required=True)),
     "家庭人口": ("members", _members),
     "贫困户属性": ("attribute", _choice(ATTRIBUTES)),
     "主要致贫原因": ("cause", _choice(CAUSES)),
     "脱贫状态": ("status", _choice(STATUSES)),
     "脱贫年度": ("exit_year", _year),
-    "联系电话": ("phone", _optional_text),
+    "联系电话": ("phone", _phone),
     "身份证号": ("id_number", _id_number),
     "长期不在家": ("long_absent", _yes_no),
 }

@@ -12,6 +12,8 @@ from ..idcard import mask_id_number
 from ..models import AuditEntry, Household, User, Village
 from ..storage import Registry, Store
 from .checking import _check, _Helper, _Plan
+from .errors import RegistryError, RowError
+from .fields import _Invalid, keep_or_replace_id_number
 
 
 @dataclass
@@ -105,11 +107,16 @@ def _upsert_helper(
 def _upsert_household(
     reg: Registry, values: dict[str, Any], at: str, report: ImportReport, diff: _Diff
 ) -> None:
+    existing = reg.households.get(values["id"])
+    if "id_number" in values:
+        # An empty or masked cell (the masked download sent back) keeps the stored number:
+        # clearing them must not wipe every household's ID number.
+        stored = existing.id_number if existing is not None else ""
+        values = {**values, "id_number": keep_or_replace_id_number(values["id_number"], stored)}
     village = values["village"]
     if village not in reg.villages:
         reg.villages[village] = Village(village)
         report.villages_added_names.append(village)
-    existing = reg.households.get(values["id"])
     if existing is None:
         household = Household(**values, token=new_token(), updated_at=at)
         reg.households[household.id] = household
@@ -136,8 +143,14 @@ def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _D
     report.missing_ids = [hid for hid in reg.households if hid not in in_file]
     for phone, helper in plan.helpers.items():
         _upsert_helper(reg, phone, helper, at, report, helpers)
+    errors = []
     for values in plan.households:
-        _upsert_household(reg, values, at, report, households)
+        try:
+            _upsert_household(reg, values, at, report, households)
+        except _Invalid as exc:
+            errors.append(RowError(plan.rows[values["id"]], "身份证号", exc.args[0]))
+    if errors:
+        raise RegistryError(errors)  # raised inside the registry's transaction: nothing written
     return report, households, helpers
 
 
