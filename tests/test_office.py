@@ -27,6 +27,23 @@ def test_admin_imports_the_sample_workbook(client, auth, store, households):
     assert store.household(households["h1"].id).token == households["h1"].token
 
 
+def test_the_office_sees_which_households_and_columns_an_import_changed(
+    client, auth, store, households
+):
+    """An import overwrites what was edited on the web since: the page says where."""
+    auth.login("admin")
+    upload(client, auth, SAMPLES / "registry-sample.xlsx", "花名册.xlsx")
+    rows = (SAMPLES / "registry-sample.csv").read_text(encoding="utf-8-sig").splitlines()
+    rows[1] = rows[1].replace(",2,低保贫困户,", ",3,低保贫困户,", 1)
+    edited = ("\n".join(rows) + "\n").encode("utf-8")
+    html = upload(client, auth, edited, "花名册.csv").get_data(as_text=True)
+    assert "更新 1 户" in html
+    changes = html[html.index('id="import-changes"') :]
+    h1 = households["h1"].id
+    assert f"<td>{h1}</td><td>马娟</td><td>家庭人口</td>" in changes
+    assert "保持原样" in html  # the test household h2 is not in the file
+
+
 def test_a_bad_file_imports_nothing_and_names_each_row(client, auth, store, households):
     auth.login("admin")
     before = store.registry().households

@@ -39,7 +39,7 @@ from .fields import (
     is_masked_id_number,
     keep_or_replace_id_number,
 )
-from .importing import ImportReport, import_registry
+from .importing import HouseholdChange, ImportReport, import_registry
 from .reading import read_rows
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "FORMATS",
     "MAX_MEMBERS",
     "REQUIRED_COLUMNS",
+    "HouseholdChange",
     "ImportReport",
     "MaskedIdNumberMismatch",
     "RegistryError",

@@ -13,7 +13,21 @@ from ..models import AuditEntry, Household, User, Village
 from ..storage import Registry, Store
 from .checking import _check, _Helper, _Plan
 from .errors import RegistryError, RowError
-from .fields import _Invalid, keep_or_replace_id_number
+from .fields import _Invalid, field_of_column, keep_or_replace_id_number
+
+# Household field -> the column the office knows it by.
+_COLUMN_OF = {name: column for column, name in field_of_column().items()} | {
+    "helpers": "帮扶责任人"
+}
+
+
+@dataclass(frozen=True)
+class HouseholdChange:
+    """One updated household, as the office reads it after an import."""
+
+    id: str
+    head: str
+    columns: tuple[str, ...]  # the spreadsheet columns whose value changed
 
 
 @dataclass
@@ -29,6 +43,9 @@ class ImportReport:
     helpers_added_phones: list[str] = field(default_factory=list)
     helpers_updated_phones: list[str] = field(default_factory=list)
     villages_added_names: list[str] = field(default_factory=list)
+    # What changed in each updated household: an import overwrites edits made on the web
+    # since, so the office is shown which households and columns it touched.
+    changes: list[HouseholdChange] = field(default_factory=list)
 
     @property
     def added(self) -> int:
@@ -123,16 +140,18 @@ def _upsert_household(
         reg.by_token[household.token] = household.id
         report.added_ids.append(household.id)
         return
-    changed = False
+    changed: list[str] = []
     for name, new in values.items():
         old = getattr(existing, name)
         if old != new:
             diff.record(existing.id, name, old, new)
             setattr(existing, name, new)
-            changed = True
+            changed.append(name)
     if changed:
         existing.updated_at = at
         report.updated_ids.append(existing.id)
+        columns = tuple(_COLUMN_OF.get(name, name) for name in changed)
+        report.changes.append(HouseholdChange(existing.id, existing.head, columns))
     else:
         report.unchanged_ids.append(existing.id)
 
