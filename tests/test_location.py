@@ -110,6 +110,21 @@ def test_the_office_sets_a_households_location(client, auth, store, households):
     assert refused.status_code == 403
 
 
+def test_the_office_is_told_which_coordinate_is_wrong(client, auth, store, households):
+    """Found by a tester: "abc" for the latitude read as both coordinates out of range."""
+    token = households["h1"].token
+    auth.login("admin")
+    form = {"lat": "abc", "lng": "114", "csrf_token": auth.csrf()}
+    page = client.post(f"/h/{token}/location", data=form, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "纬度要填数字" in html
+    assert "经度应在" not in html and "经度要填数字" not in html  # the longitude was fine
+    assert store.household(households["h1"].id).location is None
+    form = {"lat": "33,5", "lng": "114", "csrf_token": auth.csrf()}  # a comma, as typed
+    client.post(f"/h/{token}/location", data=form)
+    assert store.household(households["h1"].id).location == {"lat": 33.5, "lng": 114.0}
+
+
 def test_each_visit_shows_its_distance_from_the_household(client, auth, store, households):
     visits.place_household(store, households["h1"].id, HOME, "test", only_new=False)
     far = {"lat": HOME["lat"] + 0.01, "lng": HOME["lng"], "accuracy": 10}  # ~1.1 km north

@@ -104,6 +104,13 @@ def photo(visit_id: str, photo_id: str) -> Response:
     return response
 
 
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().replace("，", ".").replace(",", "."))
+    except ValueError:
+        return None
+
+
 @bp.post("/h/<token>/location")
 @role_required("admin")
 def set_location(token: str) -> Response:
@@ -112,11 +119,14 @@ def set_location(token: str) -> Response:
     errors: dict[str, str] = {}
     location = None
     if "clear" not in request.form:
-        try:
-            raw = {"lat": float(request.form["lat"]), "lng": float(request.form["lng"])}
-        except (KeyError, ValueError):
-            raw = {"lat": None, "lng": None}
-        location = geo.parse_location(raw, errors)
+        # Each coordinate told apart: "not a number" is not "out of range".
+        raw = {name: _number(request.form.get(name, "")) for name in ("lat", "lng")}
+        if raw["lat"] is None:
+            errors["lat"] = _("纬度要填数字，例如 33.39297")
+        if raw["lng"] is None:
+            errors["lng"] = _("经度要填数字，例如 113.96361")
+        if not errors:
+            location = geo.parse_location(raw, errors)
     if errors:
         flash(_("位置无效：%(problem)s", problem="；".join(errors.values())))
     else:
