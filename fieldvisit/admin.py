@@ -37,10 +37,11 @@ _SEPARATORS = re.compile(r"[、,，;；/]")
 
 class AdminError(ValueError):
     """The change cannot be made; ``errors`` maps a form field to a message ("" for the
-    form as a whole)."""
+    form as a whole). ``status``: 400 for what was typed, 409 for what is stored."""
 
-    def __init__(self, errors: dict[str, str] | str) -> None:
+    def __init__(self, errors: dict[str, str] | str, status: int = 400) -> None:
         self.errors = errors if isinstance(errors, dict) else {"": errors}
+        self.status = status
         super().__init__("; ".join(self.errors.values()))
 
 
@@ -235,10 +236,24 @@ def _helper_account(reg: Registry, phone: str) -> User:
     return user
 
 
+def _still_paired(reg: Registry, phone: str) -> None:
+    paired = sum(1 for h in reg.households.values() if phone in h.helpers)
+    if paired:
+        # A stopped helper cannot log in, so their households would go unvisited unnoticed.
+        raise AdminError(
+            _(
+                "不能停用：还有 %(n)d 户与此人结对，请先把这些户转交给其他帮扶责任人",
+                n=paired,
+            ),
+            status=409,
+        )
+
+
 def set_active(store: Store, phone: str, active: bool, actor: str) -> bool:
     """Let a helper log in again, or stop them (a cadre who has left): their sessions and API
-    tokens stop working at once, their visits and pairings stay. Returns whether anything
-    changed. Raises LookupError when ``phone`` is not a helper."""
+    tokens stop working at once, their visits stay. Returns whether anything changed.
+    Raises LookupError when ``phone`` is not a helper, AdminError (409) when stopping a
+    helper still paired with households: they are transferred first."""
     if phone == actor:
         raise AdminError(_("不能停用自己的账号"))
     _helper_account(store.registry(), phone)
@@ -246,6 +261,8 @@ def set_active(store: Store, phone: str, active: bool, actor: str) -> bool:
 
     def change(reg: Registry) -> bool:
         user = _helper_account(reg, phone)
+        if not active:
+            _still_paired(reg, phone)  # under the registry's lock: no pairing slips in
         was = user.active
         user.active = active
         return was

@@ -86,22 +86,31 @@ def export_registry(out: Path) -> None:
 @click.command("door-plates")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village's plates.")
+@click.option("--household", default=None, help="Only this household's plate (户编号).")
 @with_appcontext
-def door_plates(out: Path, village: str | None) -> None:
+def door_plates(out: Path, village: str | None, household: str | None) -> None:
     """Print-ready A4 PDF of QR door plates."""
     from .plates import door_plates_pdf, households_for_plates
     from .storage import atomic_write_bytes
 
     if out.suffix.lower() != ".pdf":
         raise click.ClickException(_("--out 须为 .pdf 文件"))
+    if village is not None and household is not None:
+        raise click.ClickException(_("--village 和 --household 只能选一个"))
     base_url, store = _base_url(), get_store()
     try:
-        total = len(households_for_plates(store.registry(), village))
+        chosen = households_for_plates(store.registry(), village, household)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
-    with click.progressbar(length=total, label=_("户牌"), show_pos=True) as bar:
+    if household is not None:
+        household = chosen[0].id
+    with click.progressbar(length=len(chosen), label=_("户牌"), show_pos=True) as bar:
         pdf = door_plates_pdf(
-            store, base_url, village, progress=lambda done, _total: bar.update(done - bar.pos)
+            store,
+            base_url,
+            village,
+            progress=lambda done, _total: bar.update(done - bar.pos),
+            household=household,
         )
     atomic_write_bytes(out.resolve(), pdf)
     click.echo(_("户牌已写入 %(out)s", out=out))

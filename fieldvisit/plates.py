@@ -136,8 +136,21 @@ def make_plate(registry: Registry, household: Household, base_url: str) -> Plate
     )
 
 
-def households_for_plates(registry: Registry, village: str | None = None) -> list[Household]:
-    """The households to print, in plate order; LookupError when there are none."""
+def households_for_plates(
+    registry: Registry, village: str | None = None, household: str | None = None
+) -> list[Household]:
+    """The households to print, in plate order: the township's, one village's, or the one
+    household whose 户编号 is ``household`` (a plate reprinted after a new QR code). Raises
+    LookupError with a message for the user when there are none."""
+    if household is not None:
+        if village is not None:
+            # The callers resolve a form or command line that names both; guessing here
+            # which one was meant would print the wrong plates without a word.
+            raise ValueError("village and household are exclusive")
+        found_one = registry.households.get(household.strip())
+        if found_one is None:
+            raise LookupError(_("没有户编号为 %(id)s 的户", id=household.strip()))
+        return [found_one]
     found = [h for h in registry.households.values() if village is None or h.village == village]
     if not found:
         if village is None:
@@ -158,13 +171,15 @@ def door_plates_pdf(
     village: str | None = None,
     progress: Progress | None = None,
     sheets_per_part: int = SHEETS_PER_PART,
+    *,
+    household: str | None = None,
 ) -> bytes:
-    """A4 sheets of door plates, four to a page with cut lines, for every household or for
-    one village's. Needs an application context. Raises LookupError (with a message for the
-    user) when there is nothing to print. ``progress(done, total)`` is called before the
-    first part and after each one, in plates."""
+    """A4 sheets of door plates, four to a page with cut lines, for every household, one
+    village's or one household (by 户编号). Needs an application context. Raises LookupError
+    (with a message for the user) when there is nothing to print. ``progress(done, total)``
+    is called before the first part and after each one, in plates."""
     registry = store.registry()
-    households = households_for_plates(registry, village)
+    households = households_for_plates(registry, village, household)
     township = township_name(store)
     report = progress or (lambda _done, _total: None)
     total = len(households)
@@ -192,6 +207,6 @@ def _join(parts: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def plates_filename(township: str, village: str | None) -> str:
-    """The download's name, e.g. "示范镇-王寨村-户牌.pdf"."""
-    return "-".join([p for p in (township, village) if p] + ["户牌"]) + ".pdf"
+def plates_filename(township: str, village: str | None, household: str | None = None) -> str:
+    """The download's name, e.g. "示范镇-王寨村-户牌.pdf" or "示范镇-411523001-户牌.pdf"."""
+    return "-".join([p for p in (township, village, household) if p] + ["户牌"]) + ".pdf"

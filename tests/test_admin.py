@@ -436,6 +436,11 @@ def test_a_deactivated_helper_cannot_log_in_and_their_history_stays(client, app,
 
     Auth(helper_client).login("owner")
     auth.login("admin")
+    # Their households go to someone else first (stopping a paired helper is refused).
+    moved = client.post(
+        f"/office/helpers/{owner.phone}/transfer", data={"csrf_token": auth.csrf(), "to": SPARE}
+    )
+    assert moved.status_code == 302
     response = client.post(
         f"/office/helpers/{owner.phone}/deactivate", data={"csrf_token": auth.csrf()}
     )
@@ -448,9 +453,8 @@ def test_a_deactivated_helper_cannot_log_in_and_their_history_stays(client, app,
         "/login", data={"phone": owner.phone, "password": PASSWORD, "csrf_token": csrf_from(page)}
     )
     assert refused.status_code == 200 and "手机号或密码不对" in refused.get_data(as_text=True)
-    # Visits and pairings stay.
+    # Their visits stay.
     assert any(v.id == visit.id for v in office.visits(TODAY.isoformat()[:7]))
-    assert owner.phone in office.household(H1).helpers
     (entry,) = audit(office, "user.deactivate")
     assert (entry.target, entry.before, entry.after) == (
         owner.phone,
@@ -467,6 +471,31 @@ def test_a_deactivated_helper_cannot_log_in_and_their_history_stays(client, app,
     assert office.user(owner.phone).active is True
     assert audit(office, "user.activate")[0].after == {"active": True}
     Auth(helper_client).login("owner")
+
+
+def test_a_helper_still_paired_cannot_be_deactivated(client, auth, office):
+    owner = PEOPLE["owner"][0]
+    auth.login("admin")
+    page = client.get(f"/office/helpers/{owner}").get_data(as_text=True)
+    # No form to send: the button is shown disabled, with the reason.
+    assert f"/office/helpers/{owner}/deactivate" not in page
+    assert "还有 2 户与此人结对，停用前请先转交。" in page
+    assert re.search(r"<button[^>]*disabled[^>]*>停用账号</button>", page)
+    response = client.post(f"/office/helpers/{owner}/deactivate", data={"csrf_token": auth.csrf()})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "不能停用：还有 2 户与此人结对，请先把这些户转交给其他帮扶责任人" in html
+    # Nothing changed.
+    assert office.user(owner).active is True
+    assert owner in office.household(H1).helpers
+    assert audit(office, "user.deactivate") == []
+
+
+def test_a_helper_without_households_keeps_the_deactivate_button(client, auth, office):
+    auth.login("admin")
+    page = client.get(f"/office/helpers/{SPARE}").get_data(as_text=True)
+    assert f'action="/office/helpers/{SPARE}/deactivate"' in page
+    assert "停用前请先转交" not in page
 
 
 def test_a_password_reset_is_shown_once(client, app, auth, office):

@@ -108,6 +108,41 @@ def test_door_plates_needs_a_base_url_and_writes_a_pdf(runner, app, households, 
     assert runner.invoke(args=["door-plates", "--out", str(out)]).exit_code != 0
 
 
+def test_door_plates_prints_one_household(runner, store, households, tmp_path):
+    from test_report_pages import _qr_codes
+
+    h1 = households["h1"]
+    out = tmp_path / "plate.pdf"
+    result = runner.invoke(args=["door-plates", "--out", str(out), "--household", h1.id])
+    assert result.exit_code == 0, result.output
+    assert _qr_codes(out) == [f"http://fieldvisit.test/h/{store.household(h1.id).token}"]
+    text = subprocess.run(
+        ["pdftotext", str(out), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert h1.id in text and households["h2"].id not in text
+
+
+def test_door_plates_refuses_an_unknown_household_and_both_scopes(runner, households, tmp_path):
+    out = tmp_path / "plate.pdf"
+    unknown = runner.invoke(args=["door-plates", "--out", str(out), "--household", "4117219999999"])
+    assert unknown.exit_code != 0
+    assert "没有户编号为 4117219999999 的户" in unknown.output
+    both = runner.invoke(
+        args=[
+            "door-plates",
+            "--out",
+            str(out),
+            "--village",
+            "聂河村",
+            "--household",
+            households["h1"].id,
+        ]
+    )
+    assert both.exit_code != 0
+    assert "--village 和 --household 只能选一个" in both.output
+    assert not out.exists()
+
+
 def test_the_real_flask_command_runs(tmp_path):
     """The commands work from a shell, on FIELDVISIT_DATA_DIR."""
     env = {"FIELDVISIT_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}

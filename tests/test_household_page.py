@@ -36,15 +36,35 @@ def test_a_helper_not_paired_is_told_so(client, auth, households):
     page = response.get_data(as_text=True)
     assert "不是您的帮扶户" in page
     assert "低保" not in page
-    assert client.get(f"/h/{households['h1'].token}/visit").status_code == 403
+    response = client.get(f"/h/{households['h1'].token}/visit")
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "没有与您结对" in page and "回到我的帮扶户" in page
+    assert "督查" not in page
 
 
 def test_supervisors_view_but_cannot_record(client, auth, households):
+    h = households["h1"]
     auth.login("supervisor")
-    page = client.get(f"/h/{households['h1'].token}").get_data(as_text=True)
-    assert households["h1"].head in page
+    page = client.get(f"/h/{h.token}").get_data(as_text=True)
+    assert h.head in page
     assert "登记本次走访" not in page
-    assert client.get(f"/h/{households['h1'].token}/visit").status_code == 403
+    response = client.get(f"/h/{h.token}/visit")
+    assert response.status_code == 403
+    # Told what a supervisor may do, and led back to the household, not to a helper's list.
+    page = response.get_data(as_text=True)
+    assert "督查人员可以查看这户（聂河村 马娟）的情况和走访记录，但不能登记走访" in page
+    assert f'href="/h/{h.token}"' in page
+    assert "没有与您结对" not in page and "回到我的帮扶户" not in page
+
+
+def test_the_office_records_for_any_household_on_the_visit_form(client, auth, store, households):
+    h = households["h1"]  # paired with the owner, not with the office
+    auth.login("admin")
+    response = client.get(f"/h/{h.token}/visit")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'name="kind"' in page and "不能登记走访" not in page and "没有与您结对" not in page
 
 
 def test_an_admin_issues_a_new_token_and_the_old_link_dies(client, auth, store, households):
@@ -60,6 +80,37 @@ def test_an_admin_issues_a_new_token_and_the_old_link_dies(client, auth, store, 
     assert any(
         e.action == "household.token" for m in _months(store) for e in store.audit_entries(m)
     )
+
+
+def test_the_office_prints_one_households_plate_from_its_page(client, auth, store, households):
+    h = households["h1"]
+    auth.login("admin")
+    page = client.get(f"/h/{h.token}").get_data(as_text=True)
+    form = page.split('id="print-plate"')[0].rsplit("<form", 1)[1]
+    assert 'method="post" action="/office/plates"' in form
+    after = page.split('id="print-plate"')[1].split("</form>")[0]
+    assert f'name="household" value="{h.id}"' in after and 'name="csrf_token"' in after
+    assert "打印这户的户牌" in after
+    # Right after a new QR code, the button also stands under the message at the top.
+    assert 'form="print-plate"' not in page
+    response = client.post(
+        f"/h/{h.token}/token", data={"csrf_token": auth.csrf()}, follow_redirects=True
+    )
+    page = response.get_data(as_text=True)
+    assert "请打印新户牌" in page
+    assert page.count("打印这户的户牌") == 2 and 'form="print-plate"' in page
+    assert f'value="{store.household(h.id).token}"' not in page  # the id is sent, not the token
+    # Only once: the message is gone on the next visit.
+    again = client.get(f"/h/{store.household(h.id).token}").get_data(as_text=True)
+    assert 'form="print-plate"' not in again
+
+
+def test_only_the_office_gets_the_plate_button(client, auth, households):
+    h = households["h1"]
+    for who in ("owner", "supervisor"):
+        auth.login(who)
+        page = client.get(f"/h/{h.token}").get_data(as_text=True)
+        assert "打印这户的户牌" not in page and "/office/plates" not in page
 
 
 def test_only_admins_issue_tokens(client, auth, store, households):

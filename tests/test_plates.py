@@ -268,6 +268,34 @@ def test_it_prints_one_village_on_request(printed_village: Printed, module_store
     assert "聂河村" not in printed_village.text
 
 
+def test_it_prints_one_household_on_request(
+    module_store: Store, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    progress: list[tuple[int, int]] = []
+    pdf = door_plates_pdf(
+        module_store,
+        BASE_URL,
+        household="411523004",
+        progress=lambda done, total: progress.append((done, total)),
+    )
+    printed = Printed(pdf, tmp_path_factory.mktemp("household"))
+    token = module_store.household("411523004").token
+    assert [s.data.decode("utf-8") for s in printed.symbols()] == [household_url(BASE_URL, token)]
+    assert len(printed.pages) == 1
+    assert "411523004" in printed.text and "刘春花" in printed.text
+    assert "411523001" not in printed.text and "王德明" not in printed.text
+    assert progress == [(0, 1), (1, 1)]
+
+
+def test_households_for_plates_chooses_one_household_by_its_number(module_store: Store) -> None:
+    registry = module_store.registry()
+    assert [h.id for h in households_for_plates(registry, household=" 411523101 ")] == ["411523101"]
+    with pytest.raises(LookupError, match="没有户编号为 411529999 的户"):
+        households_for_plates(registry, household="411529999")
+    with pytest.raises(ValueError, match="exclusive"):
+        households_for_plates(registry, village="王寨村", household="411523101")
+
+
 def test_it_refuses_a_village_without_households(module_store: Store) -> None:
     with pytest.raises(LookupError, match="没有登记户"):
         door_plates_pdf(module_store, BASE_URL, village="没有这个村")
@@ -410,3 +438,4 @@ def test_the_download_is_named_after_the_township_and_village() -> None:
     assert plates_filename(TOWNSHIP, "王寨村") == "示范镇-王寨村-户牌.pdf"
     assert plates_filename(TOWNSHIP, None) == "示范镇-户牌.pdf"
     assert plates_filename("", None) == "户牌.pdf"
+    assert plates_filename(TOWNSHIP, None, "411523001") == "示范镇-411523001-户牌.pdf"

@@ -260,6 +260,55 @@ def test_the_office_queues_a_villages_plates_and_downloads_them(
     assert f"/reports/jobs/{job_id}" in client.get("/office/plates").get_data(as_text=True)
 
 
+def test_the_office_reprints_one_households_plate_after_a_new_qr_code(
+    app, client, auth, store, households, tmp_path
+):
+    h1 = households["h1"]
+    auth.login("admin")
+    client.post(f"/h/{h1.token}/token", data={"csrf_token": auth.csrf()})
+    token = store.household(h1.id).token
+    assert token != h1.token
+    # As the household page's button sends it (spaces around a typed 户编号 are forgiven).
+    job_id = _job_id(_queue_plates(client, auth, household=f" {h1.id} "))
+    page = client.get(f"/reports/jobs/{job_id}").get_data(as_text=True)
+    assert f"户牌：{h1.id}，1 户" in page
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    assert (job.done, job.total) == (1, 1)
+    response = _download(client, f"/reports/jobs/{job_id}/download")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "4117210010001" in response.headers["Content-Disposition"]
+    pdf = tmp_path / "plate.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert h1.id in text and h1.head in text
+    assert households["h2"].head not in text
+    # The one plate leads to the household's current token, which opens its page.
+    (url,) = _qr_codes(pdf)
+    assert url == f"http://fieldvisit.test/h/{token}"
+    assert client.get(url.removeprefix("http://fieldvisit.test")).status_code == 200
+
+
+def test_the_households_number_wins_over_the_village(app, client, auth, households):
+    auth.login("admin")
+    job_id = _job_id(_queue_plates(client, auth, village="王寨村", household=households["h1"].id))
+    job = _finish(app, job_id)
+    assert job.status == "done", job.error
+    assert job.title == f"户牌：{households['h1'].id}，1 户"
+
+
+def test_plates_of_an_unknown_household_are_refused_on_the_page(app, client, auth, households):
+    auth.login("admin")
+    response = _queue_plates(client, auth, household="4117219999999")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "没有户编号为 4117219999999 的户" in page
+    assert 'value="4117219999999"' in page  # kept in the box, to be corrected
+    assert get_runner(app).jobs_of(PEOPLE["admin"][0]) == []
+
+
 def test_plates_of_a_village_without_households_are_refused_on_the_page(
     app, client, auth, households
 ):
@@ -275,6 +324,7 @@ def test_only_the_office_queues_door_plates(app, client, auth, households, who):
     auth.login(who)
     assert client.get("/office/plates").status_code == 403
     assert _queue_plates(client, auth, village="王寨村").status_code == 403
+    assert _queue_plates(client, auth, household=households["h1"].id).status_code == 403
     # Nor through the reports' own form, which supervisors may use for the other files.
     refused = _start(client, auth, kind="plates", village="王寨村").status_code
     assert refused == (400 if who == "supervisor" else 403)
@@ -286,6 +336,7 @@ def test_queueing_plates_needs_the_csrf_token_and_the_old_download_is_gone(
 ):
     auth.login("admin")
     assert client.post("/office/plates", data={"village": "王寨村"}).status_code == 400
+    assert client.post("/office/plates", data={"household": households["h1"].id}).status_code == 400
     assert get_runner(app).jobs_of(PEOPLE["admin"][0]) == []
     # The PDF is no longer made inside a request.
     assert client.get("/office/plates.pdf?village=王寨村").status_code == 404

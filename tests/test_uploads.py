@@ -17,6 +17,7 @@ from werkzeug.test import encode_multipart
 
 from fieldvisit import create_app
 from fieldvisit.models import Household
+from fieldvisit.storage import Store
 
 SECRET = "secret-outside-the-data-folder"
 
@@ -60,6 +61,57 @@ def test_it_answers_413_with_the_error_page_for_a_large_registry(
     assert response.status_code == 413
     assert "文件太大" in response.get_data(as_text=True)
     assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("http://localhost/office/import", "/office/import"),  # the page the form is on
+        ("http://fieldvisit.test/office/import?x=1", "/office/import?x=1"),  # BASE_URL's host
+        ("https://elsewhere.example/office/import", "/"),  # another site: home
+        ("http://localhost//elsewhere.example/", "/"),  # read by browsers as another site
+        ("javascript:alert(1)", "/"),
+        (None, "/"),
+    ],
+)
+def test_the_413_page_states_the_limit_and_leads_back(
+    client: FlaskClient,
+    auth: Auth,
+    store: Store,
+    households: dict[str, Household],
+    referer: str | None,
+    back: str,
+) -> None:
+    auth.login("admin")
+    fields = {"file": ("registry.csv", b"x" * (1024 * 1024 + 1)), "csrf_token": auth.csrf()}
+    headers = {"Referer": referer} if referer else {}
+    response = client.post(
+        "/office/import",
+        headers=headers,
+        **_multipart(fields),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "文件太大：最大 1 MB" in html  # MAX_UPLOAD_MB of this module's app
+    label = "回到上一页" if back != "/" else "回到首页"
+    assert f'<a class="button" href="{back}">{label}</a>' in html
+    assert "elsewhere" not in html and "javascript" not in html
+    assert sorted(store.registry().households) == sorted(h.id for h in households.values())
+
+
+def test_the_413_page_speaks_english(
+    client: FlaskClient, auth: Auth, households: dict[str, Household]
+) -> None:
+    client.get("/lang/en")
+    auth.login("admin")
+    fields = {"file": ("registry.csv", b"x" * (1024 * 1024 + 1)), "csrf_token": auth.csrf()}
+    response = client.post(
+        "/office/import",
+        headers={"Referer": "http://localhost/office/import"},
+        **_multipart(fields),  # type: ignore[arg-type]
+    )
+    html = response.get_data(as_text=True)
+    assert "The file is too large: at most 1 MB" in html and "Back to the previous page" in html
 
 
 def test_it_answers_413_in_json_for_a_large_photo(

@@ -176,7 +176,7 @@ def _set_active(phone: str, active: bool) -> Response | tuple[str, int]:
     try:
         admin.set_active(get_store(), phone, active, actor=g.user.phone)
     except admin.AdminError as exc:
-        return _helper_page(user, 400, problem=exc.errors.get("", ""))
+        return _helper_page(user, exc.status, problem=exc.errors.get("", ""))
     flash(_("账号已启用") if active else _("账号已停用，走访记录仍保留"))
     return redirect(url_for("admin.helper", phone=phone))
 

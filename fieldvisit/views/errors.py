@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -24,10 +26,43 @@ def _message(code: int) -> str:
     return messages.get(code, _("请求有误"))
 
 
-def _respond(code: int, message: str):  # type: ignore[no-untyped-def]
+def _respond(code: int, message: str, back: str | None = None):  # type: ignore[no-untyped-def]
     if request.path.startswith("/api/"):
         return jsonify(error=message), code
-    return render_template("error.html", code=code, message=message), code
+    return render_template("error.html", code=code, message=message, back=back), code
+
+
+def _our_hosts() -> set[str]:
+    hosts = {request.host}
+    base = current_app.config.get("BASE_URL")
+    if base:
+        hosts.add(urlsplit(base).netloc)
+    return hosts
+
+
+def referring_page() -> str | None:
+    """The path (and query) of the page the request came from, when it is one of ours;
+    None for another site's page, a missing Referer or anything odd, so that an error page's
+    "back" link never leads off the site."""
+    referer = request.headers.get("Referer", "")
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc not in _our_hosts():
+        return None
+    path = parts.path or "/"
+    # "//host" and "/\\host" are read by browsers as another site.
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def _too_large():  # type: ignore[no-untyped-def]
+    # The limit counts the whole request, so a file a little under it may still be refused;
+    # stating it lets the office judge how much to cut.
+    message = _("文件太大：最大 %(mb)d MB", mb=current_app.config["MAX_UPLOAD_MB"])
+    return _respond(413, message, back=referring_page())
 
 
 def register(app: Flask) -> None:
@@ -51,4 +86,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if exc.code == 413 and not request.path.startswith("/api/"):
+            return _too_large()
         return _respond(exc.code or 500, _message(exc.code or 500))

@@ -84,7 +84,11 @@ def _form_page(household: Household, token: str, values: dict, errors: dict, vis
 def visit_form(token: str) -> Response | str | tuple[str, int]:
     household = household_by_token(token)
     if not visits.may_record(g.user, household):
-        return render_template("not_paired.html", household=household), 403
+        # A supervisor may look at every household but records nothing: tell them so, and
+        # lead them to the household's page rather than to a helper's list they lack.
+        return render_template(
+            "not_paired.html", household=household, token=token, may_view=may_view(household)
+        ), 403
     if request.method == "GET":
         return _form_page(household, token, visitform.blank_values(date.today()), {}, None)
     if "add_need" in request.form:
@@ -128,5 +132,6 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
 def reissue_token(token: str) -> Response:
     household = household_by_token(token)
     new = households_domain.reissue_token(get_store(), household.id, actor=g.user.phone)
-    flash(_("已换新二维码，旧户牌的链接已失效，请打印新户牌"))
+    # The category lets the household page offer the new plate's print button at the top.
+    flash(_("已换新二维码，旧户牌的链接已失效，请打印新户牌"), "new_token")
     return redirect(url_for("field.household", token=new))

@@ -46,11 +46,14 @@ def import_registry() -> str | tuple[str, int]:
     return render_template("import.html", report=report)
 
 
-def _plates_page(problem: str | None = None) -> str:
-    """The door-plates form, with the caller's plates being made or ready to download."""
+def _plates_page(problem: str | None = None, household: str | None = None) -> str:
+    """The door-plates form (with the 户编号 asked for, to correct it), with the caller's
+    plates being made or ready to download."""
     jobs = [j for j in get_runner().jobs_of(g.user.phone) if kind_of(j) == "plates"]
     villages = sort_villages(set(get_store().registry().villages))
-    return render_template("plates.html", villages=villages, jobs=jobs, problem=problem)
+    return render_template(
+        "plates.html", villages=villages, jobs=jobs, problem=problem, household=household
+    )
 
 
 @bp.get("/plates")
@@ -62,12 +65,16 @@ def plates() -> str:
 @bp.post("/plates")
 @role_required("admin")
 def queue_plates() -> Response | tuple[str, int]:
+    # One household's plate (户编号, e.g. after a new QR code) or a village's; the 户编号
+    # wins when both are filled in, as on the reports' booklet form.
+    household = request.form.get("household", "").strip() or None
+    village = None if household else request.form.get("village") or None
     try:
-        job = submit(plates_request(request.form.get("village") or None))
+        job = submit(plates_request(village, household))
     except LookupError as exc:
-        return _plates_page(str(exc)), 400
+        return _plates_page(str(exc), household), 400
     except JobLimitError:
-        return _plates_page(busy_message()), 429
+        return _plates_page(busy_message(), household), 429
     return redirect(url_for("reports.job", job_id=job.id), code=303)
 
 

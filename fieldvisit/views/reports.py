@@ -116,31 +116,36 @@ def _visits(form: Any, today: date) -> Request:
 KINDS = {"summary": _summary, "booklet": _booklet, "visits": _visits}
 
 
-def plates_request(village: str | None) -> Request:
-    """Door plates of the township or one village. Checked now (LookupError with a message)
-    so that a village without households is told on the page, not as a failed job.
+def plates_request(village: str | None, household: str | None = None) -> Request:
+    """Door plates of the township, one village or one household (by 户编号, given without
+    ``village``). Checked now (LookupError with a message) so that a village without
+    households or an unknown 户编号 is told on the page, not as a failed job.
 
     Not one of KINDS: ``POST /reports`` is open to supervisors, door plates are the office's
     only, so they are queued by ``POST /office/plates`` behind its admin check.
     """
     store = get_store()
-    households = plates.households_for_plates(store.registry(), village)
+    households = plates.households_for_plates(store.registry(), village, household)
+    if household is not None:
+        household = households[0].id  # as stored, whatever spaces were typed around it
     # Read now: the worker has no request to take the address from.
     address = base_url()
     return Request(
         # The address is part of the key: plates asked for through another address of the
         # server carry other links, so they are not the same file.
-        key=f"plates/{village or ''}/{address}",
+        key=f"plates/{village or ''}/{household or ''}/{address}",
         title=ngettext(
             "户牌：%(scope)s，%(num)d 户",
             "户牌：%(scope)s，%(num)d 户",
             len(households),
-            scope=village or _("全镇"),
+            scope=household or village or _("全镇"),
         ),
-        filename=plates.plates_filename(plates.township_name(store), village),
+        filename=plates.plates_filename(plates.township_name(store), village, household),
         mimetype=PDF,
+        # The plate is made from the registry as it is when the job runs, so a household's
+        # plate queued right after a new QR code carries the new one.
         work=lambda progress: plates.door_plates_pdf(
-            get_store(), address, village, progress=progress
+            get_store(), address, village, progress=progress, household=household
         ),
     )
 
