@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import PEOPLE, visit_payload
 
 from fieldvisit import admin, audit, auth, needs, registry
+from fieldvisit.clock import now_iso
 from fieldvisit.households import reissue_token
 from fieldvisit.models import AuditEntry
 from fieldvisit.visits import correct_visit, record_visit
@@ -31,6 +34,24 @@ def _one(store, action: str) -> AuditEntry:
 def _visit(store, households, **kw):
     stored, _created = record_visit(store, visit_payload(households["h1"], **kw), store.user(OWNER))
     return stored
+
+
+def _edit(store, household, **changes):
+    """The office's edit form, sent with ``changes`` over the household's own values."""
+    form = {n: str(getattr(household, n) or "") for n in admin.EDITABLE}
+    form.update(id_number="", long_absent="1" if household.long_absent else "")
+    admin.edit_household(store, household.id, {**form, **changes}, ADMIN)
+
+
+def _history(page: str) -> str:
+    """The household page's audit section."""
+    start = page.index('id="audit"')
+    return page[start : page.index("全部操作记录", start)]
+
+
+def _cells(page: str) -> list[str]:
+    """The audit page's 改动 cells, newest entry first."""
+    return re.findall(r'<td class="changes">(.*?)</td>', page, re.S)
 
 
 def test_it_records_every_kind_of_change(store, households):
@@ -65,6 +86,23 @@ def test_it_records_every_kind_of_change(store, households):
     assert _one(store, "user.password").who == ADMIN
     assert _one(store, "registry.import").target == "花名册.csv"
     assert all(e.at and e.who for e in _all(store))
+    assert {e.action for e in _all(store)} <= set(audit.ACTIONS)
+
+
+def test_every_action_the_code_writes_has_a_label():
+    root = Path(audit.__file__).parent
+    kinds = "|".join(re.escape(k[:-1]) for k in audit.KINDS)
+    literal = re.compile(rf'"((?:{kinds})\.[a-z_]+)"')
+    files = {"html", "json", "jsonl", "csv", "xlsx", "pdf", "py"}
+    written = {
+        code
+        for path in root.rglob("*.py")
+        if path != root / "audit.py"
+        for code in literal.findall(path.read_text("utf-8"))
+        if code.rsplit(".", 1)[1] not in files
+    }
+    assert len(written) >= 15, written  # the scan finds them
+    assert written <= set(audit.ACTIONS), written - set(audit.ACTIONS)
 
 
 def test_it_keeps_id_numbers_masked_in_the_log(store, households):
@@ -123,10 +161,12 @@ def test_the_page_lists_filtered_entries_with_their_changes(client, auth, store,
     admin.set_helpers(store, households["h1"].id, [OTHER], ADMIN)
     auth.login("admin")
     page = client.get("/office/audit?kind=household.").get_data(as_text=True)
-    assert "household.helpers" in page and "visit.create" not in page
+    # The actions by their labels (调整帮扶责任人: household.helpers; 新增走访记录: visit.create).
+    assert "<td>调整帮扶责任人</td>" in page and "新增走访记录" not in page
+    assert "household.helpers" not in page
     assert OTHER in page and "操作记录" in page
     page = client.get(f"/office/audit?household={households['h1'].id}").get_data(as_text=True)
-    assert "visit.create" in page and "household.helpers" in page
+    assert "<td>新增走访记录</td>" in page and "<td>调整帮扶责任人</td>" in page
 
 
 def test_the_household_page_shows_its_history_to_the_office_only(client, auth, store, households):
@@ -136,11 +176,12 @@ def test_the_household_page_shows_its_history_to_the_office_only(client, auth, s
     token = store.household(h1.id).token
     auth.login("supervisor")
     page = client.get(f"/h/{token}").get_data(as_text=True)
-    assert 'id="audit"' in page and "visit.create" in page and "household.token" not in page
+    # 新增走访记录 is visit.create, 换新二维码 household.token (h2's).
+    assert "新增走访记录" in _history(page) and "换新二维码" not in _history(page)
     client.post("/logout", data={"csrf_token": auth.csrf()})
     auth.login("owner")
     page = client.get(f"/h/{token}").get_data(as_text=True)
-    assert 'id="audit"' not in page and "visit.create" not in page
+    assert 'id="audit"' not in page and "新增走访记录" not in page
 
 
 def test_the_log_is_read_again_as_it_grows_and_a_torn_line_is_skipped(store, households):
@@ -170,3 +211,150 @@ def test_older_entries_are_outside_the_default_window(client, auth, store, house
     auth.login("admin")
     assert "2019-05-01" not in client.get("/office/audit").get_data(as_text=True)
     assert "2019-05-01" in client.get("/office/audit?from=").get_data(as_text=True)
+
+
+# --- in the office's words ----------------------------------------------------------------
+
+
+def test_a_household_moved_to_another_village_shows_the_move(client, auth, store, households):
+    h1 = households["h1"]
+    _visit(store, households)  # a visit's village is context: not shown as a change
+    _edit(store, h1, village="王寨村")
+    (entry,) = [e for e in _all(store) if e.action == "household.edit"]
+    assert (entry.before, entry.after) == ({"village": "聂河村"}, {"village": "王寨村"})
+    auth.login("admin")
+    moved, visited = _cells(client.get("/office/audit").get_data(as_text=True))
+    assert moved == "<div><b>村</b>: <del>聂河村</del> → 王寨村</div>"
+    assert "<b>走访方式</b>" in visited and "<b>村</b>" not in visited
+    page = client.get(f"/h/{store.household(h1.id).token}").get_data(as_text=True)
+    assert "村: 聂河村 → 王寨村" in _history(page)
+
+
+def test_actions_fields_and_values_are_labelled(client, auth, store, households):
+    h1 = households["h1"]
+    _visit(store, households)
+    _edit(store, h1, status="exited", exit_year="2025", attribute="general", long_absent="1")
+    needs.resolve(store, store.needs(MONTH)[0].id, ADMIN, "已协调报销")
+    auth.login("admin")
+    page = client.get("/office/audit").get_data(as_text=True)
+    resolved, edited, visited = _cells(page)
+    assert "<td>修改户信息</td>" in page and "<td>需求销号</td>" in page
+    assert "<b>脱贫状态</b>: <del>未脱贫</del> → 已脱贫" in edited
+    assert "<b>贫困户属性</b>: <del>低保贫困户</del> → 一般贫困户" in edited
+    assert "<b>脱贫年度</b>: 2025" in edited
+    assert "<b>长期不在家</b>: <del>否</del> → 是" in edited
+    assert "<b>状态</b>: <del>未销号</del> → 已销号" in resolved
+    assert "<b>整改情况</b>: 已协调报销" in resolved
+    assert "<b>走访方式</b>: 入户走访" in visited and "<b>满意度</b>: 满意" in visited
+    assert "<b>两不愁三保障</b>: 全部达标" in visited
+    assert "<b>人居环境</b>: 未达标：物品摆放整齐" in visited
+    assert "<b>群众诉求</b>: 医疗：慢性病用药报销（紧急）" in visited
+    assert "<b>帮助打扫整理了吗</b>: 是" in visited
+    for code in ("household.edit", "need.resolve", "visit.create", "not_exited", "in_person",
+                 "general", "satisfied", ">status<", ">kind<", "true", "false"):  # fmt: skip
+        assert code not in page, code
+    assert (store.household(h1.id).status, _one(store, "household.edit").after["status"]) == (
+        "exited",
+        "exited",
+    )  # the log keeps codes; only the page speaks
+
+
+def test_people_are_shown_by_name_and_phone(client, auth, store, households):
+    admin.set_helpers(store, households["h1"].id, [OTHER], ADMIN)
+    store.audit(AuditEntry(now_iso(), "cli", "user.password", "13111111111"))  # no such user
+    auth.login("admin")
+    page = client.get("/office/audit").get_data(as_text=True)
+    assert "<td>赵扶贫办 13600000001</td>" in page
+    assert "<del>张帮扶 13900000001</del> → 李帮扶 13900000002" in page
+    assert "<td>cli</td>" in page and ">13111111111</td>" in page
+
+
+def test_the_kind_filter_offers_labels(client, auth, households):
+    auth.login("admin")
+    page = client.get("/office/audit?kind=visit.").get_data(as_text=True)
+    options = dict(re.findall(r'<option value="(\w+\.)"[^>]*>([^<]*)</option>', page))
+    assert options == {k: str(label) for k, label in audit.KINDS.items()}
+    assert options["visit."] == "走访记录" and options["registry."] == "名册"
+    assert '<option value="visit." selected>走访记录</option>' in page
+    client.get("/lang/en")
+    page = client.get("/office/audit").get_data(as_text=True)
+    assert '<option value="visit.">Visits</option>' in page
+
+
+def _import(store, replace: dict[str, str], extra: str = "") -> None:
+    text = registry.export_registry_bytes(store, "csv").decode("utf-8-sig")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    registry.import_registry(store, (text + extra).encode("utf-8"), "花名册.csv", ADMIN)
+
+
+def test_an_import_shows_counts_and_on_a_household_page_only_its_own_part(
+    client, auth, store, households
+):
+    new_row = "4117210030001,新村,1组,周平,3,一般贫困户,因学,未脱贫,,,,否,张帮扶,13900000001,\n"
+    _import(store, {",马娟,": ",马娟娟,", ",梁刚,": ",梁强,"}, new_row)
+    auth.login("admin")
+    page = client.get("/office/audit").get_data(as_text=True)
+    (cell,) = _cells(page)
+    assert "帮扶户：新增 1，更新 2，未变 0" in cell and "<b>新增的村</b>: 新村" in cell
+    assert "花名册.csv" in page
+    for data in ("马娟娟", "梁强", "周平", "{"):
+        assert data not in cell, data
+    # h1's page: its own change, nothing of h2's or of the added household.
+    page = client.get(f"/h/{store.household(households['h1'].id).token}").get_data(as_text=True)
+    history = _history(page)
+    assert "导入名册" in history and "花名册.csv" in history
+    assert "户主姓名: 马娟 → 马娟娟" in history
+    for data in ("梁强", "梁刚", "周平", "新村", "4117210020001", "4117210030001", "{"):
+        assert data not in history, data
+    # The added household: that the import added it, and nothing of the others.
+    page = client.get(f"/h/{store.household('4117210030001').token}").get_data(as_text=True)
+    history = _history(page)
+    assert "这次导入新增了这一户" in history
+    for data in ("马娟娟", "梁强", "4117210010001", "{"):
+        assert data not in history, data
+    # The office's page filtered by a household shows that household's part too.
+    page = client.get(f"/office/audit?household={households['h2'].id}").get_data(as_text=True)
+    assert _cells(page) == ["<div><b>户主姓名</b>: <del>梁刚</del> → 梁强</div>"]
+
+
+def test_a_transfer_on_a_household_page_shows_that_households_helpers(
+    client, auth, store, households
+):
+    admin.transfer_households(store, OWNER, OTHER, ADMIN)
+    auth.login("admin")
+    page = client.get(f"/h/{store.household(households['h1'].id).token}").get_data(as_text=True)
+    assert "帮扶责任人: 张帮扶 13900000001 → 李帮扶 13900000002" in _history(page)
+    (cell,) = _cells(client.get("/office/audit").get_data(as_text=True))
+    assert cell == "<div><b>转给</b>: 李帮扶 13900000002</div><div><b>帮扶户</b>: 1 户</div>"
+
+
+def test_the_table_scrolls_inside_its_own_box(client, auth, store, households):
+    reissue_token(store, households["h1"].id, ADMIN)
+    auth.login("admin")
+    page = client.get("/office/audit").get_data(as_text=True)
+    assert re.search(r'<div class="scroll"><table class="audit">.*?</table></div>', page, re.S)
+    assert page.count("<table") == 1
+
+
+def test_the_count_and_the_labels_in_english(client, auth, store, households):
+    client.get("/lang/en")
+    auth.login("admin")
+    reissue_token(store, households["h1"].id, ADMIN)
+    page = client.get("/office/audit").get_data(as_text=True)
+    assert "1 entry, newest first" in page and "Issue a new QR code" in page
+    _visit(store, households)
+    _edit(store, households["h1"], village="王寨村", status="exited", exit_year="2025")
+    admin.transfer_households(store, OWNER, OTHER, ADMIN)
+    _import(store, {",梁刚,": ",梁强,"})
+    page = client.get("/office/audit").get_data(as_text=True)
+    assert "5 entries, newest first" in page
+    assert "<b>Village</b>: <del>聂河村</del> → 王寨村" in page
+    assert "<b>Poverty status</b>: <del>Not yet exited</del> → Exited poverty" in page
+    assert "Households: 0 added, 1 updated, 1 unchanged" in page
+    # Nothing Chinese but the data: names, villages, the file, what the helper wrote.
+    data = ["院子已打扫", "慢性病用药报销", "花名册.csv", "聂河村", "王寨村"]
+    data += [name for _phone, _role, name in PEOPLE.values()]
+    for text in data:
+        page = page.replace(text, "")
+    assert re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", page) == ["中文"]

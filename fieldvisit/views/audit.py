@@ -11,30 +11,38 @@ from flask import Blueprint, g, render_template, request
 
 from .. import audit
 from ..auth import get_store, role_required
-from ..models import AuditEntry, Household
+from ..models import Household
 from .admin import paginate
 
 bp = Blueprint("audit", __name__, url_prefix="/office")
 READERS = ("admin", "supervisor")
+HISTORY_SHOWN = 50  # a household page's share; the link below it opens the whole log
 
 
 @bp.get("/audit")
 @role_required(*READERS)
 def index() -> str:
     filters = audit.Filters.from_args(request.args)
-    rows = audit.entries(get_store(), filters)
+    store = get_store()
+    page = paginate(audit.entries(store, filters), request.args)
+    names = audit.Names.of(store)
+    rows = [audit.present(e, names, filters.household) for e in page.items]
     return render_template(
-        "audit.html", filters=filters, page=paginate(rows, request.args), kinds=audit.KINDS
+        "audit.html", filters=filters, page=page, rows=rows, kinds=audit.kind_labels()
     )
 
 
-def household_history(household: Household) -> list[AuditEntry]:
-    """For the household page: its history, shown to the office and supervisors only."""
+def household_history(household: Household) -> list[audit.Row]:
+    """For the household page: its history, shown to the office and supervisors only, each
+    bulk entry with this household's part alone."""
     if g.get("user") is None or g.user.role not in READERS:
         return []
-    return audit.household_history(get_store(), household)
+    store = get_store()
+    found = audit.household_history(store, household)[:HISTORY_SHOWN]
+    names = audit.Names.of(store)
+    return [audit.present(e, names, household.id) for e in found]
 
 
 @bp.app_context_processor
 def audit_helpers() -> dict[str, Any]:
-    return {"audit_history": household_history, "audit_changes": audit.changes}
+    return {"audit_history": household_history}
