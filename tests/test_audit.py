@@ -97,7 +97,7 @@ def test_every_action_the_code_writes_has_a_label():
     written = {
         code
         for path in root.rglob("*.py")
-        if path != root / "audit.py"
+        if path != root / "audit_words.py"  # where the labels are
         for code in literal.findall(path.read_text("utf-8"))
         if code.rsplit(".", 1)[1] not in files
     }
