@@ -767,3 +767,21 @@ def test_it_refuses_what_no_registry_holds(
 def test_it_takes_phones_as_people_write_them(blank: Store, phone: str) -> None:
     import_registry(blank, with_changes({"联系电话": phone}), "registry.csv", ACTOR)
     assert blank.household(sample_rows()[1][0]).phone == phone  # type: ignore[union-attr]
+
+
+def test_a_household_cannot_be_paired_with_a_stopped_account(blank: Store) -> None:
+    """A stopped helper cannot log in: a file pairing a household with one is refused."""
+    import_registry(blank, SAMPLE_CSV.read_bytes(), "registry-sample.csv", ACTOR)
+    rows = sample_rows()
+    phone = rows[1][rows[0].index("帮扶责任人电话")]
+
+    def stop(reg: Any) -> None:
+        reg.users[phone].active = False
+
+    blank.update_registry(stop)
+    before = content(blank)
+    errors = import_errors(blank, SAMPLE_CSV.read_bytes())
+    named = {e.row for e in errors if phone in e.reason and "已停用" in e.reason}
+    paired = {n + 1 for n, row in enumerate(rows[1:], start=1) if phone in row}
+    assert named == paired and {e.column for e in errors} == {"帮扶责任人电话"}
+    assert content(blank) == before

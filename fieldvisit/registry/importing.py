@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+
 from ..clock import now_iso
 from ..households import new_token
 from ..idcard import mask_id_number
@@ -164,10 +166,21 @@ def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _D
         _upsert_helper(reg, phone, helper, at, report, helpers)
     errors = []
     for values in plan.households:
+        row = plan.rows[values["id"]]
         try:
             _upsert_household(reg, values, at, report, households)
         except _Invalid as exc:
-            errors.append(RowError(plan.rows[values["id"]], "身份证号", exc.args[0]))
+            errors.append(RowError(row, "身份证号", exc.args[0]))
+        for phone in values.get("helpers", []):
+            user = reg.users.get(phone)
+            if user is not None and not user.active:
+                # A stopped account cannot log in: its households would go unvisited.
+                reason = _(
+                    "%(name)s（%(phone)s）的账号已停用：请先在“帮扶责任人”页启用，或改填其他人",
+                    name=user.name,
+                    phone=phone,
+                )
+                errors.append(RowError(row, "帮扶责任人电话", reason))
     if errors:
         raise RegistryError(errors)  # raised inside the registry's transaction: nothing written
     return report, households, helpers
