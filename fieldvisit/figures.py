@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from .collation import natural_key, pinyin_key
 from .models import Household, Need, User, Visit
 from .storage import Store, check_month
 from .visits import checklist, states_of
@@ -235,7 +236,9 @@ def _helper_rows(
                 if states[h.id] == "attempted":
                     row.attempted += 1
     # Helpers who are behind first, the furthest behind at the top.
-    return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, r.name, r.phone))
+    return sorted(
+        rows.values(), key=lambda r: (-len(r.missing), r.rate, pinyin_key(r.name), r.phone)
+    )
 
 
 def open_at(need: Need, as_of: date) -> bool:
@@ -286,7 +289,10 @@ def month_figures(
     as_of = min(today, last)
     reg = store.registry()
     scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
-    households = sorted(scope.values(), key=lambda h: (h.village, h.group, h.id))
+    # The office's order: villages and names in pinyin, "2组" before "10组".
+    households = sorted(
+        scope.values(), key=lambda h: (pinyin_key(h.village), natural_key(h.group), h.id)
+    )
     visits = [v for v in store.visits(month, village) if v.household in scope]
     states = states_of(visits, scope)
     previous = states_of(store.visits(previous_month(month), village), scope)
@@ -345,7 +351,7 @@ def month_figures(
             if as_of < last
             else None
         ),
-        by_village=sorted(by_village.values(), key=lambda r: (r.rate, r.village)),
+        by_village=sorted(by_village.values(), key=lambda r: (r.rate, pinyin_key(r.village))),
         by_helper=_helper_rows(households, states, reg.users),
         not_visited=[
             MissingHousehold(

@@ -8,7 +8,6 @@ the 户编号 and the code. Never the attribute, the cause of poverty or an ID n
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from .collation import natural_key, pinyin_key
 from .models import Household
 from .pdf import render_template_pdf
 from .qr import household_url, qr_svg
@@ -55,54 +55,16 @@ class Plate:
     qr: Markup
 
 
-_NUMBER_RE = re.compile(r"(\d+|[一二三四五六七八九十]+)")
-_CN_DIGITS = "零一二三四五六七八九"
-
-
-def _number(text: str) -> int | None:
-    """The value of "12", "三" or "二十一"; None for anything else."""
-    if text.isdecimal():
-        return int(text)
-    tens, ten, ones = text.partition("十")
-    if len(tens) > 1 or len(ones) > 1 or any(c not in _CN_DIGITS for c in tens + ones):
-        return None
-    if not ten:
-        return _CN_DIGITS.index(tens)
-    return (_CN_DIGITS.index(tens) if tens else 1) * 10 + (_CN_DIGITS.index(ones) if ones else 0)
-
-
-def _natural_key(text: str) -> list[tuple[int, int, str]]:
-    # "2组" before "10组", and "二组" before "十组": registries write groups both ways.
-    key = []
-    for part in _NUMBER_RE.split(text):
-        if part:
-            value = _number(part) if _NUMBER_RE.fullmatch(part) else None
-            key.append((1, 0, part) if value is None else (0, value, ""))
-    return key
-
-
-def _pinyin_key(name: str) -> list[tuple[int, int, str]]:
-    # Villages in pinyin order, as the township's spreadsheets sort Chinese text.
-    from pypinyin import lazy_pinyin  # a large dictionary, loaded only when sorting
-
-    return _natural_key(" ".join(lazy_pinyin(name)))
-
-
-def sort_villages(names: list[str] | set[str]) -> list[str]:
-    """Village names in pinyin order, as everywhere else in the office's lists."""
-    return sorted(names, key=lambda name: (_pinyin_key(name), name))
-
-
 def in_plate_order(households: list[Household]) -> list[Household]:
     """Sorted by village (pinyin), group, then 户编号: the order plates are handed out in."""
-    villages = {name: _pinyin_key(name) for name in {h.village for h in households}}
+    villages = {name: pinyin_key(name) for name in {h.village for h in households}}
     return sorted(
         households,
         key=lambda h: (
             villages[h.village],
             h.village,
-            _natural_key(h.group),
-            _natural_key(h.id),
+            natural_key(h.group),
+            natural_key(h.id),
         ),
     )
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from . import pdf
 from .charts import Bar, bar_chart
+from .collation import sort_villages
 from .figures import (
     HelperRow,
     HouseholdLine,
@@ -33,7 +34,7 @@ from .figures import (
     previous_month,
 )
 from .models import Household, Village
-from .plates import group_label, in_plate_order, sort_villages
+from .plates import group_label, in_plate_order
 from .storage import Store, check_month
 from .vocab import (
     ATTRIBUTES,

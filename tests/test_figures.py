@@ -142,3 +142,21 @@ def test_a_later_attempt_does_not_hide_a_guarantee_gap(store, households):
     record_visit(store, later, owner, today)
     figures = month_figures(store, today.isoformat()[:7], today=today)
     assert [g.household.id for g in figures.guarantee_gaps["housing"]] == [households["h1"].id]
+
+
+def test_villages_groups_and_names_come_in_the_offices_order(store, households):
+    """Pinyin, as the township's spreadsheets and the office's lists sort: 聂 (nie) before
+    王 (wang), although 王 comes first in character codes; "2组" before "10组"."""
+    from fieldvisit.collation import natural_key, pinyin_key, sort_villages
+
+    month = date.today().isoformat()[:7]
+    figures = month_figures(store, month)
+    assert [m.household.village for m in figures.not_visited] == ["聂河村", "王寨村"]
+    assert sort_villages({"王寨村", "聂河村", "陈桥村"}) == ["陈桥村", "聂河村", "王寨村"]
+    assert sorted(["10组", "2组", "十一组", "三组"], key=natural_key) == [
+        "2组",
+        "三组",
+        "10组",
+        "十一组",
+    ]
+    assert pinyin_key("白桂华") < pinyin_key("曹静") < pinyin_key("冯伟")

@@ -17,9 +17,9 @@ from werkzeug.wrappers import Response
 
 from .. import admin, search
 from ..auth import get_store, role_required
+from ..collation import sort_villages
 from ..idcard import mask_id_number
 from ..models import Household, User
-from ..plates import sort_villages
 
 bp = Blueprint("admin", __name__, url_prefix="/office")
 

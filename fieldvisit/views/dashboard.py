@@ -14,8 +14,8 @@ from markupsafe import Markup
 from .. import dashboard
 from ..auth import get_store, role_required
 from ..charts import Bar, bar_chart, line_chart
+from ..collation import sort_villages
 from ..figures import ChecklistRate, rate
-from ..plates import sort_villages
 
 bp = Blueprint("dashboard", __name__)
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from .. import needs
 from ..auth import get_store, role_required
-from ..plates import sort_villages
+from ..collation import sort_villages
 from ..search import find_helpers
 from .admin import paginate
 

@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from .. import registry
 from ..auth import get_store, role_required
 from ..clock import now_iso
+from ..collation import sort_villages
 from ..idcard import mask_id_number
 from ..jobs import JobLimitError, get_runner
 from ..models import AuditEntry
-from ..plates import sort_villages
 from ..storage import Registry, Store
 from .reports import busy_message, kind_of, plates_request, submit
 

@@ -27,9 +27,9 @@ from flask_babel import ngettext
 
 from .. import booklet, exports, plates, reports
 from ..auth import get_store, role_required
+from ..collation import sort_villages
 from ..figures import previous_month
 from ..jobs import Job, JobLimitError, Work, get_runner
-from ..plates import sort_villages
 from ..reports import ReportError
 from .helpers import base_url
 
