@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from .vocab import ROLES
 F = TypeVar("F", bound=Callable[..., Any])
 PHONE_RE = re.compile(r"^1\d{10}$")
 API_PREFIX = "/api/"
+PHOTOS_PREFIX = "/photos/"
 
 
 class AccountError(ValueError):
@@ -36,8 +38,14 @@ def _session_stamp(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
+def normalize_phone(text: str) -> str:
+    """A phone number as typed: full-width digits, spaces and hyphens ("194 0765 8894")
+    are how people write it, not part of it."""
+    return re.sub(r"[\s-]+", "", unicodedata.normalize("NFKC", text))
+
+
 def authenticate(store: Store, phone: str, password: str) -> User | None:
-    user = store.user(phone.strip())
+    user = store.user(normalize_phone(phone))
     if user is None or not user.active or not check_password(user.password_hash, password):
         return None
     return user
@@ -58,13 +66,24 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def bearer_request() -> bool:
+    """Whether the request offers a Bearer token where tokens count: the API, and reading
+    the photos its visits list (their ids are in the API's answers)."""
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        return False
+    return request.path.startswith(API_PREFIX) or (
+        request.method == "GET" and request.path.startswith(PHOTOS_PREFIX)
+    )
+
+
 def load_user() -> None:
-    """Set ``g.user`` from a Bearer token (API only) or the session; check CSRF for browsers."""
+    """Set ``g.user`` from a Bearer token (API and photos) or the session; check CSRF for
+    browsers."""
     g.user = None
     g.token_auth = False
     store = get_store()
     header = request.headers.get("Authorization", "")
-    if request.path.startswith(API_PREFIX) and header.startswith("Bearer "):
+    if bearer_request():
         token = store.registry().tokens.get(_token_digest(header[7:].strip()))
         user = store.user(token.phone) if token else None
         if user is not None and user.active:
@@ -87,7 +106,7 @@ def load_user() -> None:
 
 
 def _refuse_anonymous() -> Any:
-    if request.path.startswith(API_PREFIX):
+    if request.path.startswith(API_PREFIX) or bearer_request():
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 

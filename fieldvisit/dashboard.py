@@ -21,12 +21,14 @@ from flask_babel import gettext as _
 
 from . import geo
 from .figures import (
+    FIRST_MONTH,
     HelperRow,
     MonthFigures,
     month_bounds,
     month_figures,
     previous_month,
     rate,
+    too_early_message,
 )
 from .models import Household, User, Visit
 from .storage import Store, check_month
@@ -69,6 +71,8 @@ def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
         raise QueryError("month", message) from None
     if month > this_month:
         raise QueryError("month", _("%(month)s 还没有到，不能查看", month=month))
+    if month < FIRST_MONTH:
+        raise QueryError("month", too_early_message(month))
     village = (args.get("village") or "").strip() or None
     if village is not None and village not in villages(store):
         raise QueryError("village", _("没有这个村：%(village)s", village=village))

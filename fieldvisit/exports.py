@@ -22,6 +22,7 @@ from .figures import MonthFigures, month_figures
 from .models import Visit
 from .plates import group_label, in_plate_order
 from .reports import check_report_month, check_village, month_label, township_name
+from .sheets import cell_value
 from .storage import Store, atomic_write_bytes
 from .visits import checklist
 from .vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
@@ -219,7 +220,7 @@ def _sheet(
     for number, row in enumerate(body):
         cells = []
         for column, value in enumerate(row):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=cell_value(value))
             if isinstance(value, str):
                 cell.data_type = "s"  # openpyxl would take "=..." for a formula
             if isinstance(value, date):

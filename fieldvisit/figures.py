@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext as _
+
 from .collation import natural_key, pinyin_key
 from .models import Household, Need, User, Visit
 from .storage import Store, check_month
-from .visits import checklist, states_of
+from .visits import EARLIEST_DATE, checklist, states_of
 from .vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
 
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -35,6 +37,15 @@ FAILING_ITEMS = 3  # a household failing this many checklist items is listed by 
 def month_bounds(month: str) -> tuple[date, date]:
     year, mon = (int(x) for x in check_month(month).split("-"))
     return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+# The first month anything can be recorded in (visits.EARLIEST_DATE): earlier ones are asked
+# for only by mistake, and month arithmetic must not run off the calendar's start.
+FIRST_MONTH = EARLIEST_DATE.isoformat()[:7]
+
+
+def too_early_message(month: str) -> str:
+    return _("%(month)s 太早了：最早可以查看 %(first)s", month=month, first=FIRST_MONTH)
 
 
 def previous_month(month: str) -> str:

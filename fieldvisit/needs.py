@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from .clock import now_iso
 from .figures import AGE_BUCKETS
 from .models import AuditEntry, Household, Need
+from .sheets import cell_value, keep_text_as_text
 from .storage import Store
 from .vocab import NEED_CATEGORIES
 
@@ -288,7 +289,8 @@ def export_xlsx(entries: list[Entry]) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        sheet.append([cell_value(v) for v in row])
+    keep_text_as_text(sheet, min_row=2)  # a description "=…" is text, never a formula
     sheet.freeze_panes = "A2"
     for index, title in enumerate(EXPORT_COLUMNS, start=1):
         widest = max([_width(title), *(_width(row[index - 1]) for row in rows)])

@@ -35,7 +35,12 @@ _VISIT_IN = {
             "description": "Made by the client (a UUID); a record sent twice is stored once.",
         },
         "household": {"type": "string", "description": "户编号"},
-        "date": {"type": "string", "format": "date", "description": "Not in the future."},
+        "date": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "YYYY-MM-DD, not in the future, not before 2000.",
+        },
         "kind": {"type": "string", "enum": list(VISIT_KINDS)},
         "guarantees": {
             "type": "object",
@@ -53,8 +58,8 @@ _VISIT_IN = {
         "needs": {"type": "array", "maxItems": 20, "items": _NEED},
         "satisfaction": {
             "type": "string",
-            "enum": list(SATISFACTION),
-            "description": "Required unless kind is nobody_home.",
+            "enum": [*SATISFACTION, ""],
+            "description": "Required unless kind is nobody_home (then empty or left out).",
         },
         "notes": {"type": "string", "maxLength": 2000},
         "helper": {

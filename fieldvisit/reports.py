@@ -22,6 +22,7 @@ from . import pdf
 from .charts import Bar, bar_chart
 from .collation import sort_villages
 from .figures import (
+    FIRST_MONTH,
     HelperRow,
     HouseholdLine,
     MissingHousehold,
@@ -32,6 +33,7 @@ from .figures import (
     month_bounds,
     month_figures,
     previous_month,
+    too_early_message,
 )
 from .models import Household, Village
 from .plates import group_label, in_plate_order
@@ -63,6 +65,8 @@ def check_report_month(month: str, today: date | None = None) -> str:
         raise ReportError(_("月份应写成 年-月，例如 2026-11：%(month)s", month=month)) from None
     if month > (today or date.today()).isoformat()[:7]:
         raise ReportError(_("%(month)s 还没有到，没有可统计的走访", month=month))
+    if month < FIRST_MONTH:
+        raise ReportError(too_early_message(month))
     return month
 
 

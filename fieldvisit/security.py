@@ -100,9 +100,9 @@ def add_headers(response: Response) -> Response:
 
 
 def _bearer_attempt() -> bool:
-    return request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith(
-        "Bearer "
-    )
+    from .auth import bearer_request
+
+    return bearer_request()
 
 
 @functools.cache

@@ -24,6 +24,12 @@ MAX_NOTES = 2000
 MAX_NEED_TEXT = 500
 # A visit saved offline at the end of a month may reach the server days later.
 HELPER_GRACE_DAYS = 7
+# No paper record of this work is older; a mistyped year such as 0001 or 1900 is refused.
+EARLIEST_DATE = date(2000, 1, 1)
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Invisible characters pasted from other apps: they mean nothing in a note, and a worksheet
+# cannot hold them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class VisitError(ValueError):
@@ -71,14 +77,35 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> str:
+def _free_text(raw: Any, field: str, errors: dict[str, str]) -> str:
+    """Text the helper typed: a string or nothing, invisible control characters dropped;
+    anything else (a number, a list: an API client's mistake) is refused, not converted."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        errors[field] = _("应为文字")
+        return ""
     try:
-        day = date.fromisoformat(str(raw))
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a broken client
+        errors[field] = _("含有无法保存的字符")
+        return ""
+    return _CONTROL.sub("", raw).strip()
+
+
+def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> str:
+    # Only YYYY-MM-DD: Python also reads "20261129" and week dates, which no form sends.
+    try:
+        if not isinstance(raw, str) or not _DATE_RE.match(raw):
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         errors["date"] = _("请填写日期（年-月-日）")
         return ""
     if day > today:
         errors["date"] = _("日期不能晚于今天")
+    if day < EARLIEST_DATE:
+        errors["date"] = _("日期不能早于 %(year)d 年", year=EARLIEST_DATE.year)
     oldest = earliest_date(user, today)
     if oldest is not None and day < oldest:
         errors["date"] = _("只能登记本月的走访；更早的记录请镇扶贫办补录")
@@ -118,16 +145,18 @@ def _parse_needs(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
     for i, item in enumerate(raw):
         item = item if isinstance(item, dict) else {}
         category = _text_or_none(item.get("category"))
-        description = str(item.get("description") or "").strip()
+        field = f"needs.{i}.description"
+        description = _free_text(item.get("description"), field, errors)
         if category not in NEED_CATEGORIES:
             errors[f"needs.{i}.category"] = _("请选择需求类别")
-        if not description:
-            errors[f"needs.{i}.description"] = _("请描述需求")
+        if field not in errors and not description:
+            errors[field] = _("请描述需求")
         elif len(description) > MAX_NEED_TEXT:
-            errors[f"needs.{i}.description"] = _("需求描述最多 %(n)d 字", n=MAX_NEED_TEXT)
-        needs.append(
-            {"category": category, "description": description, "urgent": item.get("urgent") is True}
-        )
+            errors[field] = _("需求描述最多 %(n)d 字", n=MAX_NEED_TEXT)
+        urgent = item.get("urgent", False)
+        if not isinstance(urgent, bool):
+            errors[f"needs.{i}.urgent"] = _("请选择是否紧急")
+        needs.append({"category": category, "description": description, "urgent": urgent is True})
     return needs
 
 
@@ -139,7 +168,8 @@ def validate(
     Raises VisitError with every problem found, keyed by field.
     """
     errors: dict[str, str] = {}
-    visit_id = str(payload.get("id") or "")
+    visit_id = payload.get("id")
+    visit_id = visit_id if isinstance(visit_id, str) else ""
     if not ID_RE.match(visit_id):
         errors["id"] = _("记录编号无效")
     household = store.household(str(payload.get("household") or ""))
@@ -164,7 +194,7 @@ def validate(
         satisfaction not in SATISFACTION and (satisfaction or kind != "nobody_home")
     ):
         errors["satisfaction"] = _("请选择满意度")
-    notes = str(payload.get("notes") or "").strip()
+    notes = _free_text(payload.get("notes"), "notes", errors)
     if len(notes) > MAX_NOTES:
         errors["notes"] = _("备注最多 %(n)d 字", n=MAX_NOTES)
     helped_clean = payload.get("helped_clean", False)

@@ -161,3 +161,60 @@ def test_the_browser_session_needs_the_csrf_header(client, auth, store, househol
     assert store.visits(MONTH) == []
     accepted = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": auth.csrf()})
     assert accepted.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"notes": 12345}, "notes"),
+        ({"notes": ["a", "b"]}, "notes"),
+        ({"notes": "\ud800"}, "notes"),  # a lone surrogate: cannot be stored as UTF-8
+        ({"id": 12345678901}, "id"),
+        ({"date": "20261129"}, "date"),
+        ({"date": "2026-W48-7"}, "date"),
+        ({"date": 20261129}, "date"),
+        ({"needs": [{"category": "medical", "description": 123}]}, "needs.0.description"),
+        (
+            {"needs": [{"category": "medical", "description": "药", "urgent": "yes"}]},
+            "needs.0.urgent",
+        ),
+    ],
+)
+def test_wrong_types_are_refused_not_converted(client, bearer, store, households, change, field):
+    """Found by a tester: numbers and lists were stored as their text, odd dates accepted."""
+    response = client.post(
+        "/api/v1/visits", json=visit_payload(households["h1"], **change), headers=bearer("owner")
+    )
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert store.visits(MONTH) == []
+
+
+def test_the_office_cannot_date_a_visit_before_2000(client, bearer, households):
+    for day in ("1999-12-31", "0001-01-01"):
+        response = client.post(
+            "/api/v1/visits",
+            json=visit_payload(households["h1"], date=day),
+            headers=bearer("admin"),
+        )
+        assert response.status_code == 400 and "date" in response.get_json()["errors"]
+
+
+def test_control_characters_are_dropped_from_what_was_typed(client, bearer, store, households):
+    need = {"category": "medical", "description": "药\x0c费", "urgent": False}
+    payload = visit_payload(households["h1"], notes="第一行\x0b第二行\n第三行", needs=[need])
+    assert client.post("/api/v1/visits", json=payload, headers=bearer("owner")).status_code == 201
+    (visit,) = store.visits(MONTH)
+    assert visit.notes == "第一行第二行\n第三行"
+    assert visit.needs[0]["description"] == "药费"
+
+
+def test_a_nobody_home_visit_matches_the_document(client, bearer, households):
+    """Its satisfaction is empty, which the document now allows."""
+    payload = visit_payload(households["h1"], kind="nobody_home", satisfaction="")
+    payload.pop("guarantees"), payload.pop("environment")
+    assert client.post("/api/v1/visits", json=payload, headers=bearer("owner")).status_code == 201
+    doc = client.get("/api/v1/openapi.json").get_json()
+    allowed = doc["components"]["schemas"]["Visit"]["properties"]["satisfaction"]["enum"]
+    (visit,) = client.get(f"/api/v1/visits?month={MONTH}", headers=bearer("owner")).get_json()
+    assert visit["satisfaction"] in allowed

@@ -157,3 +157,12 @@ def test_english_is_chosen_with_the_language_link(client, households):
     page = client.get("/login").get_data(as_text=True)
     assert 'lang="en"' in page
     assert "Log in" in page
+
+
+def test_a_phone_typed_with_spaces_or_full_width_digits_logs_in(client, households):
+    page = client.get("/login").get_data(as_text=True)
+    typed = "１３９ 0000-0001"  # 13900000001 as a phone keyboard may give it
+    response = client.post(
+        "/login", data={"phone": typed, "password": PASSWORD, "csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 302

@@ -225,6 +225,8 @@ def test_the_browser_session_works_too(client, auth, township):
         ("month=2026-13", "month"),
         ("month=202611", "month"),
         ("month=2999-01", "month"),
+        ("month=0001-01", "month"),  # a 500 before: its previous month does not exist
+        ("month=1999-12", "month"),
         ("village=没有的村", "village"),
     ],
 )

@@ -264,6 +264,7 @@ def test_an_earlier_month(client, auth, store, township):
         ("month=2026-13", "月份应为“年-月”形式"),
         ("month=next", "月份应为“年-月”形式"),
         ("month=2999-01", "2999-01 还没有到"),
+        ("month=0001-01", "0001-01 太早了"),
         ("village=没有的村", "没有这个村：没有的村"),
     ],
 )

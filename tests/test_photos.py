@@ -142,3 +142,25 @@ def test_the_household_page_shows_thumbnails(client, auth, visit, households):
     assert upload(client, visit["id"], jpeg_with_gps((64, 48))).status_code == 201
     html = client.get(f"/h/{households['h1'].token}").get_data(as_text=True)
     assert f'src="/photos/{visit["id"]}/{PHOTO_ID}?thumb=1"' in html
+
+
+def test_an_api_client_reads_the_photos_its_visits_list(client, visit, store):
+    """The API lists photo ids with their address: a Bearer token opens them (GET only)."""
+    from fieldvisit.auth import create_token
+
+    assert upload(client, visit["id"], jpeg_with_gps((64, 48))).status_code == 201
+    anonymous = client.application.test_client()
+    token = create_token(store, "13900000001", actor="test")
+    bearer = {"Authorization": f"Bearer {token}"}
+    response = anonymous.get(f"/photos/{visit['id']}/{PHOTO_ID}", headers=bearer)
+    response.close()  # a file response
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    other = create_token(store, "13900000002", actor="test")
+    refused = anonymous.get(
+        f"/photos/{visit['id']}/{PHOTO_ID}", headers={"Authorization": f"Bearer {other}"}
+    )
+    assert refused.status_code == 403
+    wrong = anonymous.get(
+        f"/photos/{visit['id']}/{PHOTO_ID}", headers={"Authorization": "Bearer nonsense"}
+    )
+    assert wrong.status_code == 401  # a program is told, not sent to the login page

@@ -241,7 +241,4 @@ def completion() -> Response | tuple[Response, int]:
         query = dashboard.parse_query(store, request.args, today)
     except dashboard.QueryError as exc:
         return _error(400, exc.message, {exc.field: exc.message})
-    if query.month < "0001":
-        # "0000-01" has the YYYY-MM shape, but no calendar has a year 0 (a 500 before).
-        return _error(400, _("month 应为 YYYY-MM 形式"), {"month": _("month 应为 YYYY-MM 形式")})
     return jsonify(completion_json(dashboard.completion(store, query, today)))

@@ -27,7 +27,7 @@ PER_ADDRESS = "30 per 15 minutes"
 
 
 def _phone_key() -> str:
-    return "login-phone/" + (request.form.get("phone") or "").strip()[:32]
+    return "login-phone/" + auth.normalize_phone(request.form.get("phone") or "")[:32]
 
 
 def _failed(response: Response) -> bool:
