@@ -127,11 +127,9 @@ def entries(store: Store, filters: Filters) -> list[AuditEntry]:
     keys: set[str] | None = None
     if filters.household:
         household = store.household(filters.household)
-        keys = (
-            household_keys(store, household, filters.date_from)
-            if household
-            else {filters.household}
-        )
+        # Every month's records: an entry of this year can be about a visit of an earlier
+        # one (the office's 补录, a need raised long ago and resolved now).
+        keys = household_keys(store, household) if household else {filters.household}
     out: list[AuditEntry] = []
     for month in _months_between(store, filters):
         out.extend(e for e in store.audit_log(month) if _matches(e, filters, keys))

@@ -358,3 +358,19 @@ def test_the_count_and_the_labels_in_english(client, auth, store, households):
     for text in data:
         page = page.replace(text, "")
     assert re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", page) == ["中文"]
+
+
+def test_a_household_history_has_the_offices_entry_for_an_old_visit(
+    client, auth, store, households
+):
+    """Found by a tester: a 补录 dated two years back was missing from the household's
+    history although it was entered today (history was matched by the visit's month)."""
+    admin_user = store.user(PEOPLE["admin"][0])
+    h1 = households["h1"]
+    old = date(date.today().year - 2, 6, 1).isoformat()
+    record_visit(store, visit_payload(h1, id="old-paper-record-01", date=old), admin_user)
+    found = audit.household_history(store, h1)
+    assert [e.target for e in found if e.action == "visit.create"] == ["old-paper-record-01"]
+    auth.login("admin")
+    page = client.get(f"/office/audit?household={h1.id}").get_data(as_text=True)
+    assert "old-paper-record-01" in page

@@ -141,3 +141,20 @@ def _months(store):
     from datetime import date
 
     return [date.today().isoformat()[:7]]
+
+
+def test_each_visit_says_who_made_it_and_who_entered_it(client, auth, store, households):
+    from conftest import PEOPLE, visit_payload
+
+    from fieldvisit.visits import record_visit
+
+    h1 = households["h1"]
+    record_visit(store, visit_payload(h1), store.user(PEOPLE["owner"][0]))
+    paper = visit_payload(h1, id="paper-record-0001", notes="纸质记录")
+    record_visit(store, paper, store.user(PEOPLE["admin"][0]))
+    auth.login("supervisor")
+    html = client.get(f"/h/{h1.token}").get_data(as_text=True)
+    start = html.index('<ul class="visits">')
+    visits = html[start : html.index("</ul>", start)]
+    assert visits.count("张帮扶") == 2  # the helper who visited, both times
+    assert visits.count("赵扶贫办 补录") == 1  # the office's entry of the paper record

@@ -46,6 +46,7 @@ def household(token: str) -> Response | str | tuple[str, int]:
     show_all = request.args.get("all") == "1"
     months = store.months() if show_all else visits.recent_months(today, 12)
     history = visits.household_visits(store, household, months)
+    users = store.registry().users
     return render_template(
         "household.html",
         household=household,
@@ -58,6 +59,8 @@ def household(token: str) -> Response | str | tuple[str, int]:
         may_record=visits.may_record(g.user, household),
         may_correct=lambda v: visits.may_correct(g.user, v, today),
         plate_url=f"{base_url()}/h/{token}",
+        # Who visited, by name: a household may have two helpers, or have changed helper.
+        person=lambda phone: users[phone].name if phone in users else phone,
     )
 
 
