@@ -71,7 +71,8 @@
     });
   }
 
-  function show() {
+  // problem: what went wrong with the files just chosen (shown with the limit, not erased).
+  function show(problem) {
     previews.textContent = "";
     form.fvPhotos.forEach(function (blob, i) {
       var item = document.createElement("span");
@@ -82,13 +83,13 @@
       drop.type = "button";
       drop.className = "small";
       drop.textContent = box.dataset.remove;
-      drop.addEventListener("click", function () { form.fvPhotos.splice(i, 1); show(); });
+      drop.addEventListener("click", function () { form.fvPhotos.splice(i, 1); show(""); });
       item.appendChild(img);
       item.appendChild(drop);
       previews.appendChild(item);
     });
-    box.querySelector(".fv-photo-note").textContent =
-      form.fvPhotos.length >= MAX_PHOTOS ? box.dataset.full : "";
+    var full = form.fvPhotos.length >= MAX_PHOTOS ? box.dataset.full : "";
+    box.querySelector(".fv-photo-note").textContent = [problem, full].filter(Boolean).join(" ");
     input.disabled = form.fvPhotos.length >= MAX_PHOTOS;
   }
 
@@ -96,20 +97,21 @@
     box.hidden = false;  // without this script the form sends no photos: keep it hidden
     input.addEventListener("change", function () {
       var files = Array.prototype.slice.call(input.files, 0, MAX_PHOTOS - form.fvPhotos.length);
+      var problem = "";
       input.value = "";
       files.reduce(function (chain, file) {
         return chain.then(function () {
           return shrink(file).then(function (blob) { if (blob) form.fvPhotos.push(blob); }, function () {
-            box.querySelector(".fv-photo-note").textContent = box.dataset.bad;
+            problem = box.dataset.bad;  // not a picture the phone can read
           });
         });
-      }, Promise.resolve()).then(show);
+      }, Promise.resolve()).then(function () { show(problem); });
     });
   }
 
   form.addEventListener("fv-reset", function () {
     form.fvPhotos = [];
-    if (box) show();
+    if (box) show("");
     locate();
   });
   locate();

@@ -9,6 +9,8 @@
   var box = document.getElementById("fv-offline");
   if (!box || !window.indexedDB) return;
   var text = box.dataset;
+  var ZH = document.documentElement.lang !== "en";
+  var COLON = ZH ? "：" : ": ";
   var user = text.user || "";
   var DB = "fieldvisit", STORE = "queue";
   var flushing = null;
@@ -38,7 +40,11 @@
   function all() { return tx("readonly", function (s) { return s.getAll(); }); }
   function put(record) { return tx("readwrite", function (s) { s.put(record); }); }
   function remove(id) { return tx("readwrite", function (s) { s.delete(id); }); }
-  function mine(records) { return records.filter(function (r) { return r.user === user; }); }
+  // This user's records, oldest first: the order they were recorded in (and are sent in).
+  function mine(records) {
+    return records.filter(function (r) { return r.user === user; })
+      .sort(function (a, b) { return (a.created || 0) - (b.created || 0); });
+  }
 
   // --- sending ------------------------------------------------------------------------
 
@@ -53,12 +59,17 @@
       }).then(function (body) { return body.csrf_token; });
   }
 
-  function reason(res) {
-    return res.json().catch(function () { return {}; }).then(function (body) {
-      var parts = [body.error || res.status];
-      Object.keys(body.errors || {}).forEach(function (k) { parts.push(k + ": " + body.errors[k]); });
-      return parts.join("；");
+  // The reason a record was refused, each field's problem under that field's label
+  // (labelOf gives "" for a key it has no label for: the message then stands alone).
+  // Records refused before field errors were kept have only their text in record.error.
+  function reasonText(record, labelOf) {
+    var errors = record.errors || {};
+    var parts = [record.error];
+    Object.keys(errors).forEach(function (k) {
+      var name = labelOf(k);
+      parts.push(name ? name + COLON + errors[k] : errors[k]);
     });
+    return parts.filter(Boolean).join(ZH ? "；" : "; ");
   }
 
   // POST with the current token; on a CSRF refusal (400 without field errors) fetch a new
@@ -82,9 +93,10 @@
   }
 
   function refuse(record, res) {
-    return reason(res).then(function (why) {
+    return res.json().catch(function () { return {}; }).then(function (body) {
       record.state = "refused";
-      record.error = why;
+      record.error = body.error || String(res.status);
+      record.errors = body.errors || {};  // field key (date, guarantees.food, …) -> message
       return put(record);
     });
   }
@@ -134,6 +146,7 @@
   // --- what the helper sees -----------------------------------------------------------
 
   var bar = document.getElementById("fv-queue");
+  var upload = document.getElementById("fv-upload");
   function note(message) {
     var el = document.getElementById("fv-queue-note");
     if (el) el.textContent = message || "";
@@ -148,37 +161,85 @@
         bar.hidden = !records.length;
         document.getElementById("fv-queue-count").textContent =
           text.waiting.replace("{n}", waiting) + (refused ? " · " + text.refused.replace("{n}", refused) : "");
+        // Refused records are never sent again: with only those, there is nothing to upload.
+        if (upload) upload.hidden = !waiting;
       }
       renderList(records);
       return records;
     });
   }
 
+  function element(tag, className, content) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    if (content !== undefined) el.textContent = content;
+    return el;
+  }
+
+  // A queued record's content, so that a refused visit can still be read out or handed to
+  // the office for 补录. labels: the queue page's key -> label map (data-labels).
+  function content(r, labels) {
+    var p = r.payload;
+    var dl = element("dl", "facts");
+    var name = function (key, fallback) { return labels[key] || fallback; };
+    var answer = function (v) { return v === true ? labels.yes : v === false ? labels.no : labels.na; };
+    function row(key, value) {
+      if (value === "" || value === null || value === undefined) return;
+      dl.appendChild(element("dt", "", labels[key] || key));
+      var dd = element("dd", key === "notes" ? "notes" : "");
+      if (typeof value === "string" || typeof value === "number") dd.textContent = value;
+      else value.forEach(function (line) { dd.appendChild(typeof line === "string" ? element("div", "", line) : line); });
+      dl.appendChild(dd);
+    }
+    // "不愁吃 是", one line each; a 否 stands out, as on the form.
+    function answers(group) {
+      var items = p[group] || {};
+      return Object.keys(items).map(function (k) {
+        var line = element("div", "", name(group + "." + k, k) + " ");
+        line.appendChild(element("b", items[k] === false ? "no" : "", answer(items[k])));
+        return line;
+      });
+    }
+    row("kind", name("kind." + p.kind, p.kind || ""));
+    var guarantees = answers("guarantees"), environment = answers("environment");
+    if (guarantees.length) row("guarantees", guarantees);
+    if (environment.length) row("environment", environment);
+    if (p.kind === "in_person" || p.helped_clean) row("helped_clean", answer(!!p.helped_clean));
+    if ((p.needs || []).length) {
+      row("needs", p.needs.map(function (n) {
+        return name("needs.category." + n.category, n.category || "") + COLON +
+          n.description + (n.urgent ? " · " + labels["needs.urgent"] : "");
+      }));
+    }
+    row("satisfaction", p.satisfaction ? name("satisfaction." + p.satisfaction, p.satisfaction) : "");
+    row("notes", p.notes);
+    if ((r.photos || []).length) row("photos", r.photos.length);
+    return dl;
+  }
+
   function renderList(records) {
     var list = document.getElementById("fv-queue-list");
     if (!list) return;
+    var labels = JSON.parse(list.dataset.labels || "{}");
+    var labelOf = function (key) {
+      var need = /^needs\.(\d+)\.(\w+)$/.exec(key);
+      if (need) return labels.needs + " " + (+need[1] + 1) + " · " + (labels["needs." + need[2]] || need[2]);
+      return labels[key] || "";
+    };
     list.textContent = "";
     document.getElementById("fv-queue-empty").hidden = records.length > 0;
     records.forEach(function (r) {
-      var li = document.createElement("li");
-      var title = document.createElement("b");
-      title.textContent = (r.label || r.payload.household) + " · " + r.payload.date;
-      li.appendChild(title);
-      var state = document.createElement("span");
-      state.className = "badge" + (r.state === "refused" ? " urgent" : "");
-      state.textContent = r.state === "refused" ? text.refusedOne : text.waitingOne;
-      li.appendChild(document.createTextNode(" "));
-      li.appendChild(state);
-      if (r.error) {
-        var why = document.createElement("p");
-        why.className = "error";
-        why.textContent = r.error;
-        li.appendChild(why);
-      }
-      var del = document.createElement("button");
+      var li = element("li", "card");
+      var head = element("p");
+      head.appendChild(element("b", "", (r.label || r.payload.household) + " · " + r.payload.date));
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(element("span", "badge" + (r.state === "refused" ? " urgent" : ""),
+        r.state === "refused" ? text.refusedOne : text.waitingOne));
+      li.appendChild(head);
+      if (r.error) li.appendChild(element("p", "error", reasonText(r, labelOf)));
+      li.appendChild(content(r, labels));
+      var del = element("button", "small", text.remove);
       del.type = "button";
-      del.className = "small";
-      del.textContent = text.remove;
       del.addEventListener("click", function () {
         if (window.confirm(text.confirm)) remove(r.id).then(render);
       });
@@ -200,6 +261,17 @@
 
   var YES_NO = { yes: true, no: false }, YES_NO_NA = { yes: true, no: false, na: null };
 
+  // The need rows that hold something, by their row number: the payload's needs[i] (and the
+  // server's needs.i.* errors) is the row filledNeeds(form)[i].
+  function filledNeeds(form) {
+    var rows = [];
+    form.querySelectorAll(".need").forEach(function (row, i) {
+      var cat = row.querySelector("select").value, desc = row.querySelector("textarea").value.trim();
+      if (cat || desc) rows.push(i);
+    });
+    return rows;
+  }
+
   // The same mapping as fieldvisit/visitform.py payload_from_form.
   function payloadFrom(form) {
     var f = new FormData(form);
@@ -215,29 +287,130 @@
       if (name.indexOf("g_") === 0 && value in YES_NO) p.guarantees[name.slice(2)] = YES_NO[value];
       if (name.indexOf("env_") === 0) p.environment[name.slice(4)] = value in YES_NO_NA ? YES_NO_NA[value] : "invalid";
     });
-    form.querySelectorAll(".need").forEach(function (row, i) {
-      var cat = get("needs-" + i + "-category"), desc = get("needs-" + i + "-description").trim();
-      if (cat || desc) p.needs.push({ category: cat || null, description: desc, urgent: get("needs-" + i + "-urgent") === "yes" });
+    filledNeeds(form).forEach(function (i) {
+      p.needs.push({
+        category: get("needs-" + i + "-category") || null,
+        description: get("needs-" + i + "-description").trim(),
+        urgent: get("needs-" + i + "-urgent") === "yes"
+      });
     });
     return p;
   }
 
-  // What the server would refuse for sure; checked before queueing so that a record made
-  // offline does not wait days only to be refused for a missing answer.
+  function localToday() {
+    var d = new Date();
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate());
+  }
+
+  // Characters as Python counts them (an emoji is one, not two UTF-16 units).
+  function length(s) { return Array.from(s).length; }
+
+  // What the server would refuse for sure (fieldvisit/visits.py validate), keyed and worded
+  // as the server words it (the .fv-status element's data- attributes). Checked before
+  // queueing, online or not: a record made offline does not wait days only to be refused for
+  // a missing answer, and online the chosen photos stay on the page (the server's own error
+  // page would drop them). Rules that depend on who records (how far back a date may go) are
+  // left to the server.
   function missing(form, p) {
-    var names = {};
-    form.querySelectorAll("input[type=radio]").forEach(function (input) { names[input.name] = 1; });
-    var out = [];
-    if (!p.kind) out.push("kind");
-    if (!p.date) out.push("date");
+    var t = form.querySelector(".fv-status").dataset;
+    var out = {};
+    if (!p.kind) out.kind = t.kind;
+    if (!p.date) out.date = t.date;
+    else if (p.date > localToday()) out.date = t.future;
     if (p.kind === "in_person") {
-      Object.keys(names).forEach(function (n) {
-        if ((n.indexOf("g_") === 0 || n.indexOf("env_") === 0) && !form.querySelector("input[name='" + n + "']:checked")) out.push(n);
+      // An in-person visit answers every guarantee and every checklist item.
+      form.querySelectorAll("input[type=radio]").forEach(function (input) {
+        var n = input.name;
+        var key = n.indexOf("g_") === 0 ? "guarantees." + n.slice(2) : n.indexOf("env_") === 0 ? "environment." + n.slice(4) : "";
+        if (key && !(key in out) && !form.querySelector("input[name='" + n + "']:checked")) out[key] = t.choose;
       });
     }
-    if (!p.satisfaction && p.kind && p.kind !== "nobody_home") out.push("satisfaction");
-    p.needs.forEach(function (n) { if (!n.category || !n.description) out.push("needs"); });
+    if (!p.satisfaction && p.kind !== "nobody_home") out.satisfaction = t.satisfaction;
+    if (length(p.notes.trim()) > +t.maxNotes) out.notes = t.notes;
+    if (p.needs.length > +t.maxNeeds) out.needs = t.needs;
+    p.needs.forEach(function (n, i) {
+      if (!n.category) out["needs." + i + ".category"] = t.category;
+      if (!n.description) out["needs." + i + ".description"] = t.describe;
+      else if (length(n.description) > +t.maxNeedText) out["needs." + i + ".description"] = t.needText;
+    });
     return out;
+  }
+
+  // Where the server-rendered form shows the error for a field key (templates/visit_form.html
+  // err()): {node, how} with how "after", "before" or "append"; null for a key with no field
+  // on the form (household, id), which is then told only in the status line.
+  function spotFor(form, key) {
+    var parts = key.split(".");
+    var named = function (n) { return form.querySelector("[name='" + n + "']"); };
+    var el;
+    if (parts[0] === "guarantees" || parts[0] === "environment") {
+      var prefix = parts[0] === "guarantees" ? "g_" : "env_";
+      if (parts.length === 1) {
+        el = form.querySelector("[name^='" + prefix + "']");
+        return el && { node: el.closest("fieldset"), how: "append" };
+      }
+      el = named(prefix + parts[1]);
+      return el && { node: el.closest(".row"), how: "after" };
+    }
+    if (parts[0] === "needs") {
+      if (parts.length === 1) {
+        el = form.querySelector("button[name=add_need]");
+        return el && { node: el, how: "before" };
+      }
+      var row = filledNeeds(form)[+parts[1]];
+      el = row === undefined ? null : named("needs-" + row + "-" + parts[2]);
+      return el && { node: el, how: "after" };
+    }
+    el = named(key);
+    if (!el) return null;
+    if (el.type === "radio") return { node: el.closest(".row") || el.closest(".seg"), how: "after" };
+    return { node: el, how: "after" };
+  }
+
+  // The label the form shows for a field key: the question of its row, or its section's title.
+  function labelOnForm(form, key) {
+    var spot = spotFor(form, key);
+    if (!spot || !spot.node) return "";
+    var legend = function (node) {
+      var l = node.closest("fieldset").querySelector("legend");
+      return l ? l.firstChild.textContent.trim() : "";
+    };
+    if (spot.node.matches(".row")) return spot.node.querySelector(".q").textContent.trim();
+    var need = /^needs\.(\d+)\.\w+$/.exec(key);
+    if (need) {
+      return legend(spot.node) + " " + (+need[1] + 1) + " · " +
+        (spot.node.getAttribute("aria-label") || spot.node.getAttribute("placeholder") || "");
+    }
+    return legend(spot.node);
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".missing").forEach(function (el) { el.classList.remove("missing"); });
+    // Also the server's, from a page it rendered with errors: they no longer apply.
+    form.querySelectorAll("p.error:not(.fv-status)").forEach(function (el) { el.remove(); });
+    var top = form.previousElementSibling;
+    if (top && top.matches("p.error")) top.remove();
+  }
+
+  // Each problem next to its field, its section marked; returns the first one shown.
+  function showErrors(form, errors) {
+    var first = null;
+    Object.keys(errors).forEach(function (key) {
+      var spot = spotFor(form, key);
+      if (!spot || !spot.node) return;
+      var p = document.createElement("p");
+      p.className = "error";
+      p.setAttribute("role", "alert");
+      p.textContent = errors[key];
+      if (spot.how === "append") spot.node.appendChild(p);
+      else if (spot.how === "before") spot.node.before(p);
+      else spot.node.after(p);
+      var section = p.closest("fieldset");
+      if (section) section.classList.add("missing");
+      if (!first) first = p;
+    });
+    return first;
   }
 
   function addNeed(form) {
@@ -254,17 +427,39 @@
     form.elements.need_rows.value = i + 1;
   }
 
-  function say(form, message, bad) {
+  function say(form, message, bad, target) {
     var el = form.querySelector(".fv-status");
     el.textContent = message;
-    el.className = "fv-status " + (bad ? "error" : "flash");
-    el.scrollIntoView({ block: "center" });
+    el.className = "fv-status " + (message ? (bad ? "error" : "flash") : "");
+    if (message) (target || el).scrollIntoView({ block: "center" });
+  }
+
+  // An empty form for the next visit, with a new id (the status line is left as it is).
+  function fresh(form) {
+    form.reset();
+    clearErrors(form);
+    var rows = form.querySelectorAll(".need");
+    for (var i = rows.length - 1; i > 0; i--) rows[i].remove();
+    form.elements.need_rows.value = 1;
+    form.elements.id.value = uuid();
+    form.dispatchEvent(new Event("fv-reset"));
+    form.querySelector("[data-once]").disabled = false;
   }
 
   function setupForm(form) {
     // A page opened from the phone's cache carries the id it was cached with: a new id
     // each time the form opens keeps two visits from sharing one.
     form.elements.id.value = uuid();
+    var button = form.querySelector("[data-once]");
+    var stored = false;  // this form's visit is on the server
+    // Back after saving: Chrome shows the page as it was left (the back-forward cache), the
+    // saved answers still in it; a second save would only resend it. Start the next visit.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted || !stored) return;
+      stored = false;
+      fresh(form);
+      say(form, "", false);
+    });
     // Older Safari has no event.submitter: catch "再加一条需求" on its own click.
     var more = form.querySelector("button[name=add_need]");
     if (more) more.addEventListener("click", function (event) {
@@ -272,30 +467,23 @@
       addNeed(form);
     });
     form.addEventListener("submit", function (event) {
+      event.preventDefault();
       if (event.submitter && event.submitter.name === "add_need") {
-        event.preventDefault();
         addNeed(form);
         return;
       }
-      event.preventDefault();
       var payload = payloadFrom(form);
       var gaps = missing(form, payload);
-      form.querySelectorAll(".missing").forEach(function (el) { el.classList.remove("missing"); });
-      if (gaps.length) {
-        if (navigator.onLine) { form.submit(); return; } // the server shows each problem
-        gaps.forEach(function (n) {
-          var el = form.querySelector("[name='" + n + "']") || form.querySelector("[name^='needs-']");
-          if (el) el.closest("fieldset").classList.add("missing");
-        });
-        say(form, text.incomplete, true);
+      clearErrors(form);
+      if (Object.keys(gaps).length) {
+        say(form, text.incomplete, true, showErrors(form, gaps));
         return;
       }
       var record = {
         id: payload.id, user: user, payload: payload, label: form.dataset.label,
         photos: (form.fvPhotos || []).map(function (blob) { return { id: uuid(), blob: blob, done: false }; }),
-        state: "waiting", error: "", sent: false, created: Date.now()
+        state: "waiting", error: "", errors: {}, sent: false, created: Date.now()
       };
-      var button = form.querySelector("[data-once]");
       button.disabled = true;
       put(record).then(function () {
         if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
@@ -303,16 +491,27 @@
       }).then(function (records) {
         var left = records.filter(function (r) { return r.id === record.id; })[0];
         if (!left) {
+          stored = true;
           sessionStorage.setItem("fv-flash", text.saved);
           window.location.href = form.dataset.done;
           return;
         }
-        if (left.state === "refused") say(form, left.error, true);
+        var why = reasonText(left, function (key) { return labelOnForm(form, key); });
+        if (left.state === "refused" && !left.sent) {
+          // Refused while the helper is still at the form: everything typed and the photos
+          // stay, each problem by its field. A refusal the form can fix leaves the queue (the
+          // helper fixes it here); one it cannot (the household is no longer theirs) stays
+          // on /queue, where its content can be read out for the office.
+          var fixable = Object.keys(left.errors || {}).some(function (k) { return spotFor(form, k); });
+          return (fixable ? remove(left.id).then(render) : Promise.resolve()).then(function () {
+            say(form, why, true, showErrors(form, left.errors || {}));
+            button.disabled = false;
+          });
+        }
+        // Waiting for a connection, or stored with a photo refused: the visit is safe.
+        if (left.state === "refused") say(form, why, true);
         else say(form, text.queued, false);
-        form.reset();
-        form.elements.id.value = uuid();
-        form.dispatchEvent(new Event("fv-reset"));
-        button.disabled = false;
+        fresh(form);
       }, function () {
         // The phone would not keep it (storage full or blocked): send the plain form.
         if (navigator.onLine) { form.submit(); return; }
@@ -378,7 +577,6 @@
     document.querySelector("main").prepend(p);
   }
   document.querySelectorAll("form[data-offline]").forEach(setupForm);
-  var upload = document.getElementById("fv-upload");
   if (upload) upload.addEventListener("click", flush);
   window.addEventListener("online", flush);
   // A page left open at the door: try again every minute while something waits.

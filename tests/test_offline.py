@@ -4,11 +4,13 @@ sent days later, compressed assets, and the issue's test in a real headless Chro
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from flask.testing import FlaskClient
 from fieldvisit import create_app
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
+from fieldvisit.vocab import DEFAULT_CHECKLIST
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -94,6 +97,27 @@ def test_the_queue_page_needs_a_login(client, auth, households):
     auth.login("owner")
     html = client.get("/queue").get_data(as_text=True)
     assert 'id="fv-queue-list"' in html
+    # Labels for a refused record's content and reason, in a data attribute (no inline code).
+    raw = re.search(r'data-labels="([^"]+)"', html).group(1)
+    labels = json.loads(unescape(raw))
+    assert labels["date"] == "走访日期" and labels["environment.yard"] == "院落干净整洁"
+    assert labels["kind.in_person"] == "入户走访" and labels["needs.category.water"] == "饮水"
+
+
+def test_a_page_showing_a_one_time_message_is_not_kept_for_offline_use(client, auth, households):
+    from test_visit_form import form_data
+
+    h = households["h1"]
+    auth.login("owner")
+    data = form_data(client.get(f"/h/{h.token}/visit").get_data(as_text=True))
+    client.post(f"/h/{h.token}/visit", data=data)
+    message = '<p class="flash" role="status">走访已保存</p>'
+    shown = client.get(f"/h/{h.token}")
+    assert message in shown.get_data(as_text=True)
+    assert "X-Fieldvisit-Cache" not in shown.headers  # offline it would say so again
+    again = client.get(f"/h/{h.token}")
+    assert message not in again.get_data(as_text=True)
+    assert again.headers["X-Fieldvisit-Cache"] == PEOPLE["owner"][0]
 
 
 def test_every_page_carries_the_waiting_badge_texts(client, auth, households):
@@ -179,7 +203,12 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Playwright turns the back-forward cache off; phones have it on (back after saving).
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--disable-back-forward-cache"],
+        )
         yield chromium
         chromium.close()
 
@@ -313,7 +342,62 @@ def test_the_new_endpoints_are_documented(client):
     assert "413" in paths["/visits/{visit_id}/photos"]["post"]["responses"]
 
 
-def test_a_refused_record_stays_on_the_phone_with_its_reason(live, browser):
+def test_a_record_refused_after_waiting_shows_its_content_and_reason_on_the_phone(live, browser):
+    h1 = live["households"]["h1"]
+    store = live["store"]
+    url = live["url"]
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    _log_in(page, url, "owner")
+    page.goto(f"{url}/h/{h1.token}/visit")
+    context.set_offline(True)
+    page.fill("textarea[name='needs-0-description']", "自来水管冻裂")
+    page.select_option("select[name='needs-0-category']", "water")
+    _fill_visit(page, "办公室改了清单")
+    page.wait_for_selector(".fv-status:has-text('已保存在手机上，待上传')")
+
+    def checklist(items: list[dict[str, str]] | None) -> None:
+        def change(reg: Any) -> None:
+            if items is None:
+                reg.settings.pop("checklist", None)
+            else:
+                reg.settings["checklist"] = items
+
+        store.update_registry(change)
+
+    # Meanwhile the office added an item the phone's form did not have.
+    items = [{"key": k, "label": label} for k, label in DEFAULT_CHECKLIST]
+    checklist([*items, {"key": "pens", "label": "圈舍整洁"}])
+    try:
+        context.set_offline(False)
+        page.wait_for_selector("#fv-queue-count:has-text('被退回 1 条')")
+        assert page.locator("#fv-upload").is_hidden()  # nothing it could send
+        page.click("#fv-queue-count")
+        page.wait_for_selector("#fv-queue-list li")
+        shown = page.inner_text("#fv-queue-list")
+        # The reason in the form's words, not the API's keys.
+        assert "走访记录无法保存；圈舍整洁：请选择" in shown
+        assert "environment" not in shown
+        # What the helper recorded, to read out or hand to the office for 补录.
+        for text in ("马娟", "入户走访", "不愁吃 是", "院落干净整洁 是", "厕所卫生 是", "满意"):
+            assert text in shown
+        assert "饮水：自来水管冻裂" in shown and "办公室改了清单" in shown
+        assert all(v.notes != "办公室改了清单" for v in _stored(live, h1))
+        # Reopening the app does not drop it; only the helper's confirmed delete does.
+        page.reload()
+        page.wait_for_selector("#fv-queue-list li")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#fv-queue-list li button")
+        page.wait_for_selector("#fv-queue-empty", state="visible")
+        page.wait_for_selector("#fv-queue", state="hidden")
+    finally:
+        checklist(None)
+        context.close()
+
+
+def test_a_record_for_a_household_reassigned_meanwhile_stays_on_the_phone(live, browser):
+    """The issue's example of a refusal: the office gave the household to another helper
+    while the visit waited offline."""
     h1 = live["households"]["h1"]
     store = live["store"]
     url = live["url"]
@@ -337,7 +421,8 @@ def test_a_refused_record_stays_on_the_phone_with_its_reason(live, browser):
         page.wait_for_selector("#fv-queue-count:has-text('被退回 1 条')")
         page.click("#fv-queue-count")
         page.wait_for_selector("#fv-queue-list li")
-        assert "您不是这户的帮扶责任人" in page.inner_text("#fv-queue-list")
+        shown = page.inner_text("#fv-queue-list")
+        assert "您不是这户的帮扶责任人" in shown and "换了帮扶责任人" in shown  # its content too
         assert all(v.notes != "换了帮扶责任人" for v in _stored(live, h1))
         # Reopening the app does not drop it; only the helper's confirmed delete does.
         page.reload()
@@ -351,6 +436,71 @@ def test_a_refused_record_stays_on_the_phone_with_its_reason(live, browser):
         context.close()
 
 
+def test_a_visit_refused_online_stays_on_the_form_and_back_after_saving_starts_anew(
+    live, browser, tmp_path
+):
+    from PIL import Image
+
+    h1 = live["households"]["h1"]
+    url = live["url"]
+    # The narrowest phones: nothing may be wider than the screen.
+    context = browser.new_context(service_workers="block", viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    _log_in(page, url, "owner")
+    page.goto(f"{url}/h/{h1.token}/visit")
+    assert page.get_attribute("form.visit", "autocomplete") == "off"
+    # Not a photo: said, and not erased by the previews being drawn again.
+    (tmp_path / "list.txt").write_text("不是照片")
+    page.set_input_files(".fv-photos input[type=file]", str(tmp_path / "list.txt"))
+    page.wait_for_selector(".fv-photo-note:has-text('这个文件不是照片')")
+    Image.new("RGB", (320, 240), "green").save(tmp_path / "door.jpg")
+    page.set_input_files(".fv-photos input[type=file]", str(tmp_path / "door.jpg"))
+    page.wait_for_selector(".fv-photos .thumbs img")
+    # A need row taken out again: the next one moves up.
+    page.fill("textarea[name='needs-0-description']", "写错了")
+    page.click("button[name=add_need]")
+    page.select_option("select[name='needs-1-category']", "medical")
+    page.fill("textarea[name='needs-1-description']", "慢性病用药报销")
+    page.locator(".need .fv-drop-need").first.click()
+    assert page.locator(".need").count() == 1
+    assert page.input_value("textarea[name='needs-0-description']") == "慢性病用药报销"
+    # Incomplete and too long: told on the page, with the server's words, photo kept.
+    page.fill("textarea[name=notes]", "长" * 2001)
+    page.click("button[data-once]")
+    page.wait_for_selector("p.error:has-text('请选择走访方式')")
+    page.wait_for_selector("p.error:has-text('备注最多 2000 字')")
+    assert page.locator(".fv-photos .thumbs img").count() == 1
+    # Complete, but a date a helper may not record: refused by the server, kept on the form.
+    page.fill("input[name=date]", (date.today() - timedelta(days=40)).isoformat())
+    _fill_visit(page, "被退回也不丢")
+    page.wait_for_selector(".fv-status:has-text('走访日期：只能登记本月的走访')")
+    page.wait_for_selector("input[name=date] + p.error:has-text('镇扶贫办补录')")
+    assert page.input_value("textarea[name=notes]") == "被退回也不丢"
+    assert page.locator(".fv-photos .thumbs img").count() == 1
+    assert page.is_checked("input[name=kind][value=in_person]")
+    assert page.evaluate("fvQueue.all().then(rs => rs.length)") == 0  # fixed here, not queued
+    assert all(v.notes != "被退回也不丢" for v in _stored(live, h1))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    # Fixed and saved: stored once, with its photo and need.
+    page.fill("input[name=date]", date.today().isoformat())
+    page.click("button[data-once]")
+    page.wait_for_url(f"{url}/h/{h1.token}")
+    (visit,) = [v for v in _stored(live, h1) if v.notes == "被退回也不丢"]
+    assert len(visit.photos) == 1 and visit.needs[0]["description"] == "慢性病用药报销"
+    # The household's card holds its long values (the masked ID number) at 320 px.
+    card = "[...document.querySelectorAll('.facts')].map(f => f.scrollWidth - f.clientWidth)"
+    assert page.evaluate(card) == [0]
+    # Back: the saved answers are not offered again; a new visit starts with a new id.
+    page.go_back(wait_until="commit")  # from the back-forward cache: no load event
+    page.wait_for_selector("form[data-offline]")
+    _wait_until(lambda: page.input_value("textarea[name=notes]") == "", timeout=5)
+    assert not page.is_checked("input[name=kind][value=in_person]")
+    assert page.locator(".fv-photos .thumbs img").count() == 0
+    assert page.input_value("input[name=id]") != visit.id
+    assert len([v for v in _stored(live, h1) if v.notes == "被退回也不丢"]) == 1
+    context.close()
+
+
 def test_online_the_form_saves_through_the_api_like_the_html_form(live, browser):
     h1 = live["households"]["h1"]
     url = live["url"]
@@ -358,7 +508,7 @@ def test_online_the_form_saves_through_the_api_like_the_html_form(live, browser)
     page = context.new_page()
     _log_in(page, url, "owner")
     page.goto(f"{url}/h/{h1.token}/visit")
-    # Incomplete while online: the server's own page names each problem.
+    # Incomplete while online: each problem named on the page, in the server's words.
     page.click("button[data-once]")
     page.wait_for_selector("p.error:has-text('请选择走访方式')")
     assert page.locator("form[data-offline]").count() == 1

@@ -79,6 +79,12 @@ def _form_page(household: Household, token: str, values: dict, errors: dict, vis
         helpers=helpers,
         editing=visit,
         today=date.today().isoformat(),
+        # For the checks offline.js makes before saving (the same limits as the server's).
+        limits={
+            "notes": visits.MAX_NOTES,
+            "needs": visits.MAX_NEEDS,
+            "need_text": visits.MAX_NEED_TEXT,
+        },
     )
 
 

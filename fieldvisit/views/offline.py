@@ -23,10 +23,11 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import geo, photos, visits
+from .. import geo, photos, visits, vocab
 from ..auth import get_store, login_required, role_required
 from .helpers import household_by_token, may_view
 
@@ -84,7 +85,45 @@ def service_worker() -> Response:
 def queue() -> str:
     """Records waiting on this phone. The list itself is read from the phone's storage by
     offline.js: the server has not seen these records."""
-    return render_template("queue.html")
+    labels = json.dumps(_queue_labels(), ensure_ascii=False, sort_keys=True)
+    return render_template("queue.html", labels=labels)
+
+
+def _queue_labels() -> dict[str, str]:
+    """Labels for a queued record's fields, answers and errors, keyed as the API names them
+    (``date``, ``guarantees.food``, ``kind.in_person``): a refused record is shown to the
+    helper in words, not codes. The page is kept for offline use, so the map comes with it."""
+    labels = {
+        "date": _("走访日期"),
+        "kind": _("走访方式"),
+        "guarantees": _("两不愁三保障"),
+        "environment": _("人居环境"),
+        "helped_clean": _("帮助打扫整理了吗"),
+        "needs": _("群众诉求"),
+        "needs.category": _("需求类别"),
+        "needs.description": _("需求内容"),
+        "needs.urgent": _("紧急"),
+        "satisfaction": _("满意度"),
+        "notes": _("备注"),
+        "photos": _("照片"),
+        "helper": _("帮扶责任人"),
+        "yes": _("是"),
+        "no": _("否"),
+        "na": _("不适用"),
+    }
+    for prefix, vocabulary in (
+        ("kind", vocab.VISIT_KINDS),
+        ("guarantees", vocab.GUARANTEES),
+        ("satisfaction", vocab.SATISFACTION),
+        ("needs.category", vocab.NEED_CATEGORIES),
+    ):
+        labels.update({f"{prefix}.{code}": vocab.label(vocabulary, code) for code in vocabulary})
+    # The defaults too: a record made before the township changed its checklist may hold them.
+    for key, text in vocab.DEFAULT_CHECKLIST:
+        labels[f"environment.{key}"] = _(text)
+    for item in visits.checklist(get_store()):
+        labels[f"environment.{item.key}"] = _(item.label)
+    return labels
 
 
 @bp.get("/photos/<visit_id>/<photo_id>")
@@ -139,7 +178,14 @@ def set_location(token: str) -> Response:
 def lighten(response: Response) -> Response:
     """Mark pages the service worker may keep, let versioned assets be cached for good,
     and gzip text for clients that accept it."""
-    if g.get("user") is not None and request.endpoint in CACHEABLE_ENDPOINTS:
+    # A page that showed a one-time message (走访已保存, 走访记录已修改…) is not kept: opened
+    # from the phone's cache days later it would show the message again. request_ctx.flashes
+    # holds the messages this request's page rendered (None when it read none).
+    if (
+        g.get("user") is not None
+        and request.endpoint in CACHEABLE_ENDPOINTS
+        and not request_ctx.flashes
+    ):
         response.headers["X-Fieldvisit-Cache"] = g.user.phone
     if request.endpoint == "static" and request.args.get("v"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
