@@ -446,10 +446,21 @@
     form.querySelector("[data-once]").disabled = false;
   }
 
+  // A page opened from the phone's cache days later still says the day it was cached:
+  // today's date (the phone's) replaces the day the page was made, unless another was typed.
+  function currentDay(form) {
+    var input = form.elements.date, made = input.dataset.today, today = localToday();
+    if (!made || made === today) return;
+    input.max = today;
+    if (input.defaultValue === made) input.defaultValue = today;
+    if (input.value === made) input.value = today;
+  }
+
   function setupForm(form) {
     // A page opened from the phone's cache carries the id it was cached with: a new id
     // each time the form opens keeps two visits from sharing one.
     form.elements.id.value = uuid();
+    currentDay(form);
     var button = form.querySelector("[data-once]");
     var stored = false;  // this form's visit is on the server
     // Back after saving: Chrome shows the page as it was left (the back-forward cache), the

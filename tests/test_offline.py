@@ -531,3 +531,20 @@ def test_online_the_form_saves_through_the_api_like_the_html_form(live, browser)
     ]
     assert new[0].helped_clean is True and new[0].satisfaction == "satisfied"
     context.close()
+
+
+def test_a_form_opened_days_after_it_was_kept_says_todays_date(live, browser):
+    """The service worker's copy of the form carries the day it was made; the phone's own
+    date replaces it, or a visit would be saved with a stale date unnoticed."""
+    h1 = live["households"]["h1"]
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    try:
+        _log_in(page, live["url"], "owner")
+        later = date.today() + timedelta(days=3)  # as if the page were opened 3 days on
+        page.clock.install(time=f"{later.isoformat()}T10:00:00")
+        page.goto(f"{live['url']}/h/{h1.token}/visit")
+        assert page.input_value("input[name=date]") == later.isoformat()
+        assert page.get_attribute("input[name=date]", "max") == later.isoformat()
+    finally:
+        context.close()
