@@ -288,13 +288,21 @@ def record_visit(
     stamp = now_iso()
     visit = Visit(**fields, created_at=stamp, updated_at=stamp)
     conflict = _("这个记录编号已用于另一户")
-    # Files are per village: an id already used in another village's file this month is
-    # found here (a resend lands in its own file and is caught under that file's lock).
+    # Files are per village and month: an id already used in another village's file this
+    # month is found here (a resend lands in its own file and is caught under that file's
+    # lock), and so is one sent again with the next or previous day across a month's end
+    # (a phone whose clock or time zone is a day off).
     elsewhere = store.find_visit_in_month(visit.month, visit.id)
-    if elsewhere is not None and elsewhere.village != visit.village:
+    for month in _neighbours(visit.date) if elsewhere is None else ():
+        elsewhere = store.find_visit_in_month(month, visit.id)
+        if elsewhere is not None:
+            break
+    if elsewhere is not None and (
+        elsewhere.village != visit.village or elsewhere.month != visit.month
+    ):
         if elsewhere.household != visit.household:
             raise VisitError({"id": conflict}, status=409)
-        return elsewhere, False  # the household moved village since: still a resend
+        return elsewhere, False  # moved village since, or a day off: still a resend
 
     def decide(existing: Visit | None) -> Visit | None:
         if existing is None:
@@ -310,6 +318,17 @@ def record_visit(
         if stored.kind == "in_person" and geo.good_fix(stored.location) and not household.location:
             place_household(store, stored.household, stored.location, user.phone, only_new=True)
     return stored, created
+
+
+def _neighbours(day: str) -> list[str]:
+    """The month a day off from ``day`` (YYYY-MM-DD) falls in, when that is another month:
+    the previous one for the 1st, the next one for the last day."""
+    this = date.fromisoformat(day)
+    return [
+        (this + timedelta(days=step)).isoformat()[:7]
+        for step in (-1, 1)
+        if (this + timedelta(days=step)).month != this.month
+    ]
 
 
 def place_household(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from conftest import PEOPLE, visit_payload
@@ -218,3 +218,24 @@ def test_a_nobody_home_visit_matches_the_document(client, bearer, households):
     allowed = doc["components"]["schemas"]["Visit"]["properties"]["satisfaction"]["enum"]
     (visit,) = client.get(f"/api/v1/visits?month={MONTH}", headers=bearer("owner")).get_json()
     assert visit["satisfaction"] in allowed
+
+
+def test_a_resend_dated_a_day_off_across_the_months_end_is_stored_once(
+    client, bearer, store, households
+):
+    """A phone whose clock or time zone is a day off sends the same record again with the
+    next day's date, in another month: the id still makes it the same visit."""
+    today = date.today()
+    first = today.replace(day=1)
+    day_before = first - timedelta(days=1)  # last month's last day
+    admin = bearer("admin")
+    payload = visit_payload(
+        households["h1"], id="resend-across-month-1", date=day_before.isoformat()
+    )
+    assert client.post("/api/v1/visits", json=payload, headers=admin).status_code == 201
+    again = {**payload, "date": first.isoformat()}
+    response = client.post("/api/v1/visits", json=again, headers=admin)
+    assert response.status_code == 200 and response.get_json()["date"] == day_before.isoformat()
+    assert store.visits(first.isoformat()[:7]) == []
+    other = visit_payload(households["h2"], id="resend-across-month-1", date=first.isoformat())
+    assert client.post("/api/v1/visits", json=other, headers=admin).status_code == 409
