@@ -3,6 +3,7 @@ that one validation serves both."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Any
@@ -13,6 +14,7 @@ from .models import Visit
 from .vocab import GUARANTEES
 
 _YES_NO = {"yes": True, "no": False}
+_NEED_KEY = re.compile(r"needs\.(\d+)\.(\w+)")
 _YES_NO_NA = {"yes": True, "no": False, "na": None}
 
 
@@ -41,18 +43,37 @@ def payload_from_form(form: MultiDict[str, str], household_id: str) -> dict[str,
             payload["environment"][name[4:]] = _YES_NO_NA[answer]
         elif name.startswith("env_"):
             payload["environment"][name[4:]] = "invalid"
-    for i in range(need_rows(form)):
-        category = form.get(f"needs-{i}-category", "")
-        description = form.get(f"needs-{i}-description", "").strip()
-        if category or description:
-            payload["needs"].append(
-                {
-                    "category": category or None,
-                    "description": description,
-                    "urgent": form.get(f"needs-{i}-urgent") == "yes",
-                }
-            )
+    for i in _filled_need_rows(form):
+        payload["needs"].append(
+            {
+                "category": form.get(f"needs-{i}-category") or None,
+                "description": form.get(f"needs-{i}-description", "").strip(),
+                "urgent": form.get(f"needs-{i}-urgent") == "yes",
+            }
+        )
     return payload
+
+
+def _filled_need_rows(form: MultiDict[str, str]) -> list[int]:
+    """The need rows that hold something: the payload's needs, in order."""
+    return [
+        i
+        for i in range(need_rows(form))
+        if form.get(f"needs-{i}-category") or form.get(f"needs-{i}-description", "").strip()
+    ]
+
+
+def errors_by_row(errors: dict[str, str], form: MultiDict[str, str]) -> dict[str, str]:
+    """The validation's errors with each need's place in the payload turned into its row on
+    the form (an empty row above it is not in the payload), so each shows at its own row."""
+    rows = _filled_need_rows(form)
+    out = {}
+    for key, message in errors.items():
+        need = _NEED_KEY.fullmatch(key)
+        if need and int(need[1]) < len(rows):
+            key = f"needs.{rows[int(need[1])]}.{need[2]}"
+        out[key] = message
+    return out
 
 
 def need_rows(form: MultiDict[str, str]) -> int:

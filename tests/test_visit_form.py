@@ -174,3 +174,23 @@ def test_a_helper_cannot_backdate_to_an_old_month(client, auth, store, household
     response = client.post(f"/h/{h.token}/visit", data=data)
     assert response.status_code == 400
     assert "镇扶贫办补录" in response.get_data(as_text=True)
+
+
+def test_a_needs_error_shows_at_its_own_row(client, auth, households):
+    """Found by a tester: with an empty first row, the second row's error showed under the
+    first (the payload lists only rows that hold something)."""
+    auth.login("owner")
+    h = households["h1"]
+    page = client.get(f"/h/{h.token}/visit").get_data(as_text=True)
+    data = form_data(
+        page,
+        need_rows="2",
+        **{"needs-0-category": "", "needs-0-description": "", "needs-1-description": "缺药"},
+    )
+    data.pop("needs-0-urgent")
+    response = client.post(f"/h/{h.token}/visit", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    second = html[html.index('name="needs-1-category"') : html.index('name="needs-1-description"')]
+    first = html[html.index('name="needs-0-category"') : html.index('name="needs-1-category"')]
+    assert "请选择需求类别" in second and "请选择需求类别" not in first

@@ -107,7 +107,8 @@ def visit_form(token: str) -> Response | str | tuple[str, int]:
         _visit, created = visits.record_visit(get_store(), payload, g.user)
     except visits.VisitError as exc:
         values = visitform.values_from_form(request.form)
-        return _form_page(household, token, values, exc.errors, None), exc.status
+        errors = visitform.errors_by_row(exc.errors, request.form)
+        return _form_page(household, token, values, errors, None), exc.status
     flash(_("走访已保存") if created else _("这次走访之前已保存，没有重复登记"))
     return redirect(url_for("field.household", token=token))
 
@@ -131,7 +132,8 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
     try:
         visits.correct_visit(store, visit, payload, g.user)
     except visits.VisitError as exc:
-        return _form_page(household, token, values, exc.errors, visit), exc.status
+        errors = visitform.errors_by_row(exc.errors, request.form)
+        return _form_page(household, token, values, errors, visit), exc.status
     flash(_("走访记录已修改，原记录已保留"))
     return redirect(url_for("field.household", token=token))
 
