@@ -58,6 +58,9 @@ def _finish_config(app: Flask) -> None:
     """Settings that depend on others: the store, the secret key, cookie lifetimes."""
     store = Store(app.config["DATA_DIR"])
     store.finish_moves()  # a move of households between villages cut short by a crash
+    from .visits import recover_audit
+
+    recover_audit(store)  # audit lines of visits saved just before a crash
     app.extensions[STORE_KEY] = store
     if not app.config.get("SECRET_KEY"):
         # Generated once and kept with the data, so sessions survive a restart.

@@ -69,7 +69,7 @@ _HIDDEN_KEYS = frozenset(
 # registry.import entry, where the village shows). A visit's version counts corrections,
 # which the action says; who entered it is the entry's ``who``.
 _CONTEXT_KEYS: dict[str, frozenset[str]] = {
-    "visit.": frozenset({"village", "version", "recorded_by"}),
+    "visit.": frozenset({"village", "version", "recorded_by", "updated_by"}),
     "need.": frozenset({"village"}),
 }
 # Field labels: a household's as the registry's columns name them (Chinese message ids,

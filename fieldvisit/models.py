@@ -125,6 +125,7 @@ class Visit(_Doc):
     notes: str = ""
     created_at: str = ""
     updated_at: str = ""
+    updated_by: str = ""  # phone of who made this version (its audit entry's "who")
     version: int = 1
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions
     photos: list[str] = field(default_factory=list)

@@ -91,6 +91,7 @@ _VISIT_OUT = {
         "version": {"type": "integer"},
         "created_at": {"type": "string"},
         "updated_at": {"type": "string"},
+        "updated_by": {"type": "string", "description": "Phone of who made this version"},
         "needs": {"type": "array", "items": _NEED},
         "photos": {
             "type": "array",

@@ -4,6 +4,7 @@ corrections that keep earlier versions, and each household's state for a month."
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -286,7 +287,7 @@ def record_visit(
     today = today or date.today()
     household, fields = validate(store, payload, user, today)
     stamp = now_iso()
-    visit = Visit(**fields, created_at=stamp, updated_at=stamp)
+    visit = Visit(**fields, created_at=stamp, updated_at=stamp, updated_by=user.phone)
     conflict = _("这个记录编号已用于另一户")
     # Files are per village and month: an id already used in another village's file this
     # month is found here (a resend lands in its own file and is caught under that file's
@@ -311,12 +312,11 @@ def record_visit(
             raise VisitError({"id": conflict}, status=409)
         return None
 
-    stored, created = store.save_visit(visit, decide, _needs_for)
-    if created:
-        store.audit(AuditEntry(stamp, user.phone, "visit.create", visit.id, None, stored.to_doc()))
-        # The registry is rewritten only for a household that has no location yet.
-        if stored.kind == "in_person" and geo.good_fix(stored.location) and not household.location:
-            place_household(store, stored.household, stored.location, user.phone, only_new=True)
+    stored, created = store.save_visit(visit, decide, _needs_for, audit=audit_entry)
+    # The registry is rewritten only for a household that has no location yet.
+    first_fix = stored.kind == "in_person" and geo.good_fix(stored.location)
+    if created and first_fix and not household.location:
+        place_household(store, stored.household, stored.location, user.phone, only_new=True)
     return stored, created
 
 
@@ -394,19 +394,59 @@ def correct_visit(
         updated.recorded_by = existing.recorded_by
         updated.helper = existing.helper if user.role != "admin" else fields["helper"]
         updated.updated_at = stamp
+        updated.updated_by = user.phone
         updated.version = existing.version + 1
         updated.history = [*existing.history, before]
         return updated
 
     # Needs follow the new version: open ones of the old version are replaced.
-    stored, changed = store.save_visit(Visit(**fields), decide, _needs_for)
-    if changed:
-        store.audit(
-            AuditEntry(
-                stamp, user.phone, "visit.correct", stored.id, stored.history[-1], stored.to_doc()
-            )
-        )
+    stored, _changed = store.save_visit(Visit(**fields), decide, _needs_for, audit=audit_entry)
     return stored
+
+
+def audit_entry(visit: Visit) -> AuditEntry:
+    """The audit entry of a version of a visit just stored: what ``record_visit`` and
+    ``correct_visit`` log, and what ``recover_audit`` writes again after a crash."""
+    first = visit.version == 1
+    before = None if first or not visit.history else visit.history[-1]
+    action = "visit.create" if first else "visit.correct"
+    return AuditEntry(visit.updated_at, _author(visit), action, visit.id, before, visit.to_doc())
+
+
+def _author(visit: Visit) -> str:
+    return visit.updated_by or visit.recorded_by  # records from before updated_by
+
+
+# A crash is followed by a restart within minutes; a week covers a server left down.
+RECOVERY_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+def recover_audit(store: Store, now: float | None = None) -> int:
+    """Write the audit entries of visits saved just before a crash that came between the
+    save and its entry (the save's journal line outlives it until the entry is written).
+    Returns how many were written."""
+    since = (time.time() if now is None else now) - RECOVERY_WINDOW_SECONDS
+    known: dict[str, set[tuple[str, Any]]] = {}
+    written = 0
+
+    def check(saved: list[Visit]) -> None:
+        nonlocal written
+        for visit in saved:
+            month = visit.updated_at[:7]
+            if month not in known:
+                known[month] = {
+                    (e.target, (e.after or {}).get("version"))
+                    for e in store.audit_log(month)
+                    if e.action in ("visit.create", "visit.correct") and isinstance(e.after, dict)
+                }
+            if (visit.id, visit.version) in known[month]:
+                continue  # logged (a photo's save repeats the version it was logged with)
+            store.audit(audit_entry(visit))
+            known[month].add((visit.id, visit.version))
+            written += 1
+
+    store.with_recent_visits(since, check)
+    return written
 
 
 def household_visits(store: Store, household: Household, months: list[str]) -> list[Visit]:

@@ -374,3 +374,68 @@ def test_a_household_history_has_the_offices_entry_for_an_old_visit(
     auth.login("admin")
     page = client.get(f"/office/audit?household={h1.id}").get_data(as_text=True)
     assert "old-paper-record-01" in page
+
+
+# --- a crash between a visit's save and its audit line -----------------------------------------
+
+
+def _visit_entries(store, visit_id):
+    return [e for e in _all(store) if e.target == visit_id and e.action.startswith("visit.")]
+
+
+def test_a_visit_saved_just_before_a_crash_gets_its_audit_line_on_the_next_start(
+    app, store, households, monkeypatch
+):
+    """The visit's journal line is durable before its audit line is written: a crash in
+    between leaves the visit, and the next start writes the line from the journal."""
+    from fieldvisit import create_app
+    from fieldvisit.storage import Store
+
+    owner = store.user(PEOPLE["owner"][0])
+    h1 = households["h1"]
+    record_visit(store, visit_payload(h1, id="before-crash-0001"), owner)
+
+    def crash(self, entry):  # stands for kill -9 between the two appends
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "audit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        record_visit(store, visit_payload(h1, id="at-the-crash-0001"), owner)
+    visit = store.visits(date.today().isoformat()[:7])
+    assert "at-the-crash-0001" in {v.id for v in visit}  # stored, but not logged
+    monkeypatch.undo()
+    assert _visit_entries(store, "at-the-crash-0001") == []
+
+    for _start in range(2):  # and only once, however often the server starts
+        create_app({"TESTING": True, "DATA_DIR": str(store.root), "SECRET_KEY": "x"})
+    (entry,) = _visit_entries(store, "at-the-crash-0001")
+    stored = next(v for v in visit if v.id == "at-the-crash-0001")
+    assert (entry.action, entry.who, entry.at) == ("visit.create", owner.phone, stored.created_at)
+    assert entry.after["notes"] == stored.notes
+    assert len(_visit_entries(store, "before-crash-0001")) == 1
+
+
+def test_a_correction_cut_short_by_a_crash_is_logged_with_its_author(
+    app, store, households, monkeypatch
+):
+    from fieldvisit import create_app
+    from fieldvisit.storage import Store
+
+    owner, admin_user = store.user(PEOPLE["owner"][0]), store.user(PEOPLE["admin"][0])
+    h1 = households["h1"]
+    original, _ = record_visit(store, visit_payload(h1, id="to-be-corrected-01"), owner)
+
+    def crash(self, entry):  # stands for kill -9 between the two appends
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "audit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        correct_visit(store, original, visit_payload(h1, notes="改过"), admin_user)
+    monkeypatch.undo()
+    create_app({"TESTING": True, "DATA_DIR": str(store.root), "SECRET_KEY": "x"})
+    entries = {e.action: e for e in _visit_entries(store, "to-be-corrected-01")}
+    create, correct = entries["visit.create"], entries["visit.correct"]
+    assert len(_visit_entries(store, "to-be-corrected-01")) == 2
+    assert create.who == owner.phone
+    assert (correct.action, correct.who) == ("visit.correct", admin_user.phone)
+    assert correct.before["notes"] != "改过" and correct.after["notes"] == "改过"

@@ -195,9 +195,16 @@ class _Files:
         return entry.derived[key]
 
     def journaled(
-        self, path: Path, change: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], T]]
+        self,
+        path: Path,
+        change: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], T]],
+        durable: Callable[[T], None] | None = None,
     ) -> T:
         """Append one change to ``path``'s journal: the cheap write for hot files.
+
+        ``durable(result)``, when given, runs once the change is durable, still under the
+        lock and before the journal may be folded away: what must follow the change (its
+        audit line) can then be recovered from the journal after a crash in between.
 
         ``change(data)`` runs under the file's lock with the current content and returns the
         operations to append (none: nothing is written) and a result. The operations are
@@ -237,6 +244,8 @@ class _Files:
             entries = current.journal_entries + 1
             sig = (current.signature[0], _signature(jpath))
             self._remember(path, _Cached(sig, data, journal, entries))
+            if durable is not None:
+                durable(result)
             if entries >= COMPACT_AFTER:
                 self._fold(path, data, journal.ident, entries)
             return result

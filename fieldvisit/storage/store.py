@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 from tinydb import Query
 
-from ..models import Household, Need, User, Visit
+from ..models import AuditEntry, Household, Need, User, Visit
 from .audit_log import AuditLog
 from .durable import atomic_write_bytes, make_dirs
 from .files import _Files
-from .journal import JOURNAL_SUFFIX, StorageError, _journal_path
+from .journal import JOURNAL_SUFFIX, StorageError, _journal_path, _read_journal
 from .paths import _MONTH_RE, REGISTRY, check_month, village_file_name
 from .photos import Photos
 from .registry_file import Registry, _write_registry
@@ -267,8 +267,13 @@ class Store(AuditLog, Photos):
         visit: Visit,
         decide: Callable[[Visit | None], Visit | None],
         needs_for: Callable[[Visit], list[Need]],
+        audit: Callable[[Visit], AuditEntry] | None = None,
     ) -> tuple[Visit, bool]:
         """Store a visit with its needs in its month and village file, durably.
+
+        ``audit(record)`` makes the audit entry of a record written: it is appended under
+        the file's lock right after the journal line, so that a crash between the two is
+        repaired from the journal on the next start (see ``with_recent_visits``).
 
         ``decide(existing)`` runs under the file's lock with the stored visit of ``visit.id``
         (or None) and returns the record to write, or None to leave the stored one as it is
@@ -314,12 +319,41 @@ class Store(AuditLog, Photos):
                 ops.append({"op": "put", "table": "needs", "doc": doc})
             return ops, (record, True)
 
+        def durable(result: tuple[Visit, bool]) -> None:
+            if audit is not None and result[1]:
+                self.audit(audit(result[0]))
+
         for _attempt in range(3):
             try:
-                return self._files.journaled(self._visit_path(visit.month, target.village), change)
+                return self._files.journaled(
+                    self._visit_path(visit.month, target.village), change, durable
+                )
             except _VillageChanged as moved:
                 target = dataclasses.replace(target, village=moved.village)
         raise StorageError(f"household {visit.household} keeps changing village")
+
+    def with_recent_visits(self, since: float, check: Callable[[list[Visit]], None]) -> None:
+        """``check(visits)`` with the visits written to each journal changed since ``since``
+        (a time stamp), under that file's lock: after a crash, what should have followed a
+        save (its audit line) is repaired from there, never while a save is writing it."""
+        folder = self.root / "visits"
+        if not folder.is_dir():
+            return
+        for jpath in sorted(folder.glob("*/*.json" + JOURNAL_SUFFIX)):
+            try:
+                if jpath.stat().st_mtime < since:
+                    continue
+            except FileNotFoundError:
+                continue
+            with self._files.locked(jpath.with_name(jpath.name.removesuffix(JOURNAL_SUFFIX))):
+                docs = [
+                    op["doc"]
+                    for entry in _read_journal(jpath).entries
+                    for op in entry.get("ops", [])
+                    if op.get("op") == "put" and op.get("table") == "visits"
+                ]
+                if docs:
+                    check([Visit.from_doc(doc) for doc in docs])
 
     def update_need(
         self, month: str, village: str, need_id: str, change: Callable[[Need], None]
