@@ -769,6 +769,12 @@ def test_it_takes_phones_as_people_write_them(blank: Store, phone: str) -> None:
     assert blank.household(sample_rows()[1][0]).phone == phone  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("none", ["无", "暂无", "-", "/"])
+def test_no_phone_written_as_a_word_is_no_phone(blank: Store, none: str) -> None:
+    import_registry(blank, with_changes({"联系电话": none}), "registry.csv", ACTOR)
+    assert blank.household(sample_rows()[1][0]).phone == ""  # type: ignore[union-attr]
+
+
 def test_a_household_cannot_be_paired_with_a_stopped_account(blank: Store) -> None:
     """A stopped helper cannot log in: a file pairing a household with one is refused."""
     import_registry(blank, SAMPLE_CSV.read_bytes(), "registry-sample.csv", ACTOR)

@@ -59,7 +59,13 @@ def _bounded(name: str, required: bool) -> Callable[[str], str]:
     return parse
 
 
+# How registries say a household has no phone: kept as no phone, not refused.
+_NO_PHONE = frozenset({"无", "暂无", "没有", "-", "—", "/", "／"})
+
+
 def _phone(text: str) -> str:
+    if text in _NO_PHONE:
+        return ""
     for number in _PHONE_SEPARATORS.split(text):
         if number and not _PHONE_DIGITS.fullmatch(number.replace("-", "")):
             raise _Invalid(_("“%(value)s”不是电话号码（手机 11 位，座机可带区号）", value=number))
