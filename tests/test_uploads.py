@@ -128,7 +128,8 @@ def test_it_answers_413_in_json_for_a_large_photo(
         **_multipart(fields),  # type: ignore[arg-type]
     )
     assert response.status_code == 413
-    assert response.get_json()["error"] == "文件太大"
+    limit = client.application.config["MAX_UPLOAD_MB"]
+    assert response.get_json()["error"] == f"文件太大：最大 {limit} MB"  # the limit, as on pages
 
 
 def test_it_never_uses_the_client_file_name(

@@ -86,6 +86,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        if exc.code == 413 and not request.path.startswith("/api/"):
-            return _too_large()
+        if exc.code == 413:
+            return _too_large()  # the page or the API's JSON, with the limit
         return _respond(exc.code or 500, _message(exc.code or 500))
