@@ -194,3 +194,17 @@ def test_a_needs_error_shows_at_its_own_row(client, auth, households):
     second = html[html.index('name="needs-1-category"') : html.index('name="needs-1-description"')]
     first = html[html.index('name="needs-0-category"') : html.index('name="needs-1-category"')]
     assert "请选择需求类别" in second and "请选择需求类别" not in first
+
+
+def test_who_may_not_correct_is_told_why_and_led_back(client, auth, store, households):
+    h = households["h1"]
+    auth.login("owner")
+    data = form_data(client.get(f"/h/{h.token}/visit").get_data(as_text=True))
+    client.post(f"/h/{h.token}/visit", data=data)
+    edit_url = f"/h/{h.token}/visits/{data['id']}/edit"
+    for who, message in (("supervisor", "督查账号不能修改走访记录"), ("other", "只能在当月修改")):
+        auth.login(who)
+        response = client.get(edit_url)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 403
+        assert message in html and f'href="/h/{h.token}"' in html

@@ -122,7 +122,14 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
     if visit is None:
         abort(404)
     if not visits.may_correct(g.user, visit, date.today()):
-        abort(403)
+        # Said plainly: who may correct what, and the way back to the household.
+        message = (
+            _("督查账号不能修改走访记录")
+            if g.user.role == "supervisor"
+            else _("只能在当月修改自己的走访记录")
+        )
+        back = url_for("field.household", token=token)
+        return render_template("error.html", code=403, message=message, back=back), 403
     if request.method == "GET":
         return _form_page(household, token, visitform.values_from_visit(visit), {}, visit)
     values = visitform.values_from_form(request.form)
