@@ -32,9 +32,10 @@ Objects returned by the read functions come from a shared cache: treat them as r
 change data only through the ``update_*``/``save_*`` functions.
 
 The modules, from the bottom up: ``durable`` (atomic rewrites, fsynced appends), ``journal``
-(a data file and its journal read back), ``files`` (locks, transactions, the read cache),
-``paths`` (where things live), ``registry_file`` (registry.json as domain objects),
-``audit_log`` and ``photos`` (their parts of the Store), ``store`` (the Store).
+(a data file and its journal read back), ``files`` (locks, transactions, the read cache; the
+only module that imports TinyDB), ``paths`` (where things live), ``registry_file``
+(registry.json as domain objects), ``audit_log`` and ``photos`` (their parts of the Store),
+``store`` (the Store).
 """
 
 from .durable import append_durably, atomic_write_bytes, make_dirs

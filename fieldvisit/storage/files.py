@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import filelock
-from tinydb import TinyDB
+from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from .durable import _dumps, _fsync_dir, append_durably, atomic_write_bytes, make_dirs
@@ -30,6 +30,10 @@ from .journal import (
     _read_journal,
     _signature,
 )
+
+# The only import of TinyDB: the Store's other modules use its tables through these names.
+Database = TinyDB
+Where = Query
 
 T = TypeVar("T")
 

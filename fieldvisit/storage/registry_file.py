@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinydb import TinyDB
-
 from ..models import ApiToken, Household, User, Village
+from .files import Database
 
 
 @dataclass
@@ -44,7 +43,7 @@ class Registry:
 _REGISTRY_TABLES = ("villages", "households", "users", "tokens", "settings", "moves")
 
 
-def _write_registry(db: TinyDB, reg: Registry) -> None:
+def _write_registry(db: Database, reg: Registry) -> None:
     rows: dict[str, list[dict[str, Any]]] = {
         "villages": [v.to_doc() for v in reg.villages.values()],
         "households": [h.to_doc() for h in reg.households.values()],

@@ -9,12 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tinydb import Query
-
 from ..models import AuditEntry, Household, Need, User, Visit
 from .audit_log import AuditLog
 from .durable import atomic_write_bytes, make_dirs
-from .files import _Files
+from .files import Where, _Files
 from .journal import JOURNAL_SUFFIX, StorageError, _journal_path, _read_journal
 from .paths import _MONTH_RE, REGISTRY, check_month, village_file_name
 from .photos import Photos
@@ -158,7 +156,7 @@ class Store(AuditLog, Photos):
                         new = [d for d in docs if d["id"] not in present]
                         if new:
                             there.insert_multiple(new)
-            q = Query()
+            q = Where()
             with self._files.transaction(path) as db:
                 for table in ("visits", "needs"):
                     db.table(table, cache_size=0).remove(q.household.one_of(list(targets)))
@@ -360,7 +358,7 @@ class Store(AuditLog, Photos):
     ) -> Need | None:
         """Apply ``change`` to one stored need; None when there is no such need."""
         path = self._visit_path(month, village)
-        q = Query()
+        q = Where()
         with self._files.transaction(path) as db:
             table = db.table("needs", cache_size=0)
             doc = table.get(q.id == need_id)
