@@ -7,9 +7,9 @@ serve:
 test:
 	./fv test
 
+# ruff, then mypy over fieldvisit/ (its settings are in pyproject.toml).
 lint:
-	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
+	./fv lint
 
 format:
 	.venv/bin/ruff check --fix .

@@ -23,10 +23,10 @@ in the bottom margin, which the body never enters.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import render_template
 from flask_babel import gettext as _
@@ -341,7 +341,7 @@ def booklet_pdf(
     return out.getvalue()
 
 
-def _lay_footers(writer: PdfWriter, pages: list[PageObject], footers: PdfReader) -> None:
+def _lay_footers(writer: PdfWriter, pages: Sequence[PageObject], footers: PdfReader) -> None:
     """Draw each page of ``footers`` (WeasyPrint's, the same size as ``pages``) over the
     matching page of ``pages``.
 
@@ -362,7 +362,8 @@ def _lay_footers(writer: PdfWriter, pages: list[PageObject], footers: PdfReader)
     before, after = writer._add_object(save), writer._add_object(restore_and_draw)
     for page, footer in zip(pages, footers.pages, strict=True):
         # The footer's content stream, still compressed, becomes the form's.
-        form = footer[NameObject("/Contents")].get_object()
+        # pypdf types get_object() loosely; WeasyPrint writes /Contents as one stream.
+        form = cast(DictionaryObject, footer[NameObject("/Contents")].get_object())
         form.update(
             {
                 NameObject("/Type"): NameObject("/XObject"),
@@ -372,7 +373,7 @@ def _lay_footers(writer: PdfWriter, pages: list[PageObject], footers: PdfReader)
             }
         )
         # Copies, page by page: WeasyPrint's pages may share these dictionaries.
-        resources = DictionaryObject(page[NameObject("/Resources")])
+        resources = DictionaryObject(cast(DictionaryObject, page[NameObject("/Resources")]))
         xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()))
         # clone() copies the form and what it uses (the font: once per footer document).
         xobjects[NameObject("/FvFooter")] = form.clone(writer).indirect_reference

@@ -265,11 +265,11 @@ def export_visits_bytes(
     header = visit_columns(store)
     rows = visit_rows(store, month, village)
     if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        text_buffer = io.StringIO(newline="")
+        writer = csv.writer(text_buffer, lineterminator="\r\n")
         writer.writerow(header)
         writer.writerows([_csv_safe(v) for v in row] for row in rows)
-        return buffer.getvalue().encode("utf-8-sig"), len(rows)
+        return text_buffer.getvalue().encode("utf-8-sig"), len(rows)
 
     from openpyxl import Workbook
 

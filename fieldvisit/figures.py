@@ -3,9 +3,10 @@
 The monthly PDF, the Excel export, the supervisors' dashboard and the completion API all take
 their numbers from ``month_figures`` so that they can never disagree.
 
-Definitions (DESIGN.md): a household is *visited* in a month when it has at least one
-in-person visit dated in that month. Every other household is *not visited*; those among them
-with only a "nobody home" or phone visit are *attempted* and are shown apart, but they are
+Definitions (docs/reference-township.md): a household is *visited* in a month when it has at
+least one in-person visit dated in that month. Every other household is *not visited*; those
+among them with only a "nobody home" or phone visit are *attempted* and are shown apart, but
+they are
 still not visited.
 """
 
@@ -334,13 +335,13 @@ def month_figures(
     failing: list[tuple[Household, list[str]]] = []
     for hid, visit in sorted(latest_in_person.items()):
         failed = []
-        for row in environment:
-            answer = visit.environment.get(row.key)
+        for rate in environment:
+            answer = visit.environment.get(rate.key)
             if answer is True:
-                row.passed += 1
+                rate.passed += 1
             elif answer is False:
-                row.failed += 1
-                failed.append(row.label)
+                rate.failed += 1
+                failed.append(rate.label)
         if len(failed) >= FAILING_ITEMS:
             failing.append((scope[hid], failed))
 

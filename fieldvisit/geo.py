@@ -59,8 +59,6 @@ def distance_m(a: dict[str, float] | None, b: dict[str, float] | None) -> float 
 
 def good_fix(location: dict[str, float] | None) -> bool:
     """Precise enough to place a household: an accuracy reported and within 100 m."""
-    return (
-        bool(location)
-        and location.get("accuracy") is not None
-        and (location["accuracy"] <= GOOD_ACCURACY_M)
-    )
+    if not location or location.get("accuracy") is None:
+        return False
+    return location["accuracy"] <= GOOD_ACCURACY_M

@@ -19,5 +19,5 @@ def select_locale() -> str:
         # Commands speak the township's language unless the operator asks otherwise.
         chosen = os.environ.get("FIELDVISIT_LANG", "zh")
         return chosen if chosen in LANGUAGES else "zh"
-    chosen = request.cookies.get(COOKIE)
-    return chosen if chosen in LANGUAGES else "zh"
+    cookie = request.cookies.get(COOKIE)
+    return cookie if cookie is not None and cookie in LANGUAGES else "zh"

@@ -195,6 +195,8 @@ class JobRunner:
 
 def get_runner(app: Flask | None = None) -> JobRunner:
     """The app's job runner, made on first use (exports under the data folder)."""
+    # The proxy's real app (the worker thread outlives the request); Flask types the proxy
+    # as the app itself, which has no such method.
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     runner = app.extensions.get(EXTENSION_KEY)
     if runner is None:

@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import unicodedata
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -256,14 +256,15 @@ def households_per_helper(reg: Registry) -> Counter[str]:
 # --- the office's lists -------------------------------------------------------------------
 
 # "not_visited" is every household without an in-person visit this month, the attempted ones
-# included: DESIGN.md counts a "nobody home" or phone visit as an attempt, not a visit.
+# included: a "nobody home" or phone visit is an attempt, not a visit
+# (docs/reference-township.md).
 STATE_FILTERS = ("visited", "not_visited", "attempted")
 ACTIVE_FILTERS = ("active", "inactive")
 
 
-def _pick(args: Mapping[str, str], name: str, allowed: object) -> str:
+def _pick(args: Mapping[str, str], name: str, allowed: Container[str]) -> str:
     value = args.get(name, "").strip()
-    return value if value in allowed else ""  # type: ignore[operator]
+    return value if value in allowed else ""
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def trust_proxies(app: Flask) -> None:
     if count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
+        # Replacing wsgi_app is how Flask documents adding middleware.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 

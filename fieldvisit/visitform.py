@@ -100,7 +100,7 @@ def values_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
 
 def values_from_visit(visit: Visit) -> dict[str, Any]:
     """A stored visit as form values, for a correction."""
-    to_word = {True: "yes", False: "no", None: "na"}
+    to_word: dict[bool | None, str] = {True: "yes", False: "no", None: "na"}
     values: dict[str, Any] = {
         "id": visit.id,
         "date": visit.date,
@@ -112,8 +112,8 @@ def values_from_visit(visit: Visit) -> dict[str, Any]:
     }
     for key, ok in visit.guarantees.items():
         values[f"g_{key}"] = to_word[ok]
-    for key, ok in visit.environment.items():
-        values[f"env_{key}"] = to_word[ok]
+    for key, answer in visit.environment.items():
+        values[f"env_{key}"] = to_word[answer]
     for i, need in enumerate(visit.needs):
         values[f"needs-{i}-category"] = need["category"]
         values[f"needs-{i}-description"] = need["description"]

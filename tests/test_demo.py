@@ -1,8 +1,10 @@
-"""The demo township: DESIGN.md's registry tables exactly, and a believable visit history."""
+"""The demo township: the reference township's registry tables exactly, and a believable
+visit history."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -13,21 +15,25 @@ from fieldvisit.passwords import check_password
 from fieldvisit.storage import Registry, Store
 from fieldvisit.vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, VISIT_KINDS
 
-# Copied from DESIGN.md by hand (not imported from the module under test), code -> (hh, people).
-DESIGN_TABLES = {
-    "attribute": {"dibao": (456, 1178), "wubao": (81, 102), "general": (139, 441)},
-    "cause": {
-        "illness": (403, 1030),
-        "disability": (166, 436),
-        "schooling": (24, 89),
-        "disaster": (2, 6),
-        "labour": (23, 43),
-        "skills": (29, 59),
-        "funds": (23, 36),
-        "drive": (6, 22),
-    },
-    "status": {"exited": (86, 306), "not_exited": (590, 1415)},
-}
+ROOT = Path(__file__).resolve().parents[1]
+# The reference township's tables, read from the repository's own record of them (not
+# imported from the module under test): code -> (households, people).
+_SECTIONS = {"By attribute": "attribute", "By main cause": "cause", "By poverty status": "status"}
+_ROW = re.compile(r"^\| [^|]+ \| ([a-z_]+) \| (\d+) \| (\d+) \|$")
+
+
+def _reference_tables() -> dict[str, dict[str, tuple[int, int]]]:
+    tables: dict[str, dict[str, tuple[int, int]]] = {}
+    current = None
+    for line in (ROOT / "docs" / "reference-township.md").read_text("utf-8").splitlines():
+        if line.startswith("### "):
+            current = next((v for k, v in _SECTIONS.items() if line[4:].startswith(k)), None)
+        elif current and (row := _ROW.match(line)):
+            tables.setdefault(current, {})[row[1]] = (int(row[2]), int(row[3]))
+    return tables
+
+
+DESIGN_TABLES = _reference_tables()
 TODAY = dt.date(2024, 3, 12)  # a leap February before it: month ends must be right
 MONTHS = ["2024-02", "2024-03"]
 
@@ -255,3 +261,15 @@ def test_describe_says_how_to_log_in_as_each_role(info: DemoInfo) -> None:
     assert "示范镇" in text and "676" in text and "1721" in text
     for _role, name, phone, password in info.logins:
         assert name in text and phone in text and password in text
+
+
+def test_it_reads_every_row_of_the_reference_tables() -> None:
+    # A table the parser silently skipped would make the comparisons above vacuous.
+    assert {k: len(v) for k, v in DESIGN_TABLES.items()} == {
+        "attribute": 3,
+        "cause": 8,
+        "status": 2,
+    }
+    for table in DESIGN_TABLES.values():
+        assert sum(h for h, _ in table.values()) == 676
+        assert sum(p for _, p in table.values()) == 1721

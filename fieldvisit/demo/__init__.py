@@ -1,5 +1,6 @@
-"""The demo township: a registry that reproduces DESIGN.md's tables exactly, with synthetic
-people and a few months of synthetic visit history.
+"""The demo township: a registry that reproduces the reference township's tables
+(docs/reference-township.md) exactly, with synthetic people and a few months of synthetic
+visit history.
 
 ``python run.py`` builds it into an empty data folder so that a township office can try the
 whole product before importing its own spreadsheet. Everything personal is made up (names,
@@ -11,12 +12,12 @@ Everything but the QR tokens follows from ``seed``: the tokens open doors, so th
 come from ``households.new_token()``.
 
 The package, in the order a build draws on it: ``township`` (the figures: logins, villages,
-DESIGN.md's tables, name pools), ``profiles`` (each household's cells of the tables and its
-size, balanced until every table matches), ``people`` (the households and helpers made from
-the profiles, and their pairings), ``phrases`` and ``history`` (the visits and needs), and
-``build`` (``build_demo`` and ``describe``). They all draw from the one generator that
-``build_demo`` seeds, so the order of the draws is part of the output: reorder two calls and
-the same seed builds a different township. The names below are its interface.
+the reference township's tables, name pools), ``profiles`` (each household's cells of the
+tables and its size, balanced until every table matches), ``people`` (the households and
+helpers made from the profiles, and their pairings), ``phrases`` and ``history`` (the
+visits and needs), and ``build`` (``build_demo`` and ``describe``). They all draw from the
+one generator that ``build_demo`` seeds, so the order of the draws is part of the output:
+reorder two calls and the same seed builds a different township. The names below are its interface.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The registry's tables: which cell of DESIGN.md's tables each household counts in, and
-how many people it has, settled before the household gets a name."""
+"""The registry's tables: which cell of the reference township's tables
+(docs/reference-township.md) each household counts in, and how many people it has, settled
+before the household gets a name."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .township import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE, TABLES, VILLAG
 
 @dataclass
 class _Profile:
-    """One household before it has a name: the cells of DESIGN.md's tables it counts in."""
+    """One household before it has a name: the cells of the reference tables it counts in."""
 
     attribute: str
     cause: str
@@ -25,7 +26,7 @@ class _Profile:
 
 
 def _profiles(rng: random.Random) -> list[_Profile]:
-    """676 profiles whose attribute, cause and status marginals match DESIGN.md for
+    """676 profiles whose attribute, cause and status marginals match docs/reference-township.md for
     households and people at once."""
     profiles = _with_causes(rng)
     _place_in_villages(rng, profiles)
@@ -34,7 +35,7 @@ def _profiles(rng: random.Random) -> list[_Profile]:
     _balance(rng, profiles)
     problems = table_mismatches(profiles)
     if problems:  # cannot happen unless the balancing below is broken
-        raise RuntimeError(f"demo registry does not match DESIGN.md: {problems}")
+        raise RuntimeError(f"demo registry does not match the reference township: {problems}")
     return profiles
 
 

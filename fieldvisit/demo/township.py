@@ -1,5 +1,6 @@
-"""The demo township's figures: who logs in, its villages, DESIGN.md's tables that the
-registry must reproduce, and the names its made-up people are drawn from."""
+"""The demo township's figures: who logs in, its villages, the reference township's tables
+(docs/reference-township.md) that the registry must reproduce, and the names its made-up
+people are drawn from."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ REGION = "411721"  # the 身份证 region code and the prefix of every 户编号
 HELPING_DAY = 10  # 帮扶日: most visits of a month fall on it
 TZ = "+08:00"
 
-# DESIGN.md's tables, code -> (households, people). The registry must reproduce all of them.
+# docs/reference-township.md's tables, code -> (households, people). The registry must
+# reproduce all of them.
 ATTRIBUTE_TABLE: dict[str, tuple[int, int]] = {
     "dibao": (456, 1178),
     "wubao": (81, 102),

@@ -8,7 +8,7 @@ import io
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..models import Household
 from ..storage import Registry, Store, atomic_write_bytes
@@ -117,7 +117,13 @@ def _csv_bytes(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def export_registry_bytes(store: Store, fmt: str) -> bytes:
+class RegistrySource(Protocol):
+    """Whatever hands out a registry: the store, or the web's view of it with masked IDs."""
+
+    def registry(self) -> Registry: ...
+
+
+def export_registry_bytes(store: RegistrySource, fmt: str) -> bytes:
     """The whole registry as an .xlsx or .csv file (``fmt`` "xlsx" or "csv").
 
     The columns are those of the township's own file, in its order, so the result can be

@@ -280,6 +280,7 @@ class _Files:
             current = self._load_current(path)
             db = TinyDB(storage=_MemoryStorage, data=dict(current.data))
             yield db
+            # TinyDB types its storage as the base class; this one was made with _MemoryStorage.
             storage: _MemoryStorage = db.storage  # type: ignore[assignment]
             if storage.dirty:
                 self._fold(path, storage.data, current.journal.ident, current.journal_entries)

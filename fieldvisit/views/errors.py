@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, render_template, request
@@ -26,7 +27,7 @@ def _message(code: int) -> str:
     return messages.get(code, _("请求有误"))
 
 
-def _respond(code: int, message: str, back: str | None = None):  # type: ignore[no-untyped-def]
+def _respond(code: int, message: str, back: str | None = None) -> tuple[Any, int]:
     if request.path.startswith("/api/"):
         return jsonify(error=message), code
     return render_template("error.html", code=code, message=message, back=back), code
@@ -58,7 +59,7 @@ def referring_page() -> str | None:
     return f"{path}?{parts.query}" if parts.query else path
 
 
-def _too_large():  # type: ignore[no-untyped-def]
+def _too_large() -> tuple[Any, int]:
     # The limit counts the whole request, so a file a little under it may still be refused;
     # stating it lets the office judge how much to cut.
     message = _("文件太大：最大 %(mb)d MB", mb=current_app.config["MAX_UPLOAD_MB"])
@@ -67,11 +68,11 @@ def _too_large():  # type: ignore[no-untyped-def]
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(exc: CSRFError) -> tuple[Any, int]:
         return _respond(400, _("页面已过期，请刷新后重试"))
 
     @app.errorhandler(RateLimitExceeded)
-    def too_many(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
+    def too_many(exc: RateLimitExceeded) -> tuple[Any, int, dict[str, str]]:
         minutes = max(1, exc.limit.limit.get_expiry() // 60)
         if request.endpoint == "auth.login":
             from .auth import LoginForm, render_login
@@ -85,7 +86,7 @@ def register(app: Flask) -> None:
         return body, code, {"Retry-After": str(minutes * 60)}
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException) -> tuple[Any, int]:
         if exc.code == 413:
             return _too_large()  # the page or the API's JSON, with the limit
         return _respond(exc.code or 500, _message(exc.code or 500))
