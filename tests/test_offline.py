@@ -62,6 +62,93 @@ def test_pages_load_versioned_assets_that_are_cached_for_good(client, auth, hous
     assert gzip.decompress(response.get_data()) == original
 
 
+# <script src=…> and <link href=…> of the app's own files, in the order the page names them.
+STATIC_ASSET = re.compile(r'<(?:script|link)\b[^>]*?\b(?:src|href)="(/static/[^"]*)"')
+VERSIONED = re.compile(r"/static/[\w.-]+\?v=[0-9a-f]{10}")
+
+
+def _tags_load_versioned_assets(html: str) -> list[str]:
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    sheets = re.findall(r"<link\b[^>]*\brel=\"stylesheet\"[^>]*>", html)
+    for tag in scripts + sheets:
+        url = re.search(r'\b(?:src|href)="([^"]*)"', tag)
+        assert url and VERSIONED.fullmatch(url.group(1)), tag
+    return STATIC_ASSET.findall(html)
+
+
+def test_every_page_loads_its_scripts_and_styles_by_versioned_urls(client, auth, households):
+    """A changed file gets a new URL: no page runs a copy a phone or proxy kept of an
+    older version (sort.js and jobs.js included, not only what base.html loads)."""
+    from test_visit_form import form_data
+
+    h = households["h1"]
+    seen: set[str] = set()
+    seen.update(_tags_load_versioned_assets(client.get("/login").get_data(as_text=True)))
+    auth.login("owner")
+    data = form_data(client.get(f"/h/{h.token}/visit").get_data(as_text=True))
+    assert client.post(f"/h/{h.token}/visit", data=data).status_code == 302
+    owner_pages = [
+        "/",
+        f"/h/{h.token}",
+        f"/h/{h.token}/visit",
+        "/queue",
+        f"/h/{h.token}/visits/{data['id']}/edit",
+    ]
+    for path in owner_pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        seen.update(_tags_load_versioned_assets(response.get_data(as_text=True)))
+    auth.login("supervisor")
+    job = client.post(
+        "/reports",
+        data={"csrf_token": auth.csrf(), "kind": "summary", "month": MONTH, "village": ""},
+    )
+    assert job.status_code == 303
+    office_pages = [
+        "/",
+        "/dashboard",
+        "/needs",
+        "/office/households",
+        "/office/helpers",
+        "/reports",
+        job.headers["Location"],
+    ]
+    for path in office_pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        seen.update(_tags_load_versioned_assets(response.get_data(as_text=True)))
+    names = {url.split("?")[0].rsplit("/", 1)[1] for url in seen}
+    assert {
+        "app.css",
+        "app.js",
+        "offline.js",
+        "visit_form.js",
+        "evidence.js",
+        "sort.js",
+        "jobs.js",
+    } <= names
+    # And no template names a static file without its version.
+    templates = Path(client.application.template_folder or "")
+    for template in templates.rglob("*.html"):
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", template.read_text(encoding="utf-8")):
+            assert "url_for('static'" not in tag, (template.name, tag)
+
+
+def test_the_service_worker_precaches_exactly_what_the_helpers_pages_load(client, auth, households):
+    """The visit form opens offline only if every file it loads is in the precache list; a
+    file no page loads any more is not fetched at install for nothing."""
+    first_line = client.get("/sw.js").get_data(as_text=True).split("\n", 1)[0]
+    settings = json.loads(first_line.removeprefix("const FV = ").removesuffix(";"))
+    h = households["h1"]
+    auth.login("owner")
+    loaded: set[str] = set()
+    for path in ("/", f"/h/{h.token}", f"/h/{h.token}/visit", "/queue"):
+        response = client.get(path)
+        assert response.headers.get("X-Fieldvisit-Cache"), path  # one the worker keeps
+        loaded.update(STATIC_ASSET.findall(response.get_data(as_text=True)))
+    assert loaded == set(settings["assets"])
+
+
 def test_text_is_sent_uncompressed_to_clients_that_do_not_ask(client, auth, households):
     auth.login("owner")
     response = client.get(f"/h/{households['h1'].token}")
@@ -547,5 +634,80 @@ def test_a_form_opened_days_after_it_was_kept_says_todays_date(live, browser):
         page.goto(f"{live['url']}/h/{h1.token}/visit")
         assert page.input_value("input[name=date]") == later.isoformat()
         assert page.get_attribute("input[name=date]", "max") == later.isoformat()
+    finally:
+        context.close()
+
+
+# Each need row's field names, row by row.
+NEED_NAMES = (
+    "[...document.querySelectorAll('.need')]"
+    ".map(r => [...r.querySelectorAll('[name]')].map(e => e.name))"
+)
+
+
+def _need_rows(count: int) -> list[list[str]]:
+    return [
+        [f"needs-{i}-category", f"needs-{i}-description", f"needs-{i}-urgent"] for i in range(count)
+    ]
+
+
+def test_need_rows_are_numbered_in_order_after_every_add_and_remove(live, browser):
+    """The server reads a need by its row number and need_rows: after rows are added and
+    taken out on the phone, on a new visit and on a correction, the numbers still run
+    0, 1, 2… and each need keeps its own category and urgency."""
+    h1 = live["households"]["h1"]
+    url = live["url"]
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    try:
+        _log_in(page, url, "owner")
+        page.goto(f"{url}/h/{h1.token}/visit")
+        needs = [("medical", "一"), ("housing", "二"), ("water", "三")]
+        for i, (category, text) in enumerate(needs):
+            if i:
+                page.click("button[name=add_need]")
+            page.select_option(f"select[name='needs-{i}-category']", category)
+            page.fill(f"textarea[name='needs-{i}-description']", text)
+        page.check("input[name='needs-2-urgent']")
+        assert page.evaluate(NEED_NAMES) == _need_rows(3)
+        assert page.input_value("input[name=need_rows]") == "3"
+        # The middle row taken out: the last moves up, with what was typed in it.
+        page.locator(".need .fv-drop-need").nth(1).click()
+        assert page.evaluate(NEED_NAMES) == _need_rows(2)
+        assert page.input_value("input[name=need_rows]") == "2"
+        assert page.input_value("textarea[name='needs-1-description']") == "三"
+        assert page.input_value("select[name='needs-1-category']") == "water"
+        assert page.is_checked("input[name='needs-1-urgent']")
+        # A row added after that one is the next number, and empty.
+        page.click("button[name=add_need]")
+        assert page.evaluate(NEED_NAMES) == _need_rows(3)
+        assert page.input_value("textarea[name='needs-2-description']") == ""
+        assert not page.is_checked("input[name='needs-2-urgent']")
+
+        context.set_offline(True)
+        _fill_visit(page, "需求行号")
+        page.wait_for_selector(".fv-status:has-text('已保存在手机上，待上传')")
+        # The form for the next visit: one empty row again.
+        assert page.evaluate(NEED_NAMES) == _need_rows(1)
+        assert page.input_value("input[name=need_rows]") == "1"
+        assert page.input_value("textarea[name='needs-0-description']") == ""
+        context.set_offline(False)
+        _wait_until(lambda: any(v.notes == "需求行号" for v in _stored(live, h1)))
+        (visit,) = [v for v in _stored(live, h1) if v.notes == "需求行号"]
+        assert visit.needs == [
+            {"category": "medical", "description": "一", "urgent": False},
+            {"category": "water", "description": "三", "urgent": True},
+        ]
+
+        # The correction form posts as plain HTML: a row taken out there renumbers too.
+        page.goto(f"{url}/h/{h1.token}/visits/{visit.id}/edit")
+        assert page.evaluate(NEED_NAMES) == _need_rows(2)
+        page.locator(".need .fv-drop-need").first.click()
+        assert page.evaluate(NEED_NAMES) == _need_rows(1)
+        assert page.input_value("input[name=need_rows]") == "1"
+        page.click("button[data-once]")
+        page.wait_for_url(f"{url}/h/{h1.token}")
+        corrected = live["store"].find_visit(MONTH, h1.village, visit.id)
+        assert corrected.needs == [{"category": "water", "description": "三", "urgent": True}]
     finally:
         context.close()

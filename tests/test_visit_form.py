@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 from conftest import PEOPLE
 
@@ -208,3 +209,30 @@ def test_who_may_not_correct_is_told_why_and_led_back(client, auth, store, house
         html = response.get_data(as_text=True)
         assert response.status_code == 403
         assert message in html and f'href="/h/{h.token}"' in html
+
+
+def test_the_forms_script_is_its_own_and_loaded_only_with_the_form(app, client, auth, households):
+    """visit_form.js drives the form (need rows, checks, saving through the queue);
+    offline.js, which every page loads, keeps only the queue and the page caches."""
+    h = households["h1"]
+    auth.login("owner")
+    script = re.compile(r'<script src="/static/visit_form\.js\?v=[0-9a-f]+" defer></script>')
+    page = client.get(f"/h/{h.token}/visit").get_data(as_text=True)
+    assert script.search(page) and "/static/evidence.js?v=" in page
+    data = form_data(page)
+    client.post(f"/h/{h.token}/visit", data=data)
+    # A correction uses the need rows too, but posts as plain HTML: no photos, no queue.
+    edit = client.get(f"/h/{h.token}/visits/{data['id']}/edit").get_data(as_text=True)
+    assert script.search(edit) and "evidence.js" not in edit
+    for path in ("/", f"/h/{h.token}", "/queue"):
+        assert "visit_form.js" not in client.get(path).get_data(as_text=True), path
+
+    static = Path(app.static_folder)
+    form_code = (static / "visit_form.js").read_text(encoding="utf-8")
+    form_words = ("need_rows", "add_need", "fv-drop-need", "data-fill", "fv-status", "fvPhotos")
+    for name in ("offline.js", "app.js"):
+        code = (static / name).read_text(encoding="utf-8")
+        assert [w for w in form_words if w in code] == [], name
+    assert all(w in form_code for w in form_words)
+    # One place renumbers the rows' names.
+    assert sum(f.read_text(encoding="utf-8").count("needs-\\d+-") for f in static.glob("*.js")) == 1

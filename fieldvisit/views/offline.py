@@ -33,8 +33,9 @@ from .helpers import household_by_token, may_view
 
 bp = Blueprint("offline", __name__)
 
-# What every page needs, precached by the service worker at install.
-ASSETS = ("app.css", "app.js", "offline.js", "evidence.js")
+# What the helper's pages (CACHEABLE_ENDPOINTS) load, precached by the service worker at
+# install: the visit form works offline.
+ASSETS = ("app.css", "app.js", "offline.js", "visit_form.js", "evidence.js")
 # Pages a helper needs at the door; only these are kept by the service worker.
 CACHEABLE_ENDPOINTS = {"field.home", "field.household", "field.visit_form", "offline.queue"}
 COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/javascript"}
