@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from . import registry
-from .auth import set_password
+from .auth import audit_revoked_tokens, drop_tokens, end_sessions, set_password
 from .clock import now_iso
 from .idcard import mask_id_number
 from .models import AuditEntry, User, Village
@@ -31,7 +31,7 @@ EDITABLE: tuple[str, ...] = (
 )  # fmt: skip
 _COLUMN_OF = {name: column for column, name in registry.field_of_column().items()}
 _FIELD_OF = {column: name for name, column in _COLUMN_OF.items()}
-_PHONE = re.compile(r"1\d{10}")
+_PHONE = re.compile(r"1[0-9]{10}")  # ASCII digits: \d also takes Arabic-Indic ones
 _SEPARATORS = re.compile(r"[、,，;；/]")
 
 
@@ -259,15 +259,22 @@ def set_active(store: Store, phone: str, active: bool, actor: str) -> bool:
     _helper_account(store.registry(), phone)
     at = now_iso()
 
-    def change(reg: Registry) -> bool:
+    def change(reg: Registry) -> tuple[bool, int]:
         user = _helper_account(reg, phone)
+        revoked = 0
         if not active:
             _still_paired(reg, phone)  # under the registry's lock: no pairing slips in
+            # Gone for good, not just unusable while stopped: a stopped cadre's client must
+            # not come back to life if the account is ever started again.
+            revoked = drop_tokens(reg, phone)
         was = user.active
         user.active = active
-        return was
+        return was, revoked
 
-    was = store.update_registry(change)
+    was, revoked = store.update_registry(change)
+    audit_revoked_tokens(store, phone, revoked, actor)
+    if not active:
+        end_sessions(store, phone, actor)  # also when it was stopped already: a clean slate
     if was == active:
         return False
     action = "user.activate" if active else "user.deactivate"

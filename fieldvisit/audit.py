@@ -30,7 +30,7 @@ from .storage import Store
 __all__ = ["ACTIONS", "Change", "Names", "Row", "kind_labels", "present"]
 
 WINDOW_MONTHS = 12  # what the page and a household's history show unless asked
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # the whole value, ASCII digits
 
 
 @dataclass(frozen=True)

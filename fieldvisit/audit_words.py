@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from . import registry, vocab
 from .idcard import mask_id_number
 from .models import AuditEntry
+from .registry.columns import COLUMN_LABELS
 from .storage import Store
 from .visits import checklist
 
@@ -43,6 +44,7 @@ ACTIONS: dict[str, Any] = {
     "household.location": _l("设置户的位置"),
     "visit.create": _l("新增走访记录"),
     "visit.correct": _l("修改走访记录"),
+    "visit.photo": _l("添加照片"),
     "need.resolve": _l("需求销号"),
     "need.reopen": _l("重新打开需求"),
     "need.comment": _l("添加意见"),
@@ -52,6 +54,9 @@ ACTIONS: dict[str, Any] = {
     "user.activate": _l("启用账号"),
     "user.deactivate": _l("停用账号"),
     "token.create": _l("新建 API 令牌"),
+    "token.revoke": _l("撤销 API 令牌"),
+    "user.logout": _l("退出登录"),
+    "user.sessions_end": _l("结束全部登录"),
     "registry.import": _l("导入名册"),
     "registry.export": _l("导出名册"),
 }
@@ -75,7 +80,7 @@ _CONTEXT_KEYS: dict[str, frozenset[str]] = {
 # Field labels: a household's as the registry's columns name them (Chinese message ids,
 # translated when shown), then the other records' fields.
 _FIELDS: dict[str, Any] = {
-    **{name: column for column, name in registry.field_of_column().items()},
+    **{name: COLUMN_LABELS[column] for column, name in registry.field_of_column().items()},
     "helpers": _l("帮扶责任人"),
     "location": _l("户的位置"),
     "helper": _l("帮扶责任人"),
@@ -99,6 +104,8 @@ _FIELDS: dict[str, Any] = {
     "full_ids": _l("包含完整身份证号"),
     "to": _l("转给"),
     "households": _l("帮扶户"),
+    "sessions": _l("结束的登录数"),
+    "tokens": _l("撤销的令牌数"),
 }
 _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "visit.": {"location": _l("走访定位")},
@@ -203,9 +210,9 @@ def changes(entry: AuditEntry, names: Names) -> list[Change]:
         old, new = _value(kind, key, before, names), _value(kind, key, after, names)
         return [Change(_field(kind, key), old, new)]
     if isinstance(before, dict) or isinstance(after, dict):
-        old = before if isinstance(before, dict) else {}
-        new = after if isinstance(after, dict) else {}
-        return _diff(kind, old, new, names)
+        old_fields = before if isinstance(before, dict) else {}
+        new_fields = after if isinstance(after, dict) else {}
+        return _diff(kind, old_fields, new_fields, names)
     if before is None and after is None:
         return []
     return [Change("", _value(kind, "", before, names), _value(kind, "", after, names))]
@@ -308,7 +315,7 @@ def _field(kind: str, key: str) -> str:
     label = _KIND_FIELDS.get(kind, {}).get(key, _FIELDS.get(key))
     if label is None:
         return key
-    return _(label) if isinstance(label, str) else str(label)
+    return str(label)
 
 
 def _value(kind: str, key: str, value: Any, names: Names) -> str:
@@ -350,7 +357,7 @@ def _words(kind: str, key: str, value: Any, names: Names) -> str:
 
 def _met(answers: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     """A visit's checks in a few words: all met, or which were not."""
-    failed = [_(labels.get(k, k)) for k, v in answers.items() if v is False]
+    failed = [vocab.translate(labels.get(k, k)) for k, v in answers.items() if v is False]
     if not failed:
         return _("全部达标")
     return _("未达标：%(items)s", items=_join(failed))

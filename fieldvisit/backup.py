@@ -13,37 +13,60 @@ The daily backup (``run.py`` starts it when ``FIELDVISIT_BACKUP_DIR`` is set) wr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from flask_babel import gettext as _
 
 from .clock import now_iso
-from .storage import Store, atomic_write_bytes, make_dirs
+from .storage import Store, make_dirs
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-# What a backup may hold, and so all a restore will write: nothing else in the folder.
+# What a backup may hold, and so all a restore will write: nothing else in the folder. Matched
+# against the whole name (fullmatch): with ``$`` a name ending in a newline would pass. Months
+# are the store's (YYYY-MM, 01-12); photo folders and files are visit and photo ids (as
+# PHOTO_ID_RE) with the names Photos.save_photo gives them; a visit file is named by
+# village_file_name (no slash, no leading dot). Control characters are refused by
+# allowed_name on top of this.
+_MONTH = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])"
+_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{7,63}"
 _ALLOWED = re.compile(
-    r"^(registry\.json(\.log)?"
-    r"|visits/\d{4}-\d{2}/[^/]+\.json(\.log)?"
-    r"|audit/\d{4}-\d{2}\.jsonl"
-    r"|photos/\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_.-]*\.jpg"
-    r"|secret_key)$"
+    r"registry\.json(?:\.log)?"
+    rf"|visits/{_MONTH}/[^/.][^/]*\.json(?:\.log)?"
+    rf"|audit/{_MONTH}\.jsonl"
+    rf"|photos/{_MONTH}/{_ID}/{_ID}(?:\.thumb)?\.jpg"
+    r"|secret_key"
 )
-DAILY_NAME = re.compile(r"^fieldvisit-(\d{8})\.zip$")
+DAILY_NAME = re.compile(r"fieldvisit-([0-9]{8})\.zip")  # used with fullmatch
 # Files the app itself makes in a fresh folder; a folder with only these counts as empty.
 _HOUSEKEEPING = {".locks", "secret_key", "exports"}
+
+# Limits of a restore, so that a crafted archive cannot fill the disk or the memory of the
+# server (a zip bomb). Real data folders stay far below them: registry.json of a county's
+# 15,000 households is a few tens of MB, a village's month of visits well under 1 MB, a
+# month's audit log some tens of MB, a photo a few MB (uploads are capped by MAX_UPLOAD_MB
+# and re-encoded); the manifest lists ~200 bytes a file, so the cap holds over a million
+# files. JSON written by the app deflates some 5 to 15 times; photos are stored as they are.
+# A backup that would break a limit is refused when it is written, never only on restore.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+MAX_RATIO = 100  # uncompressed bytes per compressed byte ...
+RATIO_FLOOR = 1024 * 1024  # ... checked above this size: tiny files may compress very well
+_CHUNK = 1024 * 1024  # a restore holds one chunk of a member in memory at a time
+_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class BackupError(Exception):
@@ -61,11 +84,118 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def allowed_name(name: str) -> bool:
+    """Whether a backup may hold a file of this name (relative to the data folder, with
+    ``/``): what ``write_backup`` writes and the only names ``restore_backup`` accepts. The
+    store's start-up check uses it too, to move aside files a backup could not hold."""
+    return (
+        name.isprintable()  # no newline, tab, other control or invisible format character
+        and "\\" not in name
+        and not PurePosixPath(name).is_absolute()
+        and all(part not in ("", ".", "..") for part in name.split("/"))
+        and _ALLOWED.fullmatch(name) is not None
+    )
+
+
+def _safe_name(name: Any) -> str:
+    if not isinstance(name, str) or not allowed_name(name):
+        raise BackupError(_("备份中有不允许的路径：%(name)s", name=repr(name)))
+    return name
+
+
+def _over_limits(size: int, compressed: int) -> str | None:
+    """Why a member of ``size`` bytes, ``compressed`` in the archive, is refused, or None."""
+    if size > MAX_MEMBER_BYTES:
+        return _("超过 %(limit)d MB", limit=MAX_MEMBER_BYTES // (1024 * 1024))
+    if size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
+        return _("压缩比超过 %(ratio)d:1", ratio=MAX_RATIO)
+    return None
+
+
+# --- what each file must hold -----------------------------------------------------------
+# The checks read a file as the app's own readers do, and are as lenient as they are (a
+# journal's or audit log's line torn by a crash is skipped by them, so it is accepted here):
+# a backup of a working folder always passes, and a restored folder is one the app can read.
+
+
+def _check_journal(name: str, fh: IO[bytes]) -> None:
+    """A journal as storage.journal reads it: a header line naming it, then changes. The
+    reader stops at the first line that is not JSON (a torn write), so this does too."""
+    header = True
+    for number, line in enumerate(fh, start=1):
+        if not line.endswith(b"\n"):
+            break  # a torn tail: cut off by the next writer
+        try:
+            item = json.loads(line)
+        except ValueError:
+            break
+        if header:
+            if not (isinstance(item, dict) and isinstance(item.get("journal"), str)):
+                break  # no usable journal: the reader ignores all of it
+            header = False
+            continue
+        ops = item.get("ops") if isinstance(item, dict) else None
+        if not isinstance(ops, list) or not all(
+            isinstance(op, dict)
+            and isinstance(op.get("table"), str)
+            and (
+                (op.get("op") == "put" and isinstance(op.get("doc"), dict) and "id" in op["doc"])
+                or (op.get("op") == "drop" and isinstance(op.get("where"), dict))
+            )
+            for op in ops
+        ):
+            raise BackupError(_("%(name)s 第 %(line)d 行不是有效的记录", name=name, line=number))
+
+
+def _check_audit(name: str, fh: IO[bytes]) -> None:
+    """An audit log: the reader skips a line that is not JSON (cut short by a crash), but
+    one that is must be an entry."""
+    for number, line in enumerate(fh, start=1):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(item, dict):
+            raise BackupError(_("%(name)s 第 %(line)d 行不是有效的记录", name=name, line=number))
+
+
+def check_member(name: str, fh: IO[bytes]) -> None:
+    """Raise BackupError unless the content of the data file ``name`` (an allowed name)
+    is what the app can read: JSON files an object, journals and audit logs lines of
+    records, photos JPEG files, the secret key not empty."""
+    if name.endswith(".json"):
+        raw = fh.read()
+        try:
+            data = json.loads(raw) if raw else {}  # an empty file reads as no data
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise BackupError(_("%(name)s 不是有效的 JSON 数据", name=name))
+    elif name.endswith(".json.log"):
+        _check_journal(name, fh)
+    elif name.endswith(".jsonl"):
+        _check_audit(name, fh)
+    elif name.endswith(".jpg"):
+        if fh.read(len(_JPEG_MAGIC)) != _JPEG_MAGIC:
+            raise BackupError(_("%(name)s 不是 JPEG 照片", name=name))
+    elif name == "secret_key" and not fh.read(4096).strip():
+        raise BackupError(_("%(name)s 是空的", name=name))
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
 def write_backup(
     store: Store, out: Path, include_secret: bool = False, include_photos: bool = True
 ) -> BackupInfo:
     """Write a backup of ``store`` to ``out``: a temporary file in the same folder,
-    fsynced, then renamed, so ``out`` is either the old file or a complete new one."""
+    fsynced, then renamed, so ``out`` is either the old file or a complete new one.
+
+    Each file is held to exactly what ``restore_backup`` accepts (its name, its content,
+    the limits); one that is not stops the backup with a BackupError naming it, and no
+    archive is left: a backup that cannot be restored is worse than none, since it is
+    found out only when it is needed.
+    """
     out = out.resolve()
     make_dirs(out.parent)
     entries: list[dict[str, Any]] = []
@@ -74,12 +204,26 @@ def write_backup(
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for name, payload in store.snapshot_files(include_secret, include_photos):
+                    if not allowed_name(name):
+                        raise BackupError(
+                            _(
+                                "无法备份：数据目录中的 %(name)s 文件名不合规，恢复时会被拒绝；"
+                                "重新启动程序会把它移到数据目录的 quarantine 文件夹",
+                                name=repr(name),
+                            )
+                        )
+                    try:
+                        check_member(name, io.BytesIO(payload))
+                    except BackupError as exc:
+                        raise BackupError(_("无法备份：%(reason)s", reason=exc)) from None
                     # JPEGs are compressed already: store them as they are.
                     kind = zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED
                     archive.writestr(name, payload, compress_type=kind)
+                    _check_written(archive, name)
                     entries.append({"path": name, "sha256": _sha256(payload), "size": len(payload)})
                 manifest = {"version": FORMAT_VERSION, "created_at": now_iso(), "files": entries}
                 archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+                _check_written(archive, MANIFEST)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -95,6 +239,13 @@ def write_backup(
     return BackupInfo(out, len(entries), out.stat().st_size)
 
 
+def _check_written(archive: zipfile.ZipFile, name: str) -> None:
+    info = archive.getinfo(name)
+    reason = _over_limits(info.file_size, info.compress_size)
+    if reason is not None:
+        raise BackupError(_("无法备份：%(name)s %(reason)s", name=name, reason=reason))
+
+
 def is_empty_folder(root: Path) -> bool:
     """Whether ``root`` holds no data: nothing but what the app makes on start."""
     if not root.exists():
@@ -102,67 +253,187 @@ def is_empty_folder(root: Path) -> bool:
     return all(p.name in _HOUSEKEEPING for p in root.iterdir())
 
 
-def _safe_name(name: str) -> str:
-    path = PurePosixPath(name)
-    if (
-        path.is_absolute()
-        or "\\" in name
-        or any(part in ("", ".", "..") for part in name.split("/"))
-        or not _ALLOWED.match(name)
-    ):
-        raise BackupError(_("备份中有不允许的路径：%(name)s", name=repr(name)))
-    return name
+# --- restoring --------------------------------------------------------------------------
 
 
-def read_backup(source: Path) -> dict[str, bytes]:
-    """The files of a backup, checked against its manifest. Raises BackupError."""
-    try:
-        with zipfile.ZipFile(source) as archive:
-            try:
-                manifest = json.loads(archive.read(MANIFEST))
-            except KeyError:
+class _Sink:
+    """Where a member is copied to (shutil.copyfileobj writes each chunk here): counts the
+    bytes as they come and hashes them, refusing the member as soon as it is over a limit
+    or over its declared size, whatever its header said."""
+
+    def __init__(self, out: IO[bytes], info: zipfile.ZipInfo, source: str) -> None:
+        self.out, self.info, self.source = out, info, source
+        self.count = 0
+        self.hash = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> int:
+        self.count += len(chunk)
+        reason = _over_limits(self.count, self.info.compress_size)
+        if reason is not None:
+            raise _refused(self.source, self.info.filename, reason)
+        if self.count > self.info.file_size:
+            raise _size_mismatch(self.source, self.info.filename)
+        self.hash.update(chunk)
+        return self.out.write(chunk)
+
+
+def _refused(source: str, name: str, reason: str) -> BackupError:
+    return BackupError(
+        _(
+            "%(file)s：%(name)s %(reason)s，不是正常的备份，拒绝恢复",
+            file=source,
+            name=name,
+            reason=reason,
+        )
+    )
+
+
+def _size_mismatch(source: str, name: str) -> BackupError:
+    return BackupError(_("%(file)s：%(name)s 的大小与清单不符，备份已损坏", file=source, name=name))
+
+
+def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes], source: str) -> _Sink:
+    sink = _Sink(out, info, source)
+    with archive.open(info) as member:
+        shutil.copyfileobj(member, sink, _CHUNK)
+    if sink.count != info.file_size:
+        raise _size_mismatch(source, info.filename)
+    return sink
+
+
+def _check_archive(source: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by name, refused from their headers alone (before anything is
+    decompressed) when over a limit, duplicated, or overlapping."""
+    infos = archive.infolist()
+    by_name = {info.filename: info for info in infos}
+    if len(by_name) != len(infos):
+        raise BackupError(_("%(file)s：同一个文件出现了不止一次，不是正常的备份", file=source.name))
+    # Members of a real archive lie one after another; compressed data used by several
+    # members (an "overlapping" zip bomb) adds up to more than the file.
+    if sum(info.compress_size for info in infos) > source.stat().st_size:
+        raise BackupError(_("%(file)s：压缩数据相互重叠，不是正常的备份", file=source.name))
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise BackupError(_("%(file)s 不是完整的备份文件", file=source.name))
+        reason = _over_limits(info.file_size, info.compress_size)
+        if reason is not None:
+            raise _refused(source.name, info.filename, reason)
+    return by_name
+
+
+def _read_manifest(source: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> Any:
+    if info is None:
+        raise BackupError(_("%(file)s 不是 fieldvisit 备份：缺少清单", file=source.name))
+    buffer = io.BytesIO()
+    _copy(archive, info, buffer, source.name)
+    manifest = json.loads(buffer.getvalue())
+    if not isinstance(manifest, dict) or manifest.get("version") != FORMAT_VERSION:
+        raise BackupError(_("%(file)s：不认识的备份版本", file=source.name))
+    return manifest
+
+
+def _unpack(source: Path, staging: Path) -> int:
+    """Check the backup and write its files under ``staging``; the number of files."""
+    with zipfile.ZipFile(source) as archive:
+        by_name = _check_archive(source, archive)
+        manifest = _read_manifest(source, archive, by_name.pop(MANIFEST, None))
+        listed: dict[str, dict[str, Any]] = {}
+        for entry in manifest["files"]:
+            name = _safe_name(entry["path"])
+            if name in listed or not isinstance(entry["sha256"], str):
+                raise BackupError(_("%(file)s 不是完整的备份文件", file=source.name))
+            listed[name] = entry
+        if set(by_name) != set(listed):
+            raise BackupError(_("%(file)s：文件与清单不符，备份可能不完整", file=source.name))
+        for name, entry in listed.items():
+            if entry["size"] != by_name[name].file_size:
+                raise _size_mismatch(source.name, name)
+        # Each member is at most its declared size (counted while copying), so this is
+        # enough room for all of them.
+        needed = sum(info.file_size for info in by_name.values())
+        free = shutil.disk_usage(staging).free
+        if needed > free:
+            mb = 1024 * 1024
+            raise BackupError(
+                _(
+                    "%(file)s：恢复需要 %(size)d MB，磁盘只剩 %(free)d MB",
+                    file=source.name,
+                    size=needed // mb + 1,
+                    free=free // mb,
+                )
+            )
+        for name, entry in listed.items():
+            target = staging.joinpath(*name.split("/"))
+            if staging not in target.resolve().parents:  # checked by name; the disk decides
+                raise BackupError(_("备份中有不允许的路径：%(name)s", name=repr(name)))
+            make_dirs(target.parent)
+            with target.open("xb") as out:
+                sink = _copy(archive, by_name[name], out, source.name)
+                out.flush()
+                os.fsync(out.fileno())
+            if sink.hash.hexdigest() != entry["sha256"]:
                 raise BackupError(
-                    _("%(file)s 不是 fieldvisit 备份：缺少清单", file=source.name)
-                ) from None
-            if manifest.get("version") != FORMAT_VERSION:
-                raise BackupError(_("%(file)s：不认识的备份版本", file=source.name))
-            listed = {_safe_name(e["path"]): e for e in manifest["files"]}
-            names = {n for n in archive.namelist() if n != MANIFEST}
-            if names != set(listed):
-                raise BackupError(_("%(file)s：文件与清单不符，备份可能不完整", file=source.name))
-            files: dict[str, bytes] = {}
-            for name, entry in listed.items():
-                payload = archive.read(name)
-                if _sha256(payload) != entry["sha256"]:
-                    raise BackupError(
-                        _("%(file)s：%(name)s 校验失败，备份已损坏", file=source.name, name=name)
-                    )
-                files[name] = payload
-    except (zipfile.BadZipFile, ValueError, KeyError, TypeError) as exc:
-        raise BackupError(_("%(file)s 不是完整的备份文件", file=source.name)) from exc
-    return files
+                    _("%(file)s：%(name)s 校验失败，备份已损坏", file=source.name, name=name)
+                )
+            with target.open("rb") as fh:
+                check_member(name, fh)
+            if name == "secret_key":
+                os.chmod(target, 0o600)
+    return len(listed)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            path.unlink()
 
 
 def restore_backup(source: Path, root: Path) -> int:
     """Rebuild the empty data folder ``root`` from a backup; returns the number of files.
 
-    Everything is checked before anything is written. Each file is written durably
-    (temporary file, fsync, rename, fsync of its folder).
+    The backup is unpacked into a temporary folder beside ``root`` (so on the same disk),
+    every member streamed to disk within the limits above, checked against the manifest's
+    size and SHA-256 and parsed; only then is it moved into ``root``. A restore that fails
+    at any point leaves ``root`` as empty as it was. Files are fsynced before the move and
+    the folder after it.
     """
     root = root.resolve()
     if not is_empty_folder(root):
         raise BackupError(
             _("数据目录 %(path)s 不是空的：恢复只能在空目录中进行，请换一个空目录", path=root)
         )
-    files = read_backup(source)
-    for name, payload in files.items():
-        target = (root / name).resolve()
-        if root not in target.parents:  # checked by name already; the file system decides
-            raise BackupError(_("备份中有不允许的路径：%(name)s", name=repr(name)))
-        atomic_write_bytes(target, payload)
-        if name == "secret_key":
-            os.chmod(target, 0o600)
-    return len(files)
+    make_dirs(root.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.restore-", dir=root.parent))
+    moved: list[Path] = []
+    try:
+        try:
+            count = _unpack(source, staging)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
+            raise BackupError(_("%(file)s 不是完整的备份文件", file=source.name)) from exc
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            # A manifest of the wrong shape, an encrypted member, text that is not JSON.
+            raise BackupError(_("%(file)s 不是完整的备份文件", file=source.name)) from exc
+        make_dirs(root)
+        # The secret key last: it may replace one the app made on start, and everything
+        # before it can still be undone by removing it.
+        for entry in sorted(staging.iterdir(), key=lambda p: p.name == "secret_key"):
+            target = root / entry.name
+            moved.append(target)
+            os.replace(entry, target)
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        for path in moved:
+            _remove(path)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
 
 
 # --- the daily backup -------------------------------------------------------------------
@@ -182,7 +453,7 @@ def rotate(folder: Path, keep: int) -> list[Path]:
     in the folder are left alone."""
     if not folder.is_dir():
         return []
-    daily = sorted(p for p in folder.iterdir() if DAILY_NAME.match(p.name))
+    daily = sorted(p for p in folder.iterdir() if DAILY_NAME.fullmatch(p.name))
     doomed = daily[: max(0, len(daily) - keep)]
     for path in doomed:
         with suppress(FileNotFoundError):

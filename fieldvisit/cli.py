@@ -170,6 +170,18 @@ def set_password(phone: str, password: str | None) -> None:
     click.echo(_("%(phone)s 的新密码：%(password)s", phone=phone, password=password))
 
 
+@click.command("revoke-tokens")
+@click.option("--phone", required=True)
+@with_appcontext
+def revoke_tokens(phone: str) -> None:
+    """Revoke every API token of the user at once (a lost phone, a client retired)."""
+    try:
+        count = auth.revoke_tokens(get_store(), phone.strip(), actor=ACTOR)
+    except auth.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(_("已撤销 %(phone)s 的 %(n)d 个 API 令牌", phone=phone.strip(), n=count))
+
+
 commands = [
     seed_demo,
     import_registry,
@@ -178,4 +190,5 @@ commands = [
     create_user,
     create_token,
     set_password,
+    revoke_tokens,
 ]

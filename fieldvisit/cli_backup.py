@@ -19,7 +19,10 @@ from .backup import BackupError, restore_backup, write_backup
 @with_appcontext
 def backup(out: Path, include_secret: bool, no_photos: bool) -> None:
     """Write a consistent snapshot of the data folder to a zip file (the server may run)."""
-    info = write_backup(get_store(), out, include_secret, include_photos=not no_photos)
+    try:
+        info = write_backup(get_store(), out, include_secret, include_photos=not no_photos)
+    except BackupError as exc:  # a file the backup cannot hold: said, and nothing written
+        raise click.ClickException(str(exc)) from None
     click.echo(_("已备份 %(n)d 个文件到 %(path)s", n=info.files, path=info.path))
 
 
@@ -31,7 +34,7 @@ def restore(file: Path) -> None:
     store = get_store()
     try:
         count = restore_backup(file, store.root)
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:  # OSError: a full or failing disk, said plainly
         raise click.ClickException(str(exc)) from None
     click.echo(
         _("已从 %(file)s 恢复 %(n)d 个文件到 %(path)s", file=file.name, n=count, path=store.root)

@@ -9,7 +9,6 @@ a later version adds a field.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,9 +25,16 @@ def _copy(value: Any) -> Any:
     return value
 
 
-@functools.cache
+# Field names per class, computed once (a plain dict: functools.cache types its key as
+# Hashable, which the type checker does not grant to classes).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 class _Doc:
@@ -141,6 +147,23 @@ class ApiToken(_Doc):
     digest: str  # sha256 of the token; the token itself is never stored
     phone: str
     created_at: str = ""
+    last_used: str = ""  # written at most once an hour (auth.TOKEN_USE_EVERY)
+
+
+@dataclass
+class LoginSession(_Doc):
+    """A logged-in browser. Its cookie holds a random session id; logging out, a password
+    change or a stopped account deletes the record, and the cookie stops working."""
+
+    digest: str  # sha256 of the session id; the id itself is never stored
+    phone: str
+    created_at: str
+    # The day of the latest request (YYYY-MM-DD), written at most once a day: a login lasts
+    # SESSION_DAYS after the browser was last used, as the cookie does.
+    seen_on: str = ""
+    # A fragment of the password hash at login: a login made with the old password while
+    # the password was being changed does not outlive the change.
+    stamp: str = ""
 
 
 @dataclass

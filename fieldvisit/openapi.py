@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from .storage.paths import DATE_PATTERN, ID_PATTERN, MONTH_PATTERN
 from .vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+
+
+def _whole(pattern: str) -> str:
+    """A pattern of the server's, for the document: in an ECMAScript pattern (JSON Schema's
+    dialect) ``$`` is the very end of the string, as ``\\Z`` is in the server's."""
+    return f"^(?:{pattern})$"
+
+
+_ID = _whole(ID_PATTERN)
+_MONTH = _whole(MONTH_PATTERN)
 
 _ERROR = {
     "type": "object",
@@ -31,14 +42,14 @@ _VISIT_IN = {
     "properties": {
         "id": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$",
+            "pattern": _ID,
             "description": "Made by the client (a UUID); a record sent twice is stored once.",
         },
         "household": {"type": "string", "description": "户编号"},
         "date": {
             "type": "string",
             "format": "date",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "pattern": _whole(DATE_PATTERN),
             "description": "YYYY-MM-DD, not in the future, not before 2000.",
         },
         "kind": {"type": "string", "enum": list(VISIT_KINDS)},
@@ -85,6 +96,7 @@ _VISIT_OUT = {
     "type": "object",
     "required": ["id", "household", "village", "date", "kind", "helper", "recorded_by"],
     "properties": {
+        # The literal document is typed as a loose dict of objects; this entry is a dict.
         **_VISIT_IN["properties"],  # type: ignore[dict-item]
         "village": {"type": "string"},
         "recorded_by": {"type": "string"},
@@ -327,7 +339,7 @@ def document() -> dict[str, Any]:
                         {
                             "name": "month",
                             "in": "query",
-                            "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"},
+                            "schema": {"type": "string", "pattern": _MONTH},
                             "description": "YYYY-MM, not after this month; this month when left "
                             "out",
                         },
@@ -383,7 +395,7 @@ def document() -> dict[str, Any]:
                             "name": "visit_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": _ID},
                         }
                     ],
                     "requestBody": {
@@ -396,7 +408,7 @@ def document() -> dict[str, Any]:
                                     "properties": {
                                         "id": {
                                             "type": "string",
-                                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$",
+                                            "pattern": _ID,
                                             "description": "Made by the client",
                                         },
                                         "file": {"type": "string", "format": "binary"},
@@ -408,7 +420,10 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "201": _json(_VISIT_OUT, "Stored; the visit with its photos"),
                         "200": _json(_VISIT_OUT, "This photo id was already stored"),
-                        "400": _json(_ERROR, "Not an image, or a bad photo id"),
+                        "400": _json(
+                            _ERROR,
+                            "Not an image, a bad photo id, or a control character in the visit id",
+                        ),
                         "403": _json(_ERROR, "Not the household's helper"),
                         "404": _json(_ERROR, "No such visit"),
                         "409": _json(_ERROR, "The visit already has 3 photos"),
@@ -424,7 +439,7 @@ def document() -> dict[str, Any]:
                         {
                             "name": "month",
                             "in": "query",
-                            "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"},
+                            "schema": {"type": "string", "pattern": _MONTH},
                             "description": "YYYY-MM; this month when left out",
                         }
                     ],

@@ -17,6 +17,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=METHOD)
 
 
+# Hashes of no one's password, by method: see dummy_hash.
+_DUMMIES: dict[str, str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash no password matches, made with the current METHOD, for checking a password
+    when there is no account (or it cannot log in): the check then costs what a real one
+    costs. Made on first use, so a test that swaps METHOD gets one of the same cost."""
+    method = METHOD
+    if method not in _DUMMIES:
+        _DUMMIES[method] = generate_password_hash(secrets.token_urlsafe(24), method=method)
+    return _DUMMIES[method]
+
+
 def check_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` matches; an empty hash (no password set yet) never matches."""
     if not password_hash:

@@ -1,21 +1,29 @@
 """Photos of a visit: re-encoded on the server, at most three a visit, stored with the data.
 
 A phone shrinks a photo before it sends it; the server still decodes and re-encodes every
-file, so what is stored is a plain JPEG of bounded size with no EXIF (no GPS position, no
-camera serial), whatever was sent. Pillow is imported here only, when a photo arrives.
+photo, so what is stored is a plain JPEG of bounded size with no EXIF (no GPS position, no
+camera serial), whatever was sent. Only JPEG, PNG and WebP are decoded, a canvas of bounded
+size, two at a time. Pillow is imported here only, when a photo arrives.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
-from .models import User, Visit
+from .clock import now_iso
+from .models import AuditEntry, Household, User, Visit
 from .storage import PHOTO_ID_RE, Store
-from .visits import may_record, needs_of
+from .visits import earliest_date, may_correct, may_record, needs_of
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 MAX_PHOTOS = 3
 MAX_BYTES = 2 * 1024 * 1024  # phones send ~300 KB; anything over this was not shrunk
@@ -23,8 +31,26 @@ MAX_SIDE = 1600
 THUMB_SIDE = 240
 QUALITY = 82
 THUMB_QUALITY = 70
-# Decompression bombs: a 2 MB file may still claim a huge canvas.
-MAX_PIXELS = 40_000_000
+# Decompression bombs: a 2 MB file may still claim a huge canvas (a 6300 x 6300 PNG takes
+# 170 KB), so the canvas is limited, by format, from the file's header before anything is
+# decoded. The phone's page shrinks photos to 1600 px before sending; only a program sends
+# more. 16 MP takes a camera's own file (12 MP is 4032 x 3024; 48-50 MP phones save 12 MP
+# unless told otherwise, and a full 50 MP JPEG never fits in 2 MB anyway). What one decode
+# costs at the limit, measured: a JPEG, decoded at reduced scale (draft mode), ~60 MB; a
+# PNG, decoded at full size (Pillow keeps 4 bytes a pixel, and an RGBA one is copied to RGB
+# once), ~120 MB; a WebP needs ~15 bytes a pixel (libwebp's canvases and Pillow's copy), so
+# its limit is half: a 4K screenshot (3840 x 2160) still fits.
+MAX_PIXELS = 16_000_000
+MAX_PIXELS_WEBP = 8_300_000
+# At most this many decodes at once, whatever the number of server threads: memory stays
+# bounded when many photos arrive together (a team's queued photos after a village without
+# signal, or someone sending large canvases on purpose): four of the largest canvases taken,
+# sent at once, raise the peak by ~300 MB (tests/test_photo_limits.py). A decode takes well
+# under a second, so a request waits a little for its turn, then is told to try again (the
+# phone's queue sends it again later on a 5xx answer).
+DECODERS = 2
+DECODE_WAIT_SECONDS = 10.0
+_decoding = threading.BoundedSemaphore(DECODERS)
 
 
 class PhotoError(ValueError):
@@ -42,21 +68,37 @@ class Encoded:
     thumb: bytes
 
 
-def reencode(data: bytes) -> Encoded:
-    """Decode any image Pillow reads, turn it upright, and save it as JPEG without
-    metadata (max side 1600 px) plus a thumbnail (240 px). Raises PhotoError."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+# The formats a camera or a phone's screenshot produce, told by their first bytes (sniff).
+# Pillow is only ever given these: its other plugins include EPS/PostScript (run through
+# Ghostscript, with no time limit), PDF, and decades-old formats no phone sends. HEIC is
+# left out: no maintained decoder is installed (the phone's page sends JPEG anyway).
+def sniff(data: bytes) -> str | None:
+    """The format of a photo by its first bytes (JPEG, PNG or WEBP), or None. The file's
+    name and declared type are the sender's say, so they are not looked at."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
 
+
+def reencode(data: bytes) -> Encoded:
+    """Decode a JPEG, PNG or WebP photo, turn it upright, and save it as JPEG without
+    metadata (max side 1600 px) plus a thumbnail (240 px). Raises PhotoError: 400 for any
+    other file, 413 for too large a file or canvas, 503 when the server is busy decoding."""
     if len(data) > MAX_BYTES:
         raise PhotoError(_("照片太大（最大 2 MB），请重新拍摄或选择较小的照片"), 413)
+    kind = sniff(data)
+    if kind is None:
+        raise PhotoError(_("这不是照片文件，只能上传图片"))
+    if not _decoding.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise PhotoError(_("服务器正忙，请稍后再上传照片"), 503)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise PhotoError(_("照片尺寸太大"), 413)
-            upright = ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise PhotoError(_("这不是照片文件，只能上传图片")) from None
-    upright.thumbnail((MAX_SIDE, MAX_SIDE))
+        upright = _decode(data, kind)
+    finally:
+        _decoding.release()
     full = io.BytesIO()
     # No exif= argument: Pillow then writes none, so no GPS or camera data survives.
     upright.save(full, "JPEG", quality=QUALITY, optimize=True)
@@ -64,6 +106,42 @@ def reencode(data: bytes) -> Encoded:
     thumb = io.BytesIO()
     upright.save(thumb, "JPEG", quality=THUMB_QUALITY, optimize=True)
     return Encoded(full.getvalue(), thumb.getvalue())
+
+
+def _decode(data: bytes, kind: str) -> PILImage.Image:
+    """The photo, upright, RGB, at most MAX_SIDE px a side. Only the plugin of ``kind`` is
+    tried; the full-size pixels live only inside this call."""
+    from PIL import Image, ImageOps, UnidentifiedImageError, WebPImagePlugin
+
+    assert WebPImagePlugin  # registers WEBP: Image.open loads only a few plugins itself
+    try:
+        with Image.open(io.BytesIO(data), formats=[kind]) as image:
+            width, height = image.size
+            if width * height > (MAX_PIXELS_WEBP if kind == "WEBP" else MAX_PIXELS):
+                raise PhotoError(_("照片尺寸太大"), 413)
+            # A JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers the stored
+            # size: asked with the size the photo shrinks to (as thumbnail() does), so a
+            # long panorama is reduced too. Other formats ignore this.
+            ratio = min(MAX_SIDE / width, MAX_SIDE / height, 1.0)
+            image.draft("RGB", (max(1, int(width * ratio)), max(1, int(height * ratio))))
+            image.load()
+            small: Image.Image = image
+            if image.mode not in ("RGB", "L"):
+                # Before shrinking: JPEG has no alpha (dropped, as it always was), a palette
+                # would be resized without smoothing, and RGBA would be copied at full size
+                # for the resize anyway. The full-size original is freed right away.
+                small = image.convert("RGB")
+                image.close()
+            # Shrunk before anything else, so the copies below are small.
+            small.thumbnail((MAX_SIDE, MAX_SIDE))
+            upright = ImageOps.exif_transpose(small)  # the orientation tag travels in info
+            return upright if upright.mode == "RGB" else upright.convert("RGB")
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: a header
+        raise PhotoError(_("照片尺寸太大"), 413) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise PhotoError(_("这不是照片文件，只能上传图片")) from None
 
 
 def find_visit(store: Store, visit_id: str, months: list[str] | None = None) -> Visit | None:
@@ -78,32 +156,68 @@ def find_visit(store: Store, visit_id: str, months: list[str] | None = None) -> 
     return None
 
 
-def add_photo(store: Store, visit: Visit, photo_id: str, data: bytes, user: User) -> bool:
-    """Store a photo of ``visit`` under the client's ``photo_id``. Returns False when that
-    photo was already stored (a resend). Raises PhotoError."""
+def may_add_photo(user: User, household: Household, visit: Visit, today: date) -> bool:
+    """Whether ``user`` may add a photo to ``visit`` today. A photo changes the visit, so it
+    follows the rule for correcting one (``may_correct``: helpers their own visits within
+    the visit's month, the office any time), for the household's own helpers only. A visit
+    saved offline at a month's end reaches the server days later with its photos behind
+    it: they may follow it as long as a visit of that date may still be recorded."""
+    if not may_record(user, household):
+        return False
+    if may_correct(user, visit, today):
+        return True
+    earliest = earliest_date(user, today)
+    return (
+        user.phone in (visit.helper, visit.recorded_by)
+        and earliest is not None
+        and visit.date >= earliest.isoformat()
+    )
+
+
+def add_photo(
+    store: Store, visit: Visit, photo_id: str, data: bytes, user: User, today: date | None = None
+) -> bool:
+    """Store a photo of ``visit`` under the client's ``photo_id``, with its audit entry.
+    Returns False when that photo was already stored (a resend). Raises PhotoError."""
     household = store.household(visit.household)
     if household is None or not may_record(user, household):
         raise PhotoError(_("您不是这户的帮扶责任人，不能上传照片"), 403)
     if not PHOTO_ID_RE.match(photo_id):
         raise PhotoError(_("照片编号无效"))
     if photo_id in visit.photos:
-        return False
+        return False  # stored already: a resend after the window closed is still answered
+    if not may_add_photo(user, household, visit, today or date.today()):
+        raise PhotoError(_("这条走访记录已过了可以修改的时间，不能再添加照片"), 403)
     if len(visit.photos) >= MAX_PHOTOS:
         raise PhotoError(_("每次走访最多 %(n)d 张照片", n=MAX_PHOTOS), 409)
     encoded = reencode(data)
     store.save_photo(visit.month, visit.id, photo_id, encoded.full, encoded.thumb)
+    before: list[str] = []
 
     def decide(existing: Visit | None) -> Visit | None:
+        nonlocal before
         if existing is None:
             raise PhotoError(_("没有这条走访记录"), 404)
         if photo_id in existing.photos:
             return None
         if len(existing.photos) >= MAX_PHOTOS:
             raise PhotoError(_("每次走访最多 %(n)d 张照片", n=MAX_PHOTOS), 409)
+        before = existing.photos
         existing.photos = [*existing.photos, photo_id]
         return existing
 
-    _stored, added = store.save_visit(visit, decide, needs_of)
+    def audit(record: Visit) -> AuditEntry:
+        # Written under the file's lock right after the save; the new id is the one added.
+        return AuditEntry(
+            now_iso(),
+            user.phone,
+            "visit.photo",
+            record.id,
+            {"photos": before},
+            {"photos": record.photos},
+        )
+
+    _stored, added = store.save_visit(visit, decide, needs_of, audit=audit)
     return added
 
 

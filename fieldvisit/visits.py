@@ -17,9 +17,10 @@ from . import geo
 from .clock import now_iso
 from .models import AuditEntry, Household, Need, User, Visit
 from .storage import Registry, Store
+from .storage.paths import DATE_PATTERN, ID_PATTERN, whole
 from .vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
+ID_RE = whole(ID_PATTERN)
 MAX_NEEDS = 20
 MAX_NOTES = 2000
 MAX_NEED_TEXT = 500
@@ -27,10 +28,14 @@ MAX_NEED_TEXT = 500
 HELPER_GRACE_DAYS = 7
 # No paper record of this work is older; a mistyped year such as 0001 or 1900 is refused.
 EARLIEST_DATE = date(2000, 1, 1)
-_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATE_RE = whole(DATE_PATTERN)
 # Invisible characters pasted from other apps: they mean nothing in a note, and a worksheet
 # cannot hold them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What an error names of the unknown keys a client sent: enough to find the mistake, never
+# the whole (perhaps huge) object echoed back.
+UNKNOWN_SHOWN = 3
+UNKNOWN_KEY_CHARS = 40
 
 
 class VisitError(ValueError):
@@ -132,8 +137,18 @@ def _parse_flags(
             errors[f"{field}.{key}"] = _("请选择")
     unknown = set(raw) - set(keys)
     if unknown:
-        errors[field] = _("未知项目：%(keys)s", keys="、".join(sorted(map(str, unknown))))
+        errors[field] = _("未知项目：%(keys)s", keys=_some_keys(unknown))
     return out
+
+
+def _some_keys(keys: set[Any]) -> str:
+    """A few of ``keys``, each cut short and without control characters, then "…" when
+    there were more."""
+    shown = []
+    for key in sorted(map(str, keys))[:UNKNOWN_SHOWN]:
+        key = " ".join(_CONTROL.sub("", key).split())
+        shown.append(key if len(key) <= UNKNOWN_KEY_CHARS else key[:UNKNOWN_KEY_CHARS] + "…")
+    return "、".join(shown) + ("…" if len(keys) > UNKNOWN_SHOWN else "")
 
 
 def _parse_needs(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -173,7 +188,12 @@ def validate(
     visit_id = visit_id if isinstance(visit_id, str) else ""
     if not ID_RE.match(visit_id):
         errors["id"] = _("记录编号无效")
-    household = store.household(str(payload.get("household") or ""))
+    household_id = payload.get("household")
+    # A 户编号 is text: 4117210010001 sent as a JSON number is a client's mistake (and one
+    # with a leading zero would have lost it), refused rather than converted.
+    if household_id is not None and not isinstance(household_id, str):
+        raise VisitError({"household": _("户编号应为文字")})
+    household = store.household(household_id or "")
     if household is None:
         raise VisitError({"household": _("没有这个户编号")}, status=404)
     if not may_record(user, household):
@@ -181,7 +201,9 @@ def validate(
 
     helper = user.phone
     if user.role == "admin":
-        helper = str(payload.get("helper") or (household.helpers[0] if household.helpers else ""))
+        helper = payload.get("helper") or (household.helpers[0] if household.helpers else "")
+        # A phone is text too: a number is refused, not converted.
+        helper = helper if isinstance(helper, str) else ""
         helper_user = store.user(helper)
         if helper_user is None or helper_user.role != "helper":
             errors["helper"] = _("请选择走访的帮扶责任人")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
+import pytest
 from conftest import PASSWORD, PEOPLE, csrf_from
 
+from fieldvisit import passwords
 from fieldvisit.passwords import check_password
 
 
@@ -166,3 +169,99 @@ def test_a_phone_typed_with_spaces_or_full_width_digits_logs_in(client, househol
         "/login", data={"phone": typed, "password": PASSWORD, "csrf_token": csrf_from(page)}
     )
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%0A/evil.example",
+        "/%0D%0A/evil.example",
+        "%0d%0a",
+        "/h/x%0D%0ASet-Cookie:%20evil=1",
+        "/%09/evil.example",
+        "/%5Cevil.example",
+    ],
+)
+def test_a_next_with_a_line_break_leads_home(client, households, target):
+    page = client.get(f"/login?next={target}")
+    assert page.status_code == 200
+    response = client.post(
+        f"/login?next={target}",
+        data={
+            "phone": PEOPLE["owner"][0],
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "evil" not in str(response.headers)
+    assert client.get("/").status_code == 200  # and logged in
+    language = client.get(f"/lang/en?next={target}")
+    assert language.status_code == 302 and language.headers["Location"] == "/"
+
+
+def _failed_login(client, phone: str, address: str) -> float:
+    """One failed login for ``phone``, in seconds (each from its own address, so that the
+    login limits stay out of the way)."""
+    page = client.get("/login").get_data(as_text=True)
+    started = time.perf_counter()
+    response = client.post(
+        "/login",
+        data={"phone": phone, "password": "wrong-guess", "csrf_token": csrf_from(page)},
+        environ_base={"REMOTE_ADDR": address},
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert "手机号或密码不对" in response.get_data(as_text=True)
+    return elapsed
+
+
+def test_a_wrong_password_takes_as_long_whether_the_account_exists(
+    monkeypatch, client, store, households
+):
+    monkeypatch.setattr(passwords, "METHOD", "scrypt")  # the real cost, as in production
+    owner, other, nobody = PEOPLE["owner"][0], PEOPLE["other"][0], "13511112222"
+
+    def real_hashes(reg):
+        reg.users[owner].password_hash = passwords.hash_password(PASSWORD)
+        reg.users[other].password_hash = passwords.hash_password(PASSWORD)
+        reg.users[other].active = False
+
+    store.update_registry(real_hashes)
+    _failed_login(client, nobody, "10.7.0.1")  # the first one makes the stand-in hash
+    # Taken in turns and the quickest kept, so that a busy machine slows all three alike.
+    times: dict[str, list[float]] = {owner: [], other: [], nobody: []}
+    for n in range(7):
+        for i, phone in enumerate(times):
+            times[phone].append(_failed_login(client, phone, f"10.7.{i + 1}.{n}"))
+    known, stopped, unknown = (min(times[p]) for p in (owner, other, nobody))
+    assert known > 0.01  # scrypt really ran
+    assert 0.5 < unknown / known < 2, times
+    assert 0.5 < stopped / known < 2, times
+
+
+def test_a_login_nobody_can_make_still_checks_a_password(monkeypatch, client, store, households):
+    """An unknown phone, a stopped account and one without a password yet: each checks the
+    password against a stand-in hash made with the current method."""
+    from fieldvisit import auth
+
+    checked: list[str] = []
+    real = auth.check_password
+
+    def spy(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(auth, "check_password", spy)
+
+    def odd_accounts(reg):
+        reg.users[PEOPLE["owner"][0]].password_hash = ""
+        reg.users[PEOPLE["other"][0]].active = False
+
+    store.update_registry(odd_accounts)
+    for phone in ("13511112222", PEOPLE["owner"][0], PEOPLE["other"][0]):
+        _failed_login(client, phone, "10.8.0.1")
+    stand_in = passwords.dummy_hash()
+    assert checked == [stand_in] * 3
+    assert stand_in.startswith(passwords.METHOD.split(":")[0] + ":")

@@ -25,6 +25,8 @@ from fieldvisit.demo import build_demo
 from fieldvisit.storage import Store
 from fieldvisit.visits import record_visit
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF"  # how every JPEG file starts
+
 
 def _saver(app, store: Store, acknowledged: list[str], stop: threading.Event) -> threading.Thread:
     """Keeps saving visits through the domain function, as helpers do on the helping day."""
@@ -85,7 +87,7 @@ def test_a_backup_taken_while_saving_restores_whole(app, store, tmp_path):
 
 def test_the_secret_key_and_photos_go_in_only_when_asked(store, households, tmp_path):
     (store.root / "photos" / "2026-01" / "visit0001").mkdir(parents=True)
-    (store.root / "photos" / "2026-01" / "visit0001" / "photo0001.jpg").write_bytes(b"jpeg")
+    (store.root / "photos" / "2026-01" / "visit0001" / "photo0001.jpg").write_bytes(JPEG)
     store.secret("secret_key", lambda: "s3cret")
     plain = write_backup(store, tmp_path / "plain.zip", include_photos=False).path
     full = write_backup(store, tmp_path / "full.zip", include_secret=True).path
@@ -215,3 +217,100 @@ def test_the_daily_backup_is_configured_from_the_environment(tmp_path):
     assert (config["BACKUP_DIR"], config["BACKUP_KEEP"]) == (str(tmp_path), 3)
     with pytest.raises(ConfigError):
         from_environment({"FIELDVISIT_BACKUP_KEEP": "0"})
+
+
+# --- names a restore would refuse are never written ---------------------------------------
+
+# Names no app of today makes, yet one whose id patterns ended in ``$`` let through (a
+# trailing newline), or a hand put there. Each is one that ``backup`` would take.
+MISNAMED = [
+    "photos/2026-01/visit0001\n/photo0001.jpg",  # a newline in the visit's folder
+    "photos/2026-01/visit0001/photo0001\n.thumb.jpg",  # ... in the photo's name
+    "photos/2026-01/visit\x070001/photo0001.jpg",  # a control character
+    "photos/2026-01/visit0001/photo\u202e0001.jpg",  # an invisible right-to-left mark
+    "photos/2026-01/v.1/photo0001.jpg",  # a folder that is no visit id
+    "photos/misc/visit0001/photo0001.jpg",  # a folder that is no month
+    "visits/2026-01/聂河村-1a2b3c4d\n.json",  # a village file with a newline in its name
+]
+GOOD_PHOTO = "photos/2026-01/visit0002/photo0002.jpg"
+
+
+def _put(root: Path, name: str, payload: bytes) -> Path:
+    path = root.joinpath(*name.split("/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize("name", MISNAMED)
+def test_a_misnamed_file_stops_the_backup_until_a_start_moves_it_aside(
+    app, runner, store, households, tmp_path, caplog, name
+):
+    from fieldvisit import create_app
+
+    payload = b'{"visits": {}}' if name.endswith(".json") else JPEG + b"evidence"
+    bad = _put(store.root, name, payload)
+    _put(store.root, GOOD_PHOTO, JPEG)
+    out = tmp_path / "backups" / "b.zip"
+
+    result = runner.invoke(args=["backup", "--out", str(out)])
+
+    assert result.exit_code != 0
+    assert "无法备份" in result.output and repr(name) in result.output
+    assert "quarantine" in result.output  # and what to do about it
+    assert not out.exists() and list(out.parent.iterdir()) == []  # no archive, no temp file
+    assert bad.read_bytes() == payload  # the backup moved nothing
+
+    # A start moves it aside, where backups do not look, and says so.
+    config = {"TESTING": True, "DATA_DIR": str(store.root), "SECRET_KEY": "x"}
+    with caplog.at_level("WARNING"):
+        restarted = create_app(config)
+    assert repr(name) in caplog.text and "quarantine" in caplog.text
+    assert not bad.exists()
+    quarantine = store.root / "quarantine"
+    [kept] = [p for p in quarantine.rglob("*") if p.is_file()]
+    assert kept.relative_to(quarantine).as_posix().split("/", 1)[1] == name
+    assert kept.read_bytes() == payload
+    # Another start finds nothing more to move.
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        create_app(config)
+    assert "quarantine" not in caplog.text
+
+    result = restarted.test_cli_runner().invoke(args=["backup", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = zipfile.ZipFile(out).namelist()
+    assert GOOD_PHOTO in names and not any("quarantine" in n for n in names)
+    fresh = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "new"), "SECRET_KEY": "x"})
+    result = fresh.test_cli_runner().invoke(args=["restore", str(out)])
+    assert result.exit_code == 0, result.output
+    restored = Store(tmp_path / "new")
+    assert set(restored.registry().households) == {h.id for h in households.values()}
+    assert (restored.root / GOOD_PHOTO).read_bytes() == JPEG
+
+
+def test_a_file_the_app_could_not_read_stops_the_backup(runner, store, households, tmp_path):
+    _put(store.root, GOOD_PHOTO, b"<html>not a photo</html>")
+    out = tmp_path / "b.zip"
+    result = runner.invoke(args=["backup", "--out", str(out)])
+    assert result.exit_code != 0
+    assert f"无法备份：{GOOD_PHOTO} 不是 JPEG 照片" in result.output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["registry.json\n", "secret_key\n", "audit/2026-01.jsonl\n", "visits/2026-01/a\n.json",
+     f"{GOOD_PHOTO}\n", "photos/2026-01/visit0001/photo0001.jpg/", "registry.json\r"],
+)  # fmt: skip
+def test_restore_refuses_names_with_a_trailing_newline_or_control(
+    store, households, tmp_path, name
+):
+    good = write_backup(store, tmp_path / "good.zip").path
+    bad = tmp_path / "bad.zip"
+    _tamper(good, bad, name, b"{}", listed=True)
+    target = tmp_path / "target"
+    with pytest.raises(BackupError, match="不允许的路径"):
+        restore_backup(bad, target)
+    assert not target.exists() or list(target.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip", "data", "good.zip"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, demo_app, visit_payload
+from conftest import PEOPLE, csrf_from, demo_app, visit_payload
 from openpyxl import load_workbook
 
 from fieldvisit.exports import (
@@ -169,3 +170,94 @@ def test_the_command_explains_what_is_wrong(demo, tmp_path, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the registry download: full ID numbers only from the confirmation form ---------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _id_numbers_in(data: bytes) -> list[str]:
+    sheet = load_workbook(io.BytesIO(data)).active
+    header = [c.value for c in sheet[1]]
+    column = header.index("身份证号")
+    return [str(row[column]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def _registry_exports(store) -> list:
+    month = date.today().isoformat()[:7]
+    return [e for e in store.audit_entries(month) if e.action == "registry.export"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "full_ids=1&confirm=1",
+        "full_ids=1",
+        "full_ids=true&confirm=on",
+        "full_ids=1&confirm=1&csrf_token=anything",
+    ],
+)
+def test_a_link_never_downloads_full_id_numbers(client, auth, store, households, query):
+    auth.login("admin")
+    response = client.get(f"/office/export-registry.xlsx?{query}")
+    assert response.status_code == 200 and response.mimetype == XLSX
+    numbers = _id_numbers_in(response.get_data())
+    full = {h.id_number for h in households.values()}
+    assert numbers and not full & set(numbers)
+    assert sorted(numbers) == ["4117**********367X", "4117**********4373"]
+    assert [e.after for e in _registry_exports(store)] == [{"full_ids": False}]
+
+
+def test_the_confirmation_form_downloads_full_id_numbers(client, auth, store, households):
+    auth.login("admin")
+    page = client.get("/office/export").get_data(as_text=True)
+    assert re.search(r'<form method="post" action="/office/export-registry.xlsx"', page)
+    form = {"full_ids": "1", "confirm": "1"}
+    # Without the page's CSRF token (a form on another site): refused, nothing logged.
+    refused = client.post("/office/export-registry.xlsx", data=form)
+    assert refused.status_code == 400 and refused.mimetype != XLSX
+    assert _registry_exports(store) == []
+    # Without the confirmation: the page again, asking for it.
+    unconfirmed = client.post(
+        "/office/export-registry.xlsx", data={"full_ids": "1", "csrf_token": csrf_from(page)}
+    )
+    assert unconfirmed.status_code == 400
+    assert "要导出完整身份证号，请勾选确认" in unconfirmed.get_data(as_text=True)
+    assert _registry_exports(store) == []
+
+    response = client.post(
+        "/office/export-registry.xlsx", data={**form, "csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 200 and response.mimetype == XLSX
+    assert response.headers["Cache-Control"] == "no-store"
+    full = {h.id_number for h in households.values()}
+    assert set(_id_numbers_in(response.get_data())) == full
+    (entry,) = _registry_exports(store)
+    assert (entry.who, entry.target, entry.after) == (
+        PEOPLE["admin"][0],
+        "xlsx",
+        {"full_ids": True},
+    )
+
+
+def test_the_form_without_the_full_numbers_box_downloads_them_masked(
+    client, auth, store, households
+):
+    auth.login("admin")
+    response = client.post(
+        "/office/export-registry.xlsx", data={"confirm": "1", "csrf_token": auth.csrf()}
+    )
+    assert response.status_code == 200
+    assert all("*" in n for n in _id_numbers_in(response.get_data()))
+    assert [e.after for e in _registry_exports(store)] == [{"full_ids": False}]
+
+
+def test_only_the_office_posts_the_confirmation_form(app, client, auth, households):
+    from conftest import Auth
+
+    for who in ("supervisor", "owner"):
+        browser = app.test_client()
+        Auth(browser).login(who)
+        data = {"full_ids": "1", "confirm": "1", "csrf_token": Auth(browser).csrf()}
+        assert browser.post("/office/export-registry.xlsx", data=data).status_code == 403

@@ -149,9 +149,14 @@ def test_no_page_a_role_reaches_shows_a_full_id_number(app, client, auth, townsh
 def test_full_id_numbers_need_an_admin_who_confirms(client, auth, store, township):
     numbers = [h.id_number for h in township.values()]
     auth.login("admin")
-    refused = client.get("/office/export-registry.xlsx?full_ids=1")
+    csrf = auth.csrf()
+    refused = client.post(
+        "/office/export-registry.xlsx", data={"full_ids": "1", "csrf_token": csrf}
+    )
     assert refused.status_code == 400 and "请勾选确认" in refused.get_data(as_text=True)
-    full = client.get("/office/export-registry.xlsx?full_ids=1&confirm=1")
+    full = client.post(
+        "/office/export-registry.xlsx", data={"full_ids": "1", "confirm": "1", "csrf_token": csrf}
+    )
     assert full.status_code == 200
     text = _text_of(full)
     assert all(n in text for n in numbers)
@@ -173,5 +178,6 @@ def test_only_the_office_downloads_the_registry(client, auth, township, role):
 
 def test_the_full_download_keeps_what_the_cli_export_keeps(client, auth, store, township):
     auth.login("admin")
-    web = client.get("/office/export-registry.csv?full_ids=1&confirm=1").get_data()
+    form = {"full_ids": "1", "confirm": "1", "csrf_token": auth.csrf()}
+    web = client.post("/office/export-registry.csv", data=form).get_data()
     assert web == registry.export_registry_bytes(store, "csv")

@@ -32,3 +32,14 @@ def test_random_passwords_are_typeable_and_different():
     first, second = random_password(), random_password()
     assert first != second and len(first) == 10
     assert not set(first) & set("il1o0")
+
+
+def test_the_stand_in_hash_is_made_with_the_current_method(monkeypatch):
+    import fieldvisit.passwords as module
+
+    cheap = module.dummy_hash()
+    assert cheap.startswith("pbkdf2:sha256:1000$") and cheap == module.dummy_hash()
+    monkeypatch.setattr(module, "METHOD", "scrypt")
+    real = module.dummy_hash()
+    assert real.startswith("scrypt:")  # as costly as the hashes it stands in for
+    assert not any(check_password(h, p) for h in (cheap, real) for p in ("", "secret123"))

@@ -117,3 +117,79 @@ def test_it_counts_the_phones_address_behind_a_trusted_proxy(
         assert attempt("10.9.0.1", f"1580000{n:04d}", "guess") == 200
     assert attempt("10.9.0.1", OWNER, PASSWORD) == 429
     assert attempt("10.9.0.2", OWNER, PASSWORD) == 302  # another phone behind the same proxy
+
+
+def _change_password(client: FlaskClient, current: str, address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+    environ = {"REMOTE_ADDR": address}
+    page = client.get("/password", environ_base=environ).get_data(as_text=True)
+    return client.post(
+        "/password",
+        data={
+            "current": current,
+            "new": "newpass99",
+            "confirm": "newpass99",
+            "csrf_token": csrf_from(page),
+        },
+        environ_base=environ,
+    )
+
+
+def test_it_refuses_guessing_the_current_password_after_ten_tries(
+    app: Flask, client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    """Someone holding a logged-in phone cannot try passwords without end on /password."""
+    assert _attempt(client, OWNER, PASSWORD).status_code == 302
+    before = store.user(OWNER).password_hash
+    for _ in range(10):
+        response = _change_password(client, "wrong-password")
+        assert response.status_code == 200
+        assert "当前密码不对" in response.get_data(as_text=True)
+    response = _change_password(client, PASSWORD)  # even the right one, for now
+    assert response.status_code == 429
+    assert "尝试次数过多，请 15 分钟后再试" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "900"
+    assert store.user(OWNER).password_hash == before  # nothing changed
+    # The limit follows the account: the same user from another address is refused too.
+    assert _change_password(client, PASSWORD, address="10.0.0.2").status_code == 429
+    # Another account from the first address is not.
+    other = app.test_client()
+    assert _attempt(other, PEOPLE["other"][0], PASSWORD).status_code == 302
+    assert _change_password(other, PASSWORD).status_code == 302
+
+
+def test_mistakes_other_than_the_current_password_do_not_count(
+    client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    assert _attempt(client, OWNER, PASSWORD).status_code == 302
+    page = client.get("/password").get_data(as_text=True)
+    for _ in range(12):  # a confirmation that does not match, over and over
+        response = client.post(
+            "/password",
+            data={
+                "current": PASSWORD,
+                "new": "newpass99",
+                "confirm": "newpass98",
+                "csrf_token": csrf_from(page),
+            },
+        )
+        assert response.status_code == 200
+    assert _change_password(client, PASSWORD).status_code == 302
+
+
+def test_it_refuses_an_address_guessing_many_accounts_current_passwords(
+    app: Flask, store: Store, households: dict[str, Household]
+) -> None:
+    from fieldvisit.auth import create_user
+
+    browsers = []
+    for n in range(4):
+        phone = f"1350000{n:04d}"
+        create_user(store, "helper", f"帮扶{n}", phone, PASSWORD, actor="test")
+        browser = app.test_client()
+        assert _attempt(browser, phone, PASSWORD, address="10.3.0.1").status_code == 302
+        browsers.append(browser)
+    for browser in browsers[:3]:
+        for _ in range(10):
+            assert _change_password(browser, "guess", address="10.3.0.1").status_code == 200
+    assert _change_password(browsers[3], PASSWORD, address="10.3.0.1").status_code == 429
+    assert _change_password(browsers[3], PASSWORD, address="10.3.0.2").status_code == 302

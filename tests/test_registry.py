@@ -26,7 +26,7 @@ from fieldvisit.registry import (
 )
 from fieldvisit.storage import Store
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 SAMPLE_CSV = SAMPLES / "registry-sample.csv"
 SAMPLE_XLSX = SAMPLES / "registry-sample.xlsx"
 ERRORS_CSV = SAMPLES / "registry-errors.csv"
@@ -479,8 +479,9 @@ def test_a_second_import_updates_in_place_and_keeps_tokens(
     blank: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def make_admin(reg: Any) -> None:
-        # 冯凤英's phone belongs to someone who already logs in as an admin.
-        reg.users["13900000012"] = User("13900000012", "冯主任", "admin", password_hash="h")
+        # 冯凤英's phone belongs to someone who already logs in (as a helper: an office
+        # account is refused, see test_import_office_accounts).
+        reg.users["13900000012"] = User("13900000012", "冯主任", "helper", password_hash="h")
 
     blank.update_registry(make_admin)
     monkeypatch.setattr(registry.importing, "now_iso", lambda: "2024-05-01T09:00:00+08:00")
@@ -526,7 +527,7 @@ def test_a_second_import_updates_in_place_and_keeps_tokens(
     assert reg.users["13900000001"].name == "蒋海军"
     admin = reg.users["13900000012"]
     assert (admin.role, admin.name, admin.unit, admin.password_hash) == (
-        "admin",
+        "helper",
         "冯凤英",
         "县农业农村局",
         "h",

@@ -35,6 +35,12 @@ class _Plan:
     households: list[dict[str, Any]] = field(default_factory=list)  # Household fields
     helpers: dict[str, _Helper] = field(default_factory=dict)  # by phone
     rows: dict[str, int] = field(default_factory=dict)  # 户编号 -> its row, for later errors
+    # Column -> its header as the file has it, so that errors found later (against the
+    # stored registry) name the column the office sees.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, column: str) -> str:
+        return self.headers.get(column, column)
 
 
 class _Checker:
@@ -45,6 +51,7 @@ class _Checker:
         self.errors: list[RowError] = []
         self.plan = _Plan()
         self.first_row_of: dict[str, int] = self.plan.rows  # 户编号 -> row
+        self.plan.headers = dict(table.headers)
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row, self.table.headers.get(column, column), reason))

@@ -5,11 +5,23 @@ Shared by reading, checking and exporting, so that a file we write is one we can
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 # The columns of the township's registry, in the order its files (and our export) have them.
 COLUMNS: tuple[str, ...] = (
     "户编号", "村", "组", "户主姓名", "家庭人口", "贫困户属性", "主要致贫原因", "脱贫状态",
     "脱贫年度", "联系电话", "身份证号", "长期不在家", "帮扶责任人", "帮扶责任人电话", "帮扶单位",
 )  # fmt: skip
+# Each column's header in the reader's language, for pages that name a column (the audit
+# log's changed fields). Literal calls, so that the catalogue extracts each one.
+COLUMN_LABELS = {
+    "户编号": _l("户编号"), "村": _l("村"), "组": _l("组"), "户主姓名": _l("户主姓名"),
+    "家庭人口": _l("家庭人口"), "贫困户属性": _l("贫困户属性"),
+    "主要致贫原因": _l("主要致贫原因"), "脱贫状态": _l("脱贫状态"), "脱贫年度": _l("脱贫年度"),
+    "联系电话": _l("联系电话"), "身份证号": _l("身份证号"), "长期不在家": _l("长期不在家"),
+    "帮扶责任人": _l("帮扶责任人"), "帮扶责任人电话": _l("帮扶责任人电话"),
+    "帮扶单位": _l("帮扶单位"),
+}  # fmt: skip
 # Without these a household cannot be created; the others may be left out of a file, and
 # then the stored value of that field stays as it is.
 REQUIRED_COLUMNS: tuple[str, ...] = (

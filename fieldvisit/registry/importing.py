@@ -78,7 +78,7 @@ class ImportReport:
         return len(self.villages_added_names)
 
     def counts(self) -> dict[str, int]:
-        names = ("added", "updated", "unchanged", "missing")
+        names: tuple[str, ...] = ("added", "updated", "unchanged", "missing")
         names += ("helpers_added", "helpers_updated", "villages_added")
         return {name: getattr(self, name) for name in names}
 
@@ -108,8 +108,8 @@ def _upsert_helper(
         )
         report.helpers_added_phones.append(phone)
         return
-    # The role is left alone: an admin or supervisor who also pairs with households stays
-    # what they are. The password is never touched by an import.
+    # Only helper accounts get here (office accounts are refused in _apply); the role and
+    # the password are never touched by an import.
     wanted = {"name": helper.name}
     if helper.unit is not None:
         wanted["unit"] = helper.unit
@@ -158,29 +158,49 @@ def _upsert_household(
         report.unchanged_ids.append(existing.id)
 
 
+# Accounts of the township office. A spreadsheet is not the place to change them: an import
+# would rename the account after the file's helper column and pair households with a login
+# that sees the whole township, so a row naming one is refused (the office's people who also
+# visit households use a helper account of their own).
+_OFFICE_ROLES = ("admin", "supervisor")
+
+
+def _is_office_account(reg: Registry, phone: str) -> bool:
+    user = reg.users.get(phone)
+    return user is not None and user.role in _OFFICE_ROLES
+
+
 def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _Diff]:
     report, households, helpers = ImportReport(), _Diff(), _Diff()
     in_file = {values["id"] for values in plan.households}
     report.missing_ids = [hid for hid in reg.households if hid not in in_file]
     for phone, helper in plan.helpers.items():
-        _upsert_helper(reg, phone, helper, at, report, helpers)
+        # Checked here, on the registry read under its lock, so that an account made an
+        # admin a moment ago is seen. Such a file is refused below; its accounts are not
+        # even changed in this private copy.
+        if not _is_office_account(reg, phone):
+            _upsert_helper(reg, phone, helper, at, report, helpers)
     errors = []
+    phone_column = plan.header("帮扶责任人电话")
     for values in plan.households:
         row = plan.rows[values["id"]]
         try:
             _upsert_household(reg, values, at, report, households)
         except _Invalid as exc:
-            errors.append(RowError(row, "身份证号", exc.args[0]))
+            errors.append(RowError(row, plan.header("身份证号"), exc.args[0]))
         for phone in values.get("helpers", []):
             user = reg.users.get(phone)
-            if user is not None and not user.active:
+            if _is_office_account(reg, phone):
+                reason = _("%(phone)s 是扶贫办或督查人员的账号，不能作为帮扶责任人", phone=phone)
+                errors.append(RowError(row, phone_column, reason))
+            elif user is not None and not user.active:
                 # A stopped account cannot log in: its households would go unvisited.
                 reason = _(
                     "%(name)s（%(phone)s）的账号已停用：请先在“帮扶责任人”页启用，或改填其他人",
                     name=user.name,
                     phone=phone,
                 )
-                errors.append(RowError(row, "帮扶责任人电话", reason))
+                errors.append(RowError(row, phone_column, reason))
     if errors:
         raise RegistryError(errors)  # raised inside the registry's transaction: nothing written
     return report, households, helpers

@@ -3,6 +3,7 @@
 Layout of the data folder::
 
     registry.json                        villages, households, users, API tokens, settings
+    sessions.json                        browser logins (left out of backups)
     visits/YYYY-MM/<village>.json        the visits and needs of one village in one month
     visits/YYYY-MM/<village>.json.log    its journal: changes not yet folded into the file
     audit/YYYY-MM.jsonl                  append-only audit entries
@@ -34,8 +35,8 @@ change data only through the ``update_*``/``save_*`` functions.
 The modules, from the bottom up: ``durable`` (atomic rewrites, fsynced appends), ``journal``
 (a data file and its journal read back), ``files`` (locks, transactions, the read cache; the
 only module that imports TinyDB), ``paths`` (where things live), ``registry_file``
-(registry.json as domain objects), ``audit_log`` and ``photos`` (their parts of the Store),
-``store`` (the Store).
+(registry.json as domain objects), ``audit_log``, ``photos`` and ``sessions`` (their parts
+of the Store), ``store`` (the Store).
 """
 
 from .durable import append_durably, atomic_write_bytes, make_dirs

@@ -6,7 +6,33 @@ import hashlib
 import re
 
 REGISTRY = "registry.json"
-_MONTH_RE = re.compile(r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$")
+
+# The shapes of identifiers: months and ids name folders and files, dates are compared as
+# text. Written once, as text, so that the API's OpenAPI document quotes the very patterns
+# the server checks (wrapped in ^…$ there: in its ECMAScript patterns $ is the very end).
+# ASCII digits only: Python's \d also takes other scripts' digits (٢٠٢٦, ２０２６).
+MONTH_PATTERN = "(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])"
+DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Visit and photo ids as they may appear in a photo's path: no dots, no slashes.
+ID_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]{7,63}"
+# C0 controls, DEL and C1 controls: never part of an identifier, a month or a date.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def whole(pattern: str) -> re.Pattern[str]:
+    """``pattern`` matched against the whole string, whether called with ``match``,
+    ``search`` or ``fullmatch``. Not ``^…$``: Python's ``$`` also matches before a final
+    newline, so "abc12345\\n" would pass as "abc12345"."""
+    return re.compile(rf"\A(?:{pattern})\Z")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (a newline, a tab, NUL…)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+_MONTH_RE = whole(MONTH_PATTERN)
+PHOTO_ID_RE = whole(ID_PATTERN)
 
 
 def village_file_name(village: str) -> str:
@@ -17,10 +43,6 @@ def village_file_name(village: str) -> str:
 
 
 def check_month(month: str) -> str:
-    if not _MONTH_RE.match(month):
+    if not isinstance(month, str) or not _MONTH_RE.match(month):
         raise ValueError(f"not a month (YYYY-MM): {month!r}")
     return month
-
-
-# Visit and photo ids as they may appear in a photo's path: no dots, no slashes.
-PHOTO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")

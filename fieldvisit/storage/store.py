@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +20,14 @@ from .journal import JOURNAL_SUFFIX, StorageError, _journal_path, _read_journal
 from .paths import _MONTH_RE, REGISTRY, check_month, village_file_name
 from .photos import Photos
 from .registry_file import Registry, _write_registry
+from .sessions import LoginSessions
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
+# Where the start moves data files a backup could not hold (see _quarantine_misnamed).
+# Backups leave it out: they take only the data files the Store lists.
+QUARANTINE = "quarantine"
 
 
 class _VillageChanged(Exception):
@@ -33,7 +42,7 @@ def _docs_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in data.get("visits", {}).values() if "id" in d}
 
 
-class Store(AuditLog, Photos):
+class Store(AuditLog, Photos, LoginSessions):
     """Domain-level access to one data folder."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -43,6 +52,7 @@ class Store(AuditLog, Photos):
         self._files.sweep_temp_files()
         # folder -> (its mtime, the files in it, when that was last found current)
         self._listings: dict[Path, tuple[int, list[Path], float]] = {}
+        self._quarantine_misnamed()  # files whose names a backup could not hold
 
     # registry ------------------------------------------------------------------------
 
@@ -61,7 +71,7 @@ class Store(AuditLog, Photos):
         nothing is written.
         """
         with self._files.transaction(self._registry_path) as db:
-            reg = Registry.from_data(db.storage.read())
+            reg = Registry.from_data(db.storage.read() or {})
             villages = {h.id: h.village for h in reg.households.values()}
             result = change(reg)
             # A household's records are filed under its village: one that changed village
@@ -126,7 +136,7 @@ class Store(AuditLog, Photos):
                 reg.moves = [m for m in reg.moves if m not in pending]
 
             with self._files.transaction(self._registry_path) as db:
-                reg = Registry.from_data(db.storage.read())
+                reg = Registry.from_data(db.storage.read() or {})
                 forget(reg)
                 _write_registry(db, reg)
 
@@ -431,3 +441,66 @@ class Store(AuditLog, Photos):
         secret = self.root / "secret_key"
         if include_secret and secret.is_file():
             yield "secret_key", secret.read_bytes()
+
+    # files a backup could not hold -------------------------------------------------------
+
+    def _backed_up_paths(self) -> Iterator[Path]:
+        """The files ``snapshot_files`` would take (photos included), without reading them;
+        the registry and the secret key have fixed names and are left out."""
+        for month in self.months():
+            for path in self._month_paths(month):
+                yield from (p for p in (path, _journal_path(path)) if p.exists())
+        for month in self.audit_months():
+            yield self.root / "audit" / f"{month}.jsonl"
+        if (self.root / "photos").is_dir():
+            for photo in (self.root / "photos").rglob("*.jpg"):
+                if not photo.name.startswith("."):
+                    yield photo
+
+    def _quarantine_misnamed(self) -> None:
+        """Move the data files whose names a backup may not hold into
+        ``quarantine/<time>/`` (same relative path), with a warning naming each.
+
+        Such a name (a newline or control character in it, a photo folder or file that is
+        no visit or photo id) is not one the app makes today: it came from a version whose
+        id patterns let a trailing newline through, or from a hand. Left in place it would
+        stop every backup (``write_backup`` refuses it, since ``restore_backup`` would).
+        Renaming it cannot be right, as no record names the file under a corrected name,
+        and deleting it would lose what may be someone's evidence; moved aside, the data
+        stays on the disk for the operator and the folder can be backed up again.
+        """
+        from ..backup import allowed_name  # backup imports this package: imported on use
+
+        misnamed = [
+            path
+            for path in self._backed_up_paths()
+            if not allowed_name(path.relative_to(self.root).as_posix())
+        ]
+        if not misnamed:
+            return
+        make_dirs(self.root / QUARANTINE)
+        stamp = time.strftime("%Y%m%d-%H%M%S-")
+        folder = Path(tempfile.mkdtemp(prefix=stamp, dir=self.root / QUARANTINE))
+        moved = []
+        for path in misnamed:
+            rel = path.relative_to(self.root)
+            target = folder / rel
+            make_dirs(target.parent)
+            try:
+                os.replace(path, target)
+            except FileNotFoundError:
+                continue  # another process starting on this folder moved it first
+            moved.append(rel.as_posix())
+            if rel.parts[0] == "photos" and len(rel.parts) == 4:
+                with contextlib.suppress(OSError):  # a visit's photo folder left empty
+                    path.parent.rmdir()
+        if not moved:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            return
+        _log.warning(
+            "moved %d file(s) whose names a backup cannot hold to %s: %s",
+            len(moved),
+            folder,
+            ", ".join(repr(name) for name in moved),
+        )

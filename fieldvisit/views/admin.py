@@ -6,6 +6,7 @@ Supervisors see the lists; only the office (admin) changes anything.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import admin, search
+from .. import admin, auth, search
 from ..auth import get_store, role_required
 from ..collation import sort_villages
 from ..idcard import mask_id_number
@@ -25,6 +26,9 @@ bp = Blueprint("admin", __name__, url_prefix="/office")
 
 T = TypeVar("T")
 PAGE_SIZE = 50
+# How the helper page names one API token: the start of its digest (never the token).
+TOKEN_ID_LENGTH = 16
+_TOKEN_ID = re.compile(rf"[0-9a-f]{{{TOKEN_ID_LENGTH}}}")
 
 
 @dataclass
@@ -148,6 +152,8 @@ def _helper_page(user: User, status: int = 200, **extra: object) -> tuple[str, i
         helper=user,
         households=mine,
         choices=[r for r in search.find_helpers(reg, active="active") if r.user != user],
+        tokens=auth.tokens_of(store, user.phone),
+        token_id_length=TOKEN_ID_LENGTH,
         **extra,
     ), status
 
@@ -202,3 +208,17 @@ def reset_password(phone: str) -> tuple[str, int, dict[str, str]]:
     # kept by the browser's cache.
     page, status = _helper_page(user, new_password=password)
     return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/helpers/<phone>/tokens/revoke")
+@role_required("admin")
+def revoke_tokens(phone: str) -> Response:
+    """Revoke one API token of the helper (``token``: its id as the page shows it) or, with
+    no ``token``, all of them: their clients get 401 from the next request on."""
+    _helper(phone)
+    token_id = request.form.get("token", "")
+    if token_id and not _TOKEN_ID.fullmatch(token_id):
+        abort(400)
+    count = auth.revoke_tokens(get_store(), phone, actor=g.user.phone, prefix=token_id)
+    flash(_("已撤销 %(n)d 个 API 令牌", n=count))
+    return redirect(url_for("admin.helper", phone=phone))

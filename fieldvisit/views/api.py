@@ -135,6 +135,35 @@ def _error(status: int, message: str, errors: dict[str, str] | None = None) -> t
     return jsonify(body), status
 
 
+class BodyError(ValueError):
+    """A request body that is not the JSON object a route takes (answered with 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object: every JSON route reads it here.
+
+    Raises BodyError. Nesting deeper than the parser goes (``[[[[…]]]]`` ten thousand deep
+    is a 20 kB body) raises RecursionError, which is no ValueError: ``get_json(silent=True)``
+    lets it through as a 500.
+    """
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        raise BodyError(_("JSON 嵌套层数过多")) from None
+    if not isinstance(payload, dict):
+        raise BodyError(_("请求内容须为 JSON 对象"))
+    return payload
+
+
+@bp.errorhandler(BodyError)
+def bad_body(exc: BodyError) -> tuple[Response, int]:
+    return _error(400, exc.message)
+
+
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(document())
@@ -170,9 +199,7 @@ def checklist() -> Response:
 @bp.post("/visits")
 @login_required
 def create_visit() -> tuple[Response, int]:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        return _error(400, _("请求内容须为 JSON 对象"))
+    payload = json_object()
     try:
         visit, created = visits.record_visit(get_store(), payload, g.user)
     except visits.VisitError as exc:
@@ -208,19 +235,23 @@ def add_photo(visit_id: str) -> tuple[Response, int]:
     try:
         added = photos.add_photo(store, visit, request.form.get("id", ""), data, g.user)
     except photos.PhotoError as exc:
-        return _error(exc.status, exc.message, {"file": exc.message})
+        response, status = _error(exc.status, exc.message, {"file": exc.message})
+        if status == 503:  # busy decoding others' photos: a moment later will do
+            response.headers["Retry-After"] = "10"
+        return response, status
     stored = photos.find_visit(store, visit_id) or visit
     return jsonify(visit_json(stored)), 201 if added else 200
 
 
 @bp.get("/visits")
 @login_required
-def list_visits() -> Response:
+def list_visits() -> Response | tuple[Response, int]:
     month = request.args.get("month") or date.today().isoformat()[:7]
     try:
         check_month(month)
     except ValueError:
-        return _error(400, _("month 应为 YYYY-MM 形式"))  # type: ignore[return-value]
+        message = _("month 应为 YYYY-MM 形式")
+        return _error(400, message, {"month": message})
     store = get_store()
     found = store.visits(month)
     if g.user.role == "helper":

@@ -34,6 +34,16 @@ def _failed(response: Response) -> bool:
     return response.status_code != 302  # a successful login redirects
 
 
+def _account_key() -> str:
+    # /password is for logged-in users only (the limit is checked after login_required).
+    return "password-phone/" + (g.user.phone if g.get("user") else "")
+
+
+def _wrong_current(response: Response) -> bool:
+    # Only a wrong current password counts: a mistyped confirmation is no guess.
+    return bool(g.get("wrong_current_password"))
+
+
 class LoginForm(FlaskForm):
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号"))])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码"))])
@@ -56,6 +66,12 @@ class PasswordForm(FlaskForm):
 def safe_next(target: str | None) -> str:
     """Only a path on this site: a login link must not send anyone elsewhere."""
     if not target:
+        return url_for("field.home")
+    # Control characters first: a line break would split the Location header (werkzeug
+    # refuses it with a 500; a laxer server would let a header in), and urlsplit silently
+    # drops tabs and line breaks, so the checks below would not see them. A backslash too:
+    # browsers read "/\\evil.example" as "//evil.example".
+    if any(c < " " or c == "\x7f" or c == "\\" for c in target):
         return url_for("field.home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -94,17 +110,35 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/logout/all")
+@auth.login_required
+def logout_all() -> Response:
+    """退出所有设备: a phone lost or lent, a password seen — every session ends, this one too."""
+    auth.log_out_everywhere(auth.get_store(), g.user.phone)
+    flash(_("已在所有设备上退出登录，请重新登录"))
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @auth.login_required
+# Someone holding an unlocked phone could otherwise guess the password here, unlimited.
+@limiter.limit(PER_PHONE, key_func=_account_key, methods=["POST"], deduct_when=_wrong_current)
+@limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_wrong_current)
 def password() -> Response | str:
     form = PasswordForm()
     if form.validate_on_submit():
         store = auth.get_store()
         if auth.authenticate(store, g.user.phone, form.current.data or "") is None:
+            g.wrong_current_password = True
             form.current.errors = [_("当前密码不对")]
         else:
             auth.set_password(store, g.user.phone, form.new.data, actor=g.user.phone)
-            auth.log_in(store.user(g.user.phone))  # stay logged in on this phone only
+            # set_password ended every session of the account, this one too; this phone logs
+            # in afresh, with a new session id, rather than having its old one spared: then
+            # "a password change ends every session" holds without exception.
+            user = store.user(g.user.phone)
+            if user is not None:  # deleted meanwhile: then there is nothing to log in to
+                auth.log_in(user)
             flash(_("密码已修改"))
             return redirect(url_for("field.home"))
     return render_template("password.html", form=form)

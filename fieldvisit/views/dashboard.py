@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request
-from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .. import dashboard
+from .. import dashboard, vocab
 from ..auth import get_store, role_required
 from ..charts import Bar, bar_chart, line_chart
 from ..collation import sort_villages
@@ -71,7 +70,12 @@ def environment_chart(items: list[ChecklistRate]) -> Markup:
     answered = [i for i in items if i.passed + i.failed]
     average = sum(i.rate for i in answered) / len(answered) if answered else 0.0
     bars = [
-        Bar(_(i.label), i.rate, _share(i.passed, i.passed + i.failed), i.rate < average)
+        Bar(
+            vocab.translate(i.label),
+            i.rate,
+            _share(i.passed, i.passed + i.failed),
+            i.rate < average,
+        )
         for i in items
     ]
     return Markup(bar_chart(bars, width=CHART_WIDTH))

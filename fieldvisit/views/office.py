@@ -7,9 +7,11 @@ page queues them, and the reports' job pages show their progress and the downloa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
 from ..auth import get_store, role_required
@@ -18,6 +20,7 @@ from ..collation import sort_villages
 from ..idcard import mask_id_number
 from ..jobs import JobLimitError, get_runner
 from ..models import AuditEntry
+from ..registry.exporting import RegistrySource
 from ..storage import Registry, Store
 from .reports import busy_message, kind_of, plates_request, submit
 
@@ -64,7 +67,7 @@ def plates() -> str:
 
 @bp.post("/plates")
 @role_required("admin")
-def queue_plates() -> Response | tuple[str, int]:
+def queue_plates() -> BaseResponse | tuple[str, int]:
     # One household's plate (户编号, e.g. after a new QR code) or a village's; the 户编号
     # wins when both are filled in, as on the reports' booklet form.
     household = request.form.get("household", "").strip() or None
@@ -79,8 +82,9 @@ def queue_plates() -> Response | tuple[str, int]:
 
 
 # --- registry download ------------------------------------------------------------------
-# The web download hides ID numbers unless an admin asks for them and confirms it; the CLI
-# ``export-registry`` (for the server's operator) keeps them, so a round trip loses nothing.
+# The web download hides ID numbers unless an admin asks for them and confirms it, in the
+# export page's form; the CLI ``export-registry`` (for the server's operator) keeps them, so
+# a round trip loses nothing.
 
 
 class _MaskedRegistry:
@@ -101,11 +105,28 @@ class _MaskedRegistry:
 def registry_download(store: Store, fmt: str, full_ids: bool, actor: str) -> bytes:
     """The registry file for the web; who downloaded it, and whether with full ID numbers,
     goes into the audit log."""
-    source = store if full_ids else _MaskedRegistry(store)
-    data = registry.export_registry_bytes(source, fmt)  # type: ignore[arg-type]
+    source: RegistrySource = store if full_ids else _MaskedRegistry(store)
+    data = registry.export_registry_bytes(source, fmt)
     entry = AuditEntry(now_iso(), actor, "registry.export", fmt, None, {"full_ids": full_ids})
     store.audit(entry)
     return data
+
+
+class UnconfirmedError(ValueError):
+    """Full ID numbers were asked for without ticking the confirmation."""
+
+
+def full_ids_asked(method: str, form: Mapping[str, str]) -> bool:
+    """Whether a download request gets full ID numbers: only a POST of the export page's
+    form (its CSRF token is checked for every POST) with both boxes ticked. A link (GET)
+    never does, whatever its query says: a link can be sent on, bookmarked, prefetched or
+    planted in a page the admin opens. Raises UnconfirmedError when the confirmation is
+    missing."""
+    if method != "POST" or form.get("full_ids") != "1":
+        return False
+    if form.get("confirm") != "1":
+        raise UnconfirmedError(_("要导出完整身份证号，请勾选确认"))
+    return True
 
 
 @bp.get("/export")
@@ -114,23 +135,22 @@ def export_page() -> str:
     return render_template("export.html")
 
 
-@bp.get("/export-registry.<fmt>")
+@bp.route("/export-registry.<fmt>", methods=["GET", "POST"])
 @role_required("admin")
 def export_registry(fmt: str) -> Response | tuple[str, int]:
     if fmt not in registry.FORMATS:
         return render_template("export.html", problem=_("只能导出 .xlsx 或 .csv 文件")), 404
-    full_ids = request.args.get("full_ids") == "1"
-    if full_ids and request.args.get("confirm") != "1":
-        problem = _("要导出完整身份证号，请勾选确认")
-        return render_template("export.html", problem=problem), 400
+    try:
+        full_ids = full_ids_asked(request.method, request.form)
+    except UnconfirmedError as exc:
+        return render_template("export.html", problem=str(exc)), 400
     data = registry_download(get_store(), fmt, full_ids, g.user.phone)
     mimetype = (
         "text/csv"
         if fmt == "csv"
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="registry.{fmt}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="registry.{fmt}"'}
+    if full_ids:
+        headers["Cache-Control"] = "no-store"  # not left in the browser's cache either
+    return Response(data, mimetype=mimetype, headers=headers)

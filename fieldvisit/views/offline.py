@@ -121,9 +121,9 @@ def _queue_labels() -> dict[str, str]:
         labels.update({f"{prefix}.{code}": vocab.label(vocabulary, code) for code in vocabulary})
     # The defaults too: a record made before the township changed its checklist may hold them.
     for key, text in vocab.DEFAULT_CHECKLIST:
-        labels[f"environment.{key}"] = _(text)
+        labels[f"environment.{key}"] = vocab.translate(text)
     for item in visits.checklist(get_store()):
-        labels[f"environment.{item.key}"] = _(item.label)
+        labels[f"environment.{item.key}"] = vocab.translate(item.label)
     return labels
 
 

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import booklet, exports, plates, reports
 from ..auth import get_store, role_required
@@ -31,6 +32,7 @@ from ..collation import sort_villages
 from ..figures import previous_month
 from ..jobs import Job, JobLimitError, Work, get_runner
 from ..reports import ReportError
+from ..storage.paths import has_control
 from .helpers import base_url
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -53,9 +55,19 @@ class Request:
     work: Work
 
 
+def _month(form: Any, today: date) -> str:
+    """The form's month, checked. One holding a control character is refused here: the
+    check that follows strips spaces, which would make "2026-11\\n" pass as 2026-11."""
+    raw = form.get("month", "")
+    if has_control(raw):
+        shown = "".join(c for c in raw[:20] if c.isprintable())
+        raise ReportError(_("月份应写成 年-月，例如 2026-11：%(month)s", month=shown))
+    return reports.check_report_month(raw, today)
+
+
 def _summary(form: Any, today: date) -> Request:
     store = get_store()
-    month = reports.check_report_month(form.get("month", ""), today)
+    month = _month(form, today)
     village = reports.check_village(store, form.get("village") or None)
     name = reports.report_filename(reports.township_name(store), month, village)
     return Request(
@@ -69,7 +81,8 @@ def _summary(form: Any, today: date) -> Request:
 
 def _booklet(form: Any, today: date) -> Request:
     store = get_store()
-    raw = form.get("year", "").strip()
+    raw = form.get("year", "")
+    raw = "" if has_control(raw) else raw.strip()  # "2026\n" is no year either
     if not raw.isdecimal():
         raise ReportError(_("请选择年度"))
     year = booklet.check_year(int(raw), today)
@@ -97,7 +110,7 @@ def _booklet(form: Any, today: date) -> Request:
 
 def _visits(form: Any, today: date) -> Request:
     store = get_store()
-    month = reports.check_report_month(form.get("month", ""), today)
+    month = _month(form, today)
     village = reports.check_village(store, form.get("village") or None)
     fmt = form.get("format", "xlsx")
     if fmt not in exports.FORMATS:
@@ -197,7 +210,7 @@ def index() -> str:
 
 @bp.post("")
 @role_required("admin", "supervisor")
-def start() -> Response | tuple[str, int]:
+def start() -> BaseResponse | tuple[str, int]:
     plan = KINDS.get(request.form.get("kind", ""))
     if plan is None:
         abort(400)

@@ -1,0 +1,57 @@
+"""Browser logins: sessions.json, one record per logged-in browser.
+
+Kept out of registry.json on purpose: logins and logouts are frequent on the helping day,
+and a write here neither rewrites the registry nor makes every process parse it again. Nor
+is it in backups: a restored folder starts with everyone logged out, so a cookie ended
+before the backup was taken cannot come back to life with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..models import LoginSession
+from .files import _Files
+
+SESSIONS = "sessions.json"
+T = TypeVar("T")
+
+
+def _sessions_of(data: dict[str, Any]) -> dict[str, LoginSession]:
+    return {d["digest"]: LoginSession.from_doc(d) for d in data.get("sessions", {}).values()}
+
+
+class LoginSessions:
+    """The login part of the Store. Records are keyed by the digest of the session id the
+    cookie holds; the id itself is never stored."""
+
+    root: Path
+    _files: _Files
+
+    @property
+    def _sessions_path(self) -> Path:
+        return self.root / SESSIONS
+
+    def login_sessions(self) -> dict[str, LoginSession]:
+        """Every recorded login (cached; read-only)."""
+        return self._files.derived(self._sessions_path, "sessions", _sessions_of)
+
+    def login_session(self, digest: str) -> LoginSession | None:
+        return self.login_sessions().get(digest)
+
+    def update_login_sessions(self, change: Callable[[dict[str, LoginSession]], T]) -> T:
+        """Apply ``change`` to a private copy of the records and write them atomically,
+        under the file's lock (nothing is written when ``change`` raises)."""
+        with self._files.transaction(self._sessions_path) as db:
+            sessions = _sessions_of(db.storage.read() or {})
+            before = {d: s.to_doc() for d, s in sessions.items()}
+            result = change(sessions)
+            after = {d: s.to_doc() for d, s in sessions.items()}
+            if after != before:  # a check that changed nothing writes nothing
+                table = db.table("sessions", cache_size=0)
+                table.truncate()
+                if after:
+                    table.insert_multiple(after.values())
+        return result
