@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if app.config.get("BACKUP_DIR"):
         from pathlib import Path
 
-        from fieldvisit.backup import start_daily
+        from fieldvisit.storage.backup import start_daily
 
         folder, keep = Path(app.config["BACKUP_DIR"]), app.config["BACKUP_KEEP"]
         start_daily(store, folder, keep)

@@ -266,10 +266,10 @@ def percentile(values: list[float], q: float) -> float:
 def build(parent: Path) -> tuple[Path, Path, str, list[str], list[str]]:
     """Our data folder and the reference database, both with the demo township and its
     current month about half visited, as on a helping day."""
-    from fieldvisit.auth import create_token
+    from fieldvisit.access.accounts import create_token
     from fieldvisit.demo import ADMIN, build_demo
     from fieldvisit.storage import Store
-    from fieldvisit.visits import checklist
+    from fieldvisit.visits.recording import checklist
 
     data = parent / "data"
     store = Store(data)

@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from any folder
 
-from fieldvisit.booklet import PART_SIZE  # noqa: E402
+from fieldvisit.documents.booklet import PART_SIZE  # noqa: E402
 
 SUMMARY_SECONDS = 8.0
 BOOKLET_SECONDS = 120.0
@@ -49,7 +49,7 @@ class WeasyClock:
     """Wraps ``pdf.render_document`` and adds up the time spent in it."""
 
     def __init__(self) -> None:
-        from fieldvisit import pdf
+        from fieldvisit.documents import pdf
 
         self.seconds = 0.0
         self._real = pdf.render_document
@@ -76,10 +76,10 @@ def _peak_mb() -> float:
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """One measurement, in this process; returns its figures."""
     from fieldvisit import create_app
-    from fieldvisit.auth import get_store
-    from fieldvisit.booklet import booklet_pdf
-    from fieldvisit.pdf import render_document
-    from fieldvisit.reports import monthly_report_pdf
+    from fieldvisit.access.accounts import get_store
+    from fieldvisit.documents.booklet import booklet_pdf
+    from fieldvisit.documents.monthly import monthly_report_pdf
+    from fieldvisit.documents.pdf import render_document
 
     app = create_app({"DATA_DIR": str(args.data), "SECRET_KEY": "bench"})
     with app.app_context():
@@ -145,7 +145,7 @@ def main() -> int:
 
     from fieldvisit import create_app
     from fieldvisit.demo import build_demo
-    from fieldvisit.figures import previous_month
+    from fieldvisit.figures.month import previous_month
     from fieldvisit.storage import Store
 
     parent = Path(tempfile.mkdtemp(prefix="fieldvisit-bench-", dir=args.dir))

@@ -58,7 +58,7 @@ def _finish_config(app: Flask) -> None:
     """Settings that depend on others: the store, the secret key, cookie lifetimes."""
     store = Store(app.config["DATA_DIR"])
     store.finish_moves()  # a move of households between villages cut short by a crash
-    from .visits import recover_audit
+    from .visits.recording import recover_audit
 
     recover_audit(store)  # audit lines of visits saved just before a crash
     app.extensions[STORE_KEY] = store
@@ -71,7 +71,7 @@ def _finish_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import security
+    from .access import security
     from .i18n import select_locale
 
     csrf.init_app(app)
@@ -83,19 +83,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .auth import load_user
-    from .views import (
-        admin,
-        api,
-        audit,
-        auth,
-        dashboard,
-        field,
-        needs,
-        office,
-        offline,
-        reports,
-    )
+    from .access.accounts import load_user
+    from .api import routes as api
+    from .views import admin, audit, auth, dashboard, field, needs, office, offline, reports
 
     app.before_request(load_user)
     app.register_blueprint(auth.bp)
@@ -117,9 +107,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import commands
-    from .cli_backup import commands as backup_commands
-    from .cli_reports import commands as report_commands
+    from .cli.admin import commands
+    from .cli.backup import commands as backup_commands
+    from .cli.reports import commands as report_commands
 
     for command in [*commands, *report_commands, *backup_commands]:
         app.cli.add_command(command)

@@ -9,7 +9,7 @@
   // --- need rows ----------------------------------------------------------------------
 
   // The server reads a row's fields by number (needs-<row>-category …) and need_rows says
-  // how many rows there are (fieldvisit/visitform.py). Every add or remove ends here, so
+  // how many rows there are (fieldvisit/visits/form.py). Every add or remove ends here, so
   // the numbers always run 0, 1, 2… in the order the rows are shown.
   const renumberNeeds = (form) => {
     const rows = form.querySelectorAll(".need");
@@ -68,7 +68,7 @@
 
   // --- the record ---------------------------------------------------------------------
 
-  // The same mapping as fieldvisit/visitform.py payload_from_form.
+  // The same mapping as fieldvisit/visits/form.py payload_from_form.
   const payloadFrom = (form) => {
     const f = new FormData(form);
     const get = (k) => f.get(k) || "";
@@ -104,7 +104,7 @@
   // Characters as Python counts them (an emoji is one, not two UTF-16 units).
   const length = (s) => Array.from(s).length;
 
-  // What the server would refuse for sure (fieldvisit/visits.py validate), keyed and worded
+  // What the server would refuse for sure (fieldvisit/visits/recording.py validate), keyed and worded
   // as the server words it (the .fv-status element's data- attributes). Checked before
   // queueing, online or not: a record made offline does not wait days only to be refused for
   // a missing answer, and online the chosen photos stay on the page (the server's own error

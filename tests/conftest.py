@@ -18,10 +18,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldvisit import create_app, passwords
-from fieldvisit.households import new_token
+from fieldvisit import create_app
+from fieldvisit.access import passwords
+from fieldvisit.access.passwords import hash_password
+from fieldvisit.households.lookup import new_token
 from fieldvisit.models import Household, User, Village
-from fieldvisit.passwords import hash_password
 from fieldvisit.storage import Registry, Store
 
 PASSWORD = "secret123"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from conftest import visit_payload
 
-from fieldvisit.jobs import get_runner
-from fieldvisit.visits import record_visit
+from fieldvisit.documents.jobs import get_runner
+from fieldvisit.visits.recording import record_visit
 
 ROLES = ("nobody", "owner", "other", "supervisor", "admin")
 LOGIN = 302  # a redirect to /login

@@ -9,9 +9,9 @@ import pytest
 from conftest import PASSWORD, PEOPLE, csrf_from, make_household, visit_payload
 
 from fieldvisit import registry
+from fieldvisit.access.passwords import hash_password
 from fieldvisit.models import User
-from fieldvisit.passwords import hash_password
-from fieldvisit.visits import record_visit
+from fieldvisit.visits.recording import record_visit
 
 ROLES = ("nobody", "owner", "other", "supervisor", "admin")
 LOGIN = 302
@@ -326,7 +326,7 @@ def test_edit_refuses_what_the_import_refuses(client, auth, office, field, colum
 
 
 def test_edit_accepts_labels_as_the_import_does(office):
-    from fieldvisit import admin
+    from fieldvisit.households import office as admin
 
     values = admin.check_household_fields(
         H1, edit_form(office.household(H1), attribute="五保贫困户")
@@ -407,7 +407,7 @@ def test_transfer_moves_every_household_of_a_helper(client, auth, office):
 
 
 def test_transfer_to_someone_already_paired_keeps_them_once(office):
-    from fieldvisit import admin
+    from fieldvisit.households import office as admin
 
     office.update_registry(
         lambda reg: setattr(reg.households[H1], "helpers", [PEOPLE["owner"][0], SPARE])

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 
 MONTH = date.today().isoformat()[:7]
 

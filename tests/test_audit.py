@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import admin, audit, auth, needs, registry
+from fieldvisit import registry
+from fieldvisit.access import accounts as auth
+from fieldvisit.audit import reading as audit
 from fieldvisit.clock import now_iso
-from fieldvisit.households import reissue_token
+from fieldvisit.households import office as admin
+from fieldvisit.households.lookup import reissue_token
 from fieldvisit.models import AuditEntry
-from fieldvisit.visits import correct_visit, record_visit
+from fieldvisit.visits import needs
+from fieldvisit.visits.recording import correct_visit, record_visit
 
 ADMIN = PEOPLE["admin"][0]
 OWNER = PEOPLE["owner"][0]

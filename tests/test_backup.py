@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import visit_payload
 
-from fieldvisit.backup import (
+from fieldvisit.demo import build_demo
+from fieldvisit.storage import Store
+from fieldvisit.storage.backup import (
     BackupError,
     backup_due,
     daily_name,
@@ -21,9 +23,7 @@ from fieldvisit.backup import (
     run_daily,
     write_backup,
 )
-from fieldvisit.demo import build_demo
-from fieldvisit.storage import Store
-from fieldvisit.visits import record_visit
+from fieldvisit.visits.recording import record_visit
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF"  # how every JPEG file starts
 
@@ -189,7 +189,7 @@ def test_daily_backup_is_written_once_a_day_and_keeps_the_newest(store, househol
 
 
 def test_the_daily_thread_writes_todays_backup(store, households, tmp_path):
-    from fieldvisit.backup import start_daily
+    from fieldvisit.storage.backup import start_daily
 
     folder = tmp_path / "daily"
     messages: list[str] = []

@@ -18,11 +18,11 @@ from conftest import demo_app
 from pypdf import PdfReader
 from test_reports import assert_cjk_fonts_only, read_pdf
 
-from fieldvisit import booklet, pdf
-from fieldvisit.booklet import booklet_pdf
+from fieldvisit.documents import booklet, pdf
+from fieldvisit.documents.booklet import booklet_pdf
+from fieldvisit.documents.monthly import ReportError
+from fieldvisit.documents.plates import group_label, in_plate_order
 from fieldvisit.idcard import mask_id_number
-from fieldvisit.plates import group_label, in_plate_order
-from fieldvisit.reports import ReportError
 
 TODAY = date(2026, 11, 20)
 VILLAGE = "聂河村"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from fieldvisit.charts import Bar, bar_chart, line_chart
+from fieldvisit.documents.charts import Bar, bar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import SAMPLES
 
-from fieldvisit.passwords import check_password
+from fieldvisit.access.passwords import check_password
 
 
 def test_import_registry_imports_the_sample(runner, store):

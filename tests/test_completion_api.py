@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import PEOPLE, make_household, visit_payload
 
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 from fieldvisit.models import User
 from fieldvisit.storage import Registry, Store
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from conftest import PEOPLE, make_household, visit_payload
 
-from fieldvisit.dashboard import (
+from fieldvisit.figures.dashboard import (
     Query,
     QueryError,
     completion,
@@ -19,10 +19,10 @@ from fieldvisit.dashboard import (
     parse_query,
     unresolved_gaps,
 )
-from fieldvisit.figures import month_figures, previous_month
+from fieldvisit.figures.month import month_figures, previous_month
 from fieldvisit.models import Household, User
 from fieldvisit.storage import Registry, Store
-from fieldvisit.visits import record_visit
+from fieldvisit.visits.recording import record_visit
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fieldvisit.access.passwords import check_password
 from fieldvisit.demo import DEMO_PASSWORD, DemoInfo, build_demo, describe
-from fieldvisit.passwords import check_password
 from fieldvisit.storage import Registry, Store
 from fieldvisit.vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, VISIT_KINDS
 

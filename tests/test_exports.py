@@ -13,16 +13,16 @@ import pytest
 from conftest import PEOPLE, csrf_from, demo_app, visit_payload
 from openpyxl import load_workbook
 
-from fieldvisit.exports import (
+from fieldvisit.documents.exports import (
     MISSING_SHEET,
     SUMMARY_SHEET,
     VISITS_SHEET,
     export_visits_bytes,
     visit_columns,
 )
-from fieldvisit.figures import month_figures
-from fieldvisit.reports import ReportError
-from fieldvisit.visits import record_visit
+from fieldvisit.documents.monthly import ReportError
+from fieldvisit.figures.month import month_figures
+from fieldvisit.visits.recording import record_visit
 from fieldvisit.vocab import GUARANTEES, VISIT_KINDS
 
 TODAY = date(2026, 11, 20)

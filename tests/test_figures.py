@@ -8,8 +8,8 @@ import pytest
 from conftest import PEOPLE, demo_app, make_household, visit_payload
 
 from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE
-from fieldvisit.figures import month_figures, previous_month
-from fieldvisit.visits import record_visit
+from fieldvisit.figures.month import month_figures, previous_month
+from fieldvisit.visits.recording import record_visit
 
 TODAY = date(2026, 11, 20)
 MONTH = "2026-11"

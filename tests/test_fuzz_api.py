@@ -23,7 +23,7 @@ from schemathesis.checks import (
 )
 
 from fieldvisit import create_app
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 from fieldvisit.extensions import limiter
 
 CHECKS = [

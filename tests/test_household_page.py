@@ -146,7 +146,7 @@ def _months(store):
 def test_each_visit_says_who_made_it_and_who_entered_it(client, auth, store, households):
     from conftest import PEOPLE, visit_payload
 
-    from fieldvisit.visits import record_visit
+    from fieldvisit.visits.recording import record_visit
 
     h1 = households["h1"]
     record_visit(store, visit_payload(h1), store.user(PEOPLE["owner"][0]))

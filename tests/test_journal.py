@@ -8,7 +8,7 @@ from conftest import PEOPLE, visit_payload
 
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
 from fieldvisit.storage import files as storage_files
-from fieldvisit.visits import record_visit
+from fieldvisit.visits.recording import record_visit
 
 MONTH = date.today().isoformat()[:7]
 
@@ -89,7 +89,7 @@ def test_a_resend_writes_nothing(store, households):
 
 
 def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, households):
-    from fieldvisit.visits import correct_visit
+    from fieldvisit.visits.recording import correct_visit
 
     owner = store.user(PEOPLE["owner"][0])
     payload = visit_payload(households["h1"])
@@ -107,7 +107,7 @@ def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, househo
 
 
 def test_a_correction_keeps_the_comments_of_a_need_it_keeps(store, households):
-    from fieldvisit.visits import correct_visit
+    from fieldvisit.visits.recording import correct_visit
 
     owner = store.user(PEOPLE["owner"][0])
     payload = visit_payload(households["h1"])

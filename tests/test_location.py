@@ -8,8 +8,11 @@ from datetime import date
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import config, dashboard, geo, visits
+from fieldvisit import config
+from fieldvisit.figures import dashboard
 from fieldvisit.models import User
+from fieldvisit.visits import location as geo
+from fieldvisit.visits import recording as visits
 
 MONTH = date.today().isoformat()[:7]
 HOME = {"lat": 32.9871, "lng": 112.5283}

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import needs
 from fieldvisit.models import Need
-from fieldvisit.visits import record_visit
+from fieldvisit.visits import needs
+from fieldvisit.visits.recording import record_visit
 
 ROLES = ("nobody", "owner", "other", "supervisor", "admin")
 LOGIN = 302

@@ -16,10 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import admin, audit, needs, registry
+from fieldvisit import registry
+from fieldvisit.audit import reading as audit
+from fieldvisit.documents.jobs import get_runner
+from fieldvisit.households import office as admin
 from fieldvisit.idcard import mask_id_number
-from fieldvisit.jobs import get_runner
-from fieldvisit.visits import record_visit
+from fieldvisit.visits import needs
+from fieldvisit.visits.recording import record_visit
 
 ROLES = ("nobody", "owner", "other", "supervisor", "admin")
 MONTH = date.today().isoformat()[:7]

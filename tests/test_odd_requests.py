@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import reports, vocab
-from fieldvisit.auth import create_token
+from fieldvisit import vocab
+from fieldvisit.access.accounts import create_token
+from fieldvisit.documents import monthly as reports
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from werkzeug.security import generate_password_hash
 
-from fieldvisit.passwords import check_password, random_password
+from fieldvisit.access.passwords import check_password, random_password
 
 
 def test_the_default_method_is_scrypt():
     import importlib
 
-    import fieldvisit.passwords as module
+    import fieldvisit.access.passwords as module
 
     fresh = importlib.reload(module)
     try:
@@ -35,7 +35,7 @@ def test_random_passwords_are_typeable_and_different():
 
 
 def test_the_stand_in_hash_is_made_with_the_current_method(monkeypatch):
-    import fieldvisit.passwords as module
+    import fieldvisit.access.passwords as module
 
     cheap = module.dummy_hash()
     assert cheap.startswith("pbkdf2:sha256:1000$") and cheap == module.dummy_hash()

@@ -19,9 +19,9 @@ import pytest
 from conftest import PEOPLE, visit_payload
 from PIL import EpsImagePlugin, Image, JpegImagePlugin
 
-from fieldvisit import photos
 from fieldvisit.models import Visit
-from fieldvisit.visits import record_visit
+from fieldvisit.visits import photos
+from fieldvisit.visits.recording import record_visit
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]

@@ -10,7 +10,7 @@ import pytest
 from conftest import visit_payload
 from PIL import Image
 
-from fieldvisit import photos
+from fieldvisit.visits import photos
 
 MONTH = date.today().isoformat()[:7]
 PHOTO_ID = "p1111111-0000-4000-8000-000000000001"
@@ -146,7 +146,7 @@ def test_the_household_page_shows_thumbnails(client, auth, visit, households):
 
 def test_an_api_client_reads_the_photos_its_visits_list(client, visit, store):
     """The API lists photo ids with their address: a Bearer token opens them (GET only)."""
-    from fieldvisit.auth import create_token
+    from fieldvisit.access.accounts import create_token
 
     assert upload(client, visit["id"], jpeg_with_gps((64, 48))).status_code == 201
     anonymous = client.application.test_client()

@@ -19,9 +19,7 @@ from pypdf import PdfReader
 from pyzbar.pyzbar import Decoded, ZBarSymbol, decode
 
 from fieldvisit import STORE_KEY, create_app
-from fieldvisit.households import new_token
-from fieldvisit.models import Household, User, Village
-from fieldvisit.plates import (
+from fieldvisit.documents.plates import (
     door_plates_pdf,
     group_label,
     households_for_plates,
@@ -30,7 +28,9 @@ from fieldvisit.plates import (
     plates_filename,
     township_name,
 )
-from fieldvisit.qr import household_url, qr_matrix, qr_svg
+from fieldvisit.documents.qr import household_url, qr_matrix, qr_svg
+from fieldvisit.households.lookup import new_token
+from fieldvisit.models import Household, User, Village
 from fieldvisit.storage import Registry, Store
 
 BASE_URL = "http://fieldvisit.example:5000/"  # the trailing slash must not double up

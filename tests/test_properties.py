@@ -16,9 +16,10 @@ from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fieldvisit import registry, visits
+from fieldvisit import registry
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
+from fieldvisit.visits import recording as visits
 
 PROPERTY = settings(
     # Small and the same examples on every run, so that the suite passes or fails for a

@@ -6,7 +6,7 @@ from conftest import PASSWORD, PEOPLE, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
 
@@ -179,7 +179,7 @@ def test_mistakes_other_than_the_current_password_do_not_count(
 def test_it_refuses_an_address_guessing_many_accounts_current_passwords(
     app: Flask, store: Store, households: dict[str, Household]
 ) -> None:
-    from fieldvisit.auth import create_user
+    from fieldvisit.access.accounts import create_user
 
     browsers = []
     for n in range(4):

@@ -14,7 +14,12 @@ from datetime import date
 import pytest
 from conftest import PEOPLE
 
-from fieldvisit.jobs import JOB_TTL_SECONDS, MAX_WAITING_PER_OWNER, JobLimitError, get_runner
+from fieldvisit.documents.jobs import (
+    JOB_TTL_SECONDS,
+    MAX_WAITING_PER_OWNER,
+    JobLimitError,
+    get_runner,
+)
 
 MONTH = date.today().isoformat()[:7]
 ROUTES = ["/reports", "/reports/jobs/x", "/reports/jobs/x.json", "/reports/jobs/x/download"]
@@ -343,7 +348,7 @@ def test_queueing_plates_needs_the_csrf_token_and_the_old_download_is_gone(
 
 
 def test_plates_progress_is_told_in_plates(app):
-    from fieldvisit.jobs import Job
+    from fieldvisit.documents.jobs import Job
     from fieldvisit.views.reports import status_message
 
     with app.test_request_context():

@@ -19,11 +19,11 @@ from flask import Flask
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from fieldvisit.cli_reports import commands
+from fieldvisit.cli.reports import commands
 from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE
-from fieldvisit.exports import SUMMARY_SHEET, export_visits_bytes
-from fieldvisit.figures import household_lines, month_figures
-from fieldvisit.reports import ReportError, build_monthly_report, monthly_report_pdf
+from fieldvisit.documents.exports import SUMMARY_SHEET, export_visits_bytes
+from fieldvisit.documents.monthly import ReportError, build_monthly_report, monthly_report_pdf
+from fieldvisit.figures.month import household_lines, month_figures
 from fieldvisit.storage import Store
 from fieldvisit.vocab import ATTRIBUTES, CAUSES, STATUSES
 

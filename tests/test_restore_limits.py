@@ -18,8 +18,8 @@ import pytest
 from flask import Flask
 
 from fieldvisit import create_app
-from fieldvisit.backup import MAX_MEMBER_BYTES, BackupError, restore_backup, write_backup
 from fieldvisit.storage import Store
+from fieldvisit.storage.backup import MAX_MEMBER_BYTES, BackupError, restore_backup, write_backup
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import PEOPLE, make_household
 
-from fieldvisit import search
+from fieldvisit.households import search
 from fieldvisit.models import User
 
 

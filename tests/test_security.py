@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from test_offline import browser, live  # noqa: F401  (fixtures: a served app, Chromium)
 
 from fieldvisit import create_app
+from fieldvisit.access.security import CONTENT_SECURITY_POLICY, weak_secret
 from fieldvisit.config import ConfigError, from_environment
 from fieldvisit.models import Household
-from fieldvisit.security import CONTENT_SECURITY_POLICY, weak_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,7 +177,7 @@ def test_a_report_shows_its_download_only_once_it_is_made_in_chromium(  # type: 
     download showed (and led nowhere) while the file was still being made."""
     from test_offline import _log_in
 
-    from fieldvisit.jobs import get_runner
+    from fieldvisit.documents.jobs import get_runner
 
     release = threading.Event()
 

@@ -11,10 +11,10 @@ from conftest import PASSWORD, PEOPLE, Auth, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldvisit import auth as auth_module
-from fieldvisit.auth import create_token, create_user
+from fieldvisit.access import accounts as auth_module
+from fieldvisit.access.accounts import create_token, create_user
+from fieldvisit.access.passwords import hash_password
 from fieldvisit.models import AuditEntry
-from fieldvisit.passwords import hash_password
 from fieldvisit.storage import Store
 
 OWNER = PEOPLE["owner"][0]

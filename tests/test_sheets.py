@@ -9,7 +9,7 @@ from datetime import date
 from conftest import PEOPLE
 from openpyxl import load_workbook
 
-from fieldvisit.exports import export_visits_bytes
+from fieldvisit.documents.exports import export_visits_bytes
 from fieldvisit.models import Need, Visit
 from fieldvisit.storage import Store
 

@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import pytest
 from conftest import PEOPLE, make_household, visit_payload
 
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 from fieldvisit.models import Household, Need, Visit
 from fieldvisit.storage import Registry, Store, atomic_write_bytes, village_file_name
-from fieldvisit.visits import VisitError, record_visit
+from fieldvisit.visits.recording import VisitError, record_visit
 
 ROOT = Path(__file__).resolve().parents[1]
 OWNER = PEOPLE["owner"][0]
@@ -42,10 +42,10 @@ MONTH = date.today().isoformat()[:7]
 # phone and the payload (JSON) that every visit copies with its own id.
 CHILD = r"""
 import json, os, sys, time
-from fieldvisit.households import new_token
+from fieldvisit.households.lookup import new_token
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
-from fieldvisit.visits import record_visit
+from fieldvisit.visits.recording import record_visit
 
 store = Store(sys.argv[1])
 mode, prefix = sys.argv[2], sys.argv[3]

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from conftest import PEOPLE, Auth
 
-from fieldvisit.auth import create_token
+from fieldvisit.access.accounts import create_token
 
 OWNER = PEOPLE["owner"][0]
 OTHER = PEOPLE["other"][0]

@@ -9,9 +9,12 @@ from datetime import date
 import pytest
 from conftest import PEOPLE, csrf_from, visit_payload
 
-from fieldvisit import create_app, households, needs, visits
+from fieldvisit import create_app
+from fieldvisit.households import lookup as households
 from fieldvisit.models import Household, Village
 from fieldvisit.storage import Registry, Store
+from fieldvisit.visits import needs
+from fieldvisit.visits import recording as visits
 
 TODAY = date.today()
 THIS_MONTH = TODAY.isoformat()[:7]

@@ -12,10 +12,11 @@ from datetime import date
 import pytest
 from conftest import PEOPLE, visit_payload
 
-from fieldvisit import audit, visits
-from fieldvisit.auth import PHONE_RE, create_token
+from fieldvisit.access.accounts import PHONE_RE, create_token
+from fieldvisit.audit import reading as audit
 from fieldvisit.storage import check_month
 from fieldvisit.storage.paths import PHOTO_ID_RE
+from fieldvisit.visits import recording as visits
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from flask_babel import gettext
 
+from ..access.passwords import hash_password
 from ..models import Household, User, Village
-from ..passwords import hash_password
 from ..storage import Registry, Store
 from ..vocab import DEFAULT_CHECKLIST, ROLES, label
 from .history import _History, _month_starts

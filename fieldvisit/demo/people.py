@@ -7,7 +7,7 @@ import datetime as dt
 import random
 from collections import defaultdict
 
-from ..households import new_token
+from ..households.lookup import new_token
 from ..idcard import check_digit
 from ..models import Household, User
 from .profiles import _Profile

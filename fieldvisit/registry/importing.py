@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from ..clock import now_iso
-from ..households import new_token
+from ..households.lookup import new_token
 from ..idcard import mask_id_number
 from ..models import AuditEntry, Household, User, Village
 from ..storage import Registry, Store

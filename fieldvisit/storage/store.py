@@ -469,7 +469,7 @@ class Store(AuditLog, Photos, LoginSessions):
         and deleting it would lose what may be someone's evidence; moved aside, the data
         stays on the disk for the operator and the folder can be backed up again.
         """
-        from ..backup import allowed_name  # backup imports this package: imported on use
+        from .backup import allowed_name  # backup imports this package: imported on use
 
         misnamed = [
             path

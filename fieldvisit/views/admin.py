@@ -16,9 +16,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import admin, auth, search
-from ..auth import get_store, role_required
+from ..access import accounts as auth
+from ..access.accounts import get_store, role_required
 from ..collation import sort_villages
+from ..households import office as admin
+from ..households import search
 from ..idcard import mask_id_number
 from ..models import Household, User
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 
-from .. import audit
-from ..auth import get_store, role_required
+from ..access.accounts import get_store, role_required
+from ..audit import reading as audit
 from ..models import Household
 from .admin import paginate
 

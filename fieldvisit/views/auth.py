@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from .. import auth
+from ..access import accounts as auth
+from ..access.passwords import MIN_LENGTH
 from ..extensions import limiter
 from ..i18n import COOKIE, LANGUAGES
-from ..passwords import MIN_LENGTH
 
 bp = Blueprint("auth", __name__)
 

@@ -10,11 +10,12 @@ from datetime import date
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from .. import dashboard, vocab
-from ..auth import get_store, role_required
-from ..charts import Bar, bar_chart, line_chart
+from .. import vocab
+from ..access.accounts import get_store, role_required
 from ..collation import sort_villages
-from ..figures import ChecklistRate, rate
+from ..documents.charts import Bar, bar_chart, line_chart
+from ..figures import dashboard
+from ..figures.month import ChecklistRate, rate
 
 bp = Blueprint("dashboard", __name__)
 

@@ -19,12 +19,13 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import households as households_domain
-from .. import visitform, visits
-from ..auth import get_store, login_required, role_required
+from ..access.accounts import get_store, login_required, role_required
+from ..households import lookup as households_domain
 from ..idcard import mask_id_number
 from ..models import Household, Visit
 from ..storage.paths import has_control
+from ..visits import form as visitform
+from ..visits import recording as visits
 from .auth import render_login
 from .helpers import base_url, household_by_token, may_view
 

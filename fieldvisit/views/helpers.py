@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, current_app, g, request
 
 from .. import vocab
-from ..auth import get_store
+from ..access.accounts import get_store
 from ..i18n import select_locale
 from ..models import Household
 

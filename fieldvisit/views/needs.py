@@ -13,10 +13,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import needs
-from ..auth import get_store, role_required
+from ..access.accounts import get_store, role_required
 from ..collation import sort_villages
-from ..search import find_helpers
+from ..households.search import find_helpers
+from ..visits import needs
 from .admin import paginate
 
 bp = Blueprint("needs", __name__)

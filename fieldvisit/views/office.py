@@ -14,11 +14,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
-from ..auth import get_store, role_required
+from ..access.accounts import get_store, role_required
 from ..clock import now_iso
 from ..collation import sort_villages
+from ..documents.jobs import JobLimitError, get_runner
 from ..idcard import mask_id_number
-from ..jobs import JobLimitError, get_runner
 from ..models import AuditEntry
 from ..registry.exporting import RegistrySource
 from ..storage import Registry, Store

@@ -27,8 +27,11 @@ from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import geo, photos, visits, vocab
-from ..auth import get_store, login_required, role_required
+from .. import vocab
+from ..access.accounts import get_store, login_required, role_required
+from ..visits import location as geo
+from ..visits import photos
+from ..visits import recording as visits
 from .helpers import household_by_token, may_view
 
 bp = Blueprint("offline", __name__)

@@ -26,12 +26,13 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import booklet, exports, plates, reports
-from ..auth import get_store, role_required
+from ..access.accounts import get_store, role_required
 from ..collation import sort_villages
-from ..figures import previous_month
-from ..jobs import Job, JobLimitError, Work, get_runner
-from ..reports import ReportError
+from ..documents import booklet, exports, plates
+from ..documents import monthly as reports
+from ..documents.jobs import Job, JobLimitError, Work, get_runner
+from ..documents.monthly import ReportError
+from ..figures.month import previous_month
 from ..storage.paths import has_control
 from .helpers import base_url
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, abort, current_app, g, request
 from werkzeug.wrappers import Response
 
-from .config import ConfigError
+from ..config import ConfigError
 
 # Pages load only what the app serves: no inline script or style, so an injected
 # ``<script>`` or ``style=`` does nothing. ``data:`` covers the empty favicon; ``blob:`` the
@@ -100,7 +100,7 @@ def add_headers(response: Response) -> Response:
 
 
 def _bearer_attempt() -> bool:
-    from .auth import bearer_request
+    from .accounts import bearer_request
 
     return bearer_request()
 
@@ -119,7 +119,7 @@ def _token_limit_key() -> str:
 
 def refuse_token_guessing() -> None:
     """Before the token is looked up: an address that failed too often gets 429."""
-    from .extensions import limiter
+    from ..extensions import limiter
 
     if not _bearer_attempt() or not limiter.enabled:
         return
@@ -128,7 +128,7 @@ def refuse_token_guessing() -> None:
 
 
 def count_token_failure(response: Response) -> Response:
-    from .extensions import limiter
+    from ..extensions import limiter
 
     if _bearer_attempt() and limiter.enabled and not g.get("token_auth", False):
         limiter.limiter.hit(_token_failure_limit(), _token_limit_key())

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
-from .clock import now_iso
-from .models import AuditEntry, Household, User, Visit
-from .storage import PHOTO_ID_RE, Store
-from .visits import earliest_date, may_correct, may_record, needs_of
+from ..clock import now_iso
+from ..models import AuditEntry, Household, User, Visit
+from ..storage import PHOTO_ID_RE, Store
+from .recording import earliest_date, may_correct, may_record, needs_of
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

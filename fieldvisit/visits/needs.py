@@ -19,12 +19,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .clock import now_iso
-from .figures import AGE_BUCKETS
-from .models import AuditEntry, Household, Need
-from .sheets import cell_value, keep_text_as_text
-from .storage import Store
-from .vocab import NEED_CATEGORIES
+from ..clock import now_iso
+from ..documents.sheets import cell_value, keep_text_as_text
+from ..figures.month import AGE_BUCKETS
+from ..models import AuditEntry, Household, Need
+from ..storage import Store
+from ..vocab import NEED_CATEGORIES
 
 MAX_NOTE = 1000
 STATUS_FILTERS = ("open", "resolved", "all")

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from .clock import now_iso
-from .models import ApiToken, AuditEntry, LoginSession, User
+from ..clock import now_iso
+from ..models import ApiToken, AuditEntry, LoginSession, User
+from ..storage import Registry, Store
+from ..vocab import ROLES
 from .passwords import MIN_LENGTH, check_password, dummy_hash, hash_password, random_password
-from .storage import Registry, Store
-from .vocab import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 PHONE_RE = re.compile(r"\A1[0-9]{10}\Z")  # the whole value, ASCII digits
@@ -253,7 +253,7 @@ def load_user() -> None:
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         if g.user is None and request.path.startswith(API_PREFIX):
             return  # the view answers 401; there is no session to forge a request for
-        from .extensions import csrf
+        from ..extensions import csrf
 
         csrf.protect()
 

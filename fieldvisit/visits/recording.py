@@ -13,12 +13,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from . import geo
-from .clock import now_iso
-from .models import AuditEntry, Household, Need, User, Visit
-from .storage import Registry, Store
-from .storage.paths import DATE_PATTERN, ID_PATTERN, whole
-from .vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+from ..clock import now_iso
+from ..models import AuditEntry, Household, Need, User, Visit
+from ..storage import Registry, Store
+from ..storage.paths import DATE_PATTERN, ID_PATTERN, whole
+from ..vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+from . import location as geo
 
 ID_RE = whole(ID_PATTERN)
 MAX_NEEDS = 20

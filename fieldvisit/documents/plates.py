@@ -15,11 +15,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .collation import natural_key, pinyin_key
-from .models import Household
+from ..collation import natural_key, pinyin_key
+from ..models import Household
+from ..storage import Registry, Store
 from .pdf import render_template_pdf
 from .qr import household_url, qr_svg
-from .storage import Registry, Store
 
 # The code including its quiet zone. A level-H code of a plate's link is version 5 or larger
 # (the token alone is 27 characters), so the symbol itself is at least 41 mm: above the 4 cm

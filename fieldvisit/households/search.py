@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
-from .models import Household, User
-from .storage import Registry, Store
-from .vocab import ATTRIBUTES, CAUSES, STATUSES
+from ..models import Household, User
+from ..storage import Registry, Store
+from ..vocab import ATTRIBUTES, CAUSES, STATUSES
 
 R = TypeVar("R")
 Readings = tuple[tuple[str, ...], ...]  # per character: itself, then its pinyin readings
@@ -152,7 +152,7 @@ class _Index:
 
     @classmethod
     def build(cls, reg: Registry) -> _Index:
-        from .plates import in_plate_order
+        from ..documents.plates import in_plate_order
 
         villages = {name: readings(name) for name in {h.village for h in reg.households.values()}}
         households = tuple(
@@ -309,7 +309,7 @@ def _state_wanted(wanted: str, state: str) -> bool:
 
 def find_households(store: Store, filters: HouseholdFilters, month: str) -> list[HouseholdRow]:
     """The households matching ``filters``, with their state in ``month``."""
-    from .visits import month_states
+    from ..visits.recording import month_states
 
     reg = store.registry()
     states = month_states(store, month)

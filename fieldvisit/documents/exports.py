@@ -18,14 +18,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .figures import MonthFigures, month_figures
-from .models import Visit
+from ..figures.month import MonthFigures, month_figures
+from ..models import Visit
+from ..storage import Store, atomic_write_bytes
+from ..visits.recording import checklist
+from ..vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+from .monthly import check_report_month, check_village, month_label, township_name
 from .plates import group_label, in_plate_order
-from .reports import check_report_month, check_village, month_label, township_name
 from .sheets import cell_value
-from .storage import Store, atomic_write_bytes
-from .visits import checklist
-from .vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 
 FORMATS = ("xlsx", "csv")
 VISITS_SHEET = "走访记录"

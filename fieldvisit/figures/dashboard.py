@@ -19,8 +19,11 @@ from datetime import date, timedelta
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
-from . import geo
-from .figures import (
+from ..models import Household, User, Visit
+from ..storage import Store, check_month
+from ..visits import location as geo
+from ..vocab import GUARANTEES
+from .month import (
     FIRST_MONTH,
     HelperRow,
     MonthFigures,
@@ -30,9 +33,6 @@ from .figures import (
     rate,
     too_early_message,
 )
-from .models import Household, User, Visit
-from .storage import Store, check_month
-from .vocab import GUARANTEES
 
 # A gap is followed back this many months (the chosen one included). Households are visited
 # every month, so the latest answer about a guarantee is almost always within three months.

@@ -16,12 +16,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from . import registry
-from .auth import audit_revoked_tokens, drop_tokens, end_sessions, set_password
-from .clock import now_iso
-from .idcard import mask_id_number
-from .models import AuditEntry, User, Village
-from .storage import Registry, Store
+from .. import registry
+from ..access.accounts import audit_revoked_tokens, drop_tokens, end_sessions, set_password
+from ..clock import now_iso
+from ..idcard import mask_id_number
+from ..models import AuditEntry, User, Village
+from ..storage import Registry, Store
 
 # The registry fields the office may edit, in the spreadsheet's column order. 户编号 is not
 # among them: visits, needs and printed plates refer to a household by it.

@@ -7,9 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from .clock import now_iso
-from .models import AuditEntry, Household, Need, Visit
-from .storage import Registry, Store
+from ..clock import now_iso
+from ..models import AuditEntry, Household, Need, Visit
+from ..storage import Registry, Store
 
 TOKEN_BYTES = 20  # 160 bits: a door plate's link cannot be guessed
 
@@ -29,7 +29,7 @@ class WorkItem:
 
 def helper_worklist(store: Store, phone: str, today: date) -> list[WorkItem]:
     """The helper's households with this month's state, the ones still to do first."""
-    from .visits import month_states
+    from ..visits.recording import month_states
 
     states = month_states(store, today.isoformat()[:7])
     mine = [h for h in store.registry().households.values() if phone in h.helpers]
@@ -49,7 +49,7 @@ class Overview:
 
 def overview(store: Store, today: date) -> Overview:
     """The office's first look at the month (the full dashboard comes with the reports)."""
-    from .visits import month_states
+    from ..visits.recording import month_states
 
     reg = store.registry()
     month = today.isoformat()[:7]

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from .audit_words import (  # the page's words, used through this module
+from ..models import AuditEntry, Household
+from ..storage import Store
+from .words import (  # the page's words, used through this module
     ACTIONS,
     KINDS,
     Change,
@@ -24,8 +26,6 @@ from .audit_words import (  # the page's words, used through this module
     kind_labels,
     present,
 )
-from .models import AuditEntry, Household
-from .storage import Store
 
 __all__ = ["ACTIONS", "Change", "Names", "Row", "kind_labels", "present"]
 

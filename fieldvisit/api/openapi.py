@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .storage.paths import DATE_PATTERN, ID_PATTERN, MONTH_PATTERN
-from .vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
+from ..storage.paths import DATE_PATTERN, ID_PATTERN, MONTH_PATTERN
+from ..vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 
 
 def _whole(pattern: str) -> str:

@@ -12,8 +12,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from . import auth, registry
-from .auth import get_store
+from .. import registry
+from ..access import accounts as auth
+from ..access.accounts import get_store
 
 ACTOR = "cli"
 
@@ -35,7 +36,7 @@ def _base_url() -> str:
 @with_appcontext
 def seed_demo(months: int) -> None:
     """Build the demo township (registry, helpers, N months of visits) in an empty folder."""
-    from .demo import build_demo, describe
+    from ..demo import build_demo, describe
 
     store = get_store()
     if not store.is_empty():
@@ -90,8 +91,8 @@ def export_registry(out: Path) -> None:
 @with_appcontext
 def door_plates(out: Path, village: str | None, household: str | None) -> None:
     """Print-ready A4 PDF of QR door plates."""
-    from .plates import door_plates_pdf, households_for_plates
-    from .storage import atomic_write_bytes
+    from ..documents.plates import door_plates_pdf, households_for_plates
+    from ..storage import atomic_write_bytes
 
     if out.suffix.lower() != ".pdf":
         raise click.ClickException(_("--out 须为 .pdf 文件"))

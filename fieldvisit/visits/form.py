@@ -10,8 +10,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from .models import Visit
-from .vocab import GUARANTEES
+from ..models import Visit
+from ..vocab import GUARANTEES
 
 _YES_NO = {"yes": True, "no": False}
 _NEED_KEY = re.compile(r"needs\.(\d+)\.(\w+)")

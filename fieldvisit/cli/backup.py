@@ -8,8 +8,8 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from .auth import get_store
-from .backup import BackupError, restore_backup, write_backup
+from ..access.accounts import get_store
+from ..storage.backup import BackupError, restore_backup, write_backup
 
 
 @click.command("backup")

@@ -18,10 +18,8 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import pdf
-from .charts import Bar, bar_chart
-from .collation import sort_villages
-from .figures import (
+from ..collation import sort_villages
+from ..figures.month import (
     FIRST_MONTH,
     HelperRow,
     HouseholdLine,
@@ -35,10 +33,9 @@ from .figures import (
     previous_month,
     too_early_message,
 )
-from .models import Household, Village
-from .plates import group_label, in_plate_order
-from .storage import Store, check_month
-from .vocab import (
+from ..models import Household, Village
+from ..storage import Store, check_month
+from ..vocab import (
     ATTRIBUTES,
     CAUSES,
     GUARANTEES,
@@ -48,6 +45,9 @@ from .vocab import (
     STATUSES,
     VISIT_KINDS,
 )
+from . import pdf
+from .charts import Bar, bar_chart
+from .plates import group_label, in_plate_order
 
 TEMPLATE = "pdf/monthly.html"
 

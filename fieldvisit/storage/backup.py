@@ -31,8 +31,8 @@ from typing import IO, Any
 
 from flask_babel import gettext as _
 
-from .clock import now_iso
-from .storage import Store, make_dirs
+from ..clock import now_iso
+from . import Store, make_dirs
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from .storage import atomic_write_bytes
+from ..storage import atomic_write_bytes
 
 LOG = logging.getLogger(__name__)
-EXTENSION_KEY = "fieldvisit.jobs"
+EXTENSION_KEY = "fieldvisit.documents.jobs"
 JOB_TTL_SECONDS = 24 * 3600
 MAX_WAITING_PER_OWNER = 3  # queued or running: enough for a month's set of downloads
 
@@ -200,7 +200,7 @@ def get_runner(app: Flask | None = None) -> JobRunner:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     runner = app.extensions.get(EXTENSION_KEY)
     if runner is None:
-        from . import STORE_KEY
+        from .. import STORE_KEY
 
         folder = app.extensions[STORE_KEY].root / "exports"
         runner = app.extensions.setdefault(EXTENSION_KEY, JobRunner(app, folder))

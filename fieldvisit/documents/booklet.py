@@ -31,15 +31,15 @@ from typing import TYPE_CHECKING, cast
 from flask import render_template
 from flask_babel import gettext as _
 
+from ..figures.month import open_at
+from ..idcard import mask_id_number
+from ..models import Household, Need, User, Visit
+from ..storage import Store
+from ..visits.recording import checklist
+from ..vocab import GUARANTEES
 from . import pdf
-from .figures import open_at
-from .idcard import mask_id_number
-from .models import Household, Need, User, Visit
+from .monthly import ReportError, formatting, township_name
 from .plates import group_label, in_plate_order
-from .reports import ReportError, formatting, township_name
-from .storage import Store
-from .visits import checklist
-from .vocab import GUARANTEES
 
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfReader, PdfWriter

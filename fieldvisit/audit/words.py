@@ -18,12 +18,12 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import registry, vocab
-from .idcard import mask_id_number
-from .models import AuditEntry
-from .registry.columns import COLUMN_LABELS
-from .storage import Store
-from .visits import checklist
+from .. import registry, vocab
+from ..idcard import mask_id_number
+from ..models import AuditEntry
+from ..registry.columns import COLUMN_LABELS
+from ..storage import Store
+from ..visits.recording import checklist
 
 # Kinds the page offers as filters: the prefix of ``action``, and its label.
 KINDS: dict[str, Any] = {

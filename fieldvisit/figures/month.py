@@ -20,11 +20,11 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from .collation import natural_key, pinyin_key
-from .models import Household, Need, User, Visit
-from .storage import Store, check_month
-from .visits import EARLIEST_DATE, checklist, states_of
-from .vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
+from ..collation import natural_key, pinyin_key
+from ..models import Household, Need, User, Visit
+from ..storage import Store, check_month
+from ..visits.recording import EARLIEST_DATE, checklist, states_of
+from ..vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
 
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("≤30", 0, 30),

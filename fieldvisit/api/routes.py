@@ -14,11 +14,13 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from .. import dashboard, photos, visits
-from ..auth import get_store, login_required, role_required
+from ..access.accounts import get_store, login_required, role_required
+from ..figures import dashboard
 from ..models import User, Visit
-from ..openapi import document
 from ..storage import check_month
+from ..visits import photos
+from ..visits import recording as visits
+from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

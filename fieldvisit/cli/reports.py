@@ -13,9 +13,9 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from .auth import get_store
-from .reports import ReportError
-from .storage import atomic_write_bytes
+from ..access.accounts import get_store
+from ..documents.monthly import ReportError
+from ..storage import atomic_write_bytes
 
 
 def _check_suffix(out: Path, *suffixes: str) -> str:
@@ -40,7 +40,7 @@ def _year(value: str) -> int:
 @with_appcontext
 def monthly_report(month: str, out: Path, village: str | None) -> None:
     """The month's summary (月度帮扶走访汇总) as an A4 PDF, for the township or one village."""
-    from .reports import monthly_report_pdf
+    from ..documents.monthly import monthly_report_pdf
 
     _check_suffix(out, ".pdf")
     try:
@@ -59,7 +59,7 @@ def monthly_report(month: str, out: Path, village: str | None) -> None:
 @with_appcontext
 def booklet(year: str, out: Path, village: str | None, household: str | None) -> None:
     """The household booklet (一户一册) of a year as one PDF, with a progress bar."""
-    from .booklet import booklet_households, booklet_pdf, check_year
+    from ..documents.booklet import booklet_households, booklet_pdf, check_year
 
     _check_suffix(out, ".pdf")
     if village and household:
@@ -90,7 +90,7 @@ def booklet(year: str, out: Path, village: str | None, household: str | None) ->
 @with_appcontext
 def export_visits(month: str, out: Path, village: str | None) -> None:
     """The month's visits, one row each, as .xlsx (with the month's figures) or .csv."""
-    from .exports import export_visits as write
+    from ..documents.exports import export_visits as write
 
     _check_suffix(out, ".xlsx", ".csv")
     try:

@@ -1,0 +1,2 @@
+"""The audit log as the office reads it: filters over the entries the domain modules write
+(``reading``) and each entry in the office's words (``words``)."""

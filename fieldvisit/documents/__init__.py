@@ -1,0 +1,3 @@
+"""What the office prints and downloads: the monthly summary, the household booklet, door
+plates, the visits spreadsheet, and their parts (PDF rendering, charts, QR codes, cell
+values), made in the background by ``jobs``."""

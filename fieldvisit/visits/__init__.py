@@ -1,0 +1,2 @@
+"""Recording visits: validation and saving (``recording``), the HTML form (``form``),
+photos, the phone's location, and the needs a visit raises with their ledger (``needs``)."""
