@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("Only this computer can reach it; for phones use --host 0.0.0.0 and --base-url.")
     if not app.config.get("BASE_URL"):
-        print("QR codes will use the address each request came in on; set --base-url for plates.")
+        print("Door plates need the address phones open: set --base-url, or 手机访问地址")
+        print("(the address for phones) on /office/plates.")
 
     if app.config.get("BACKUP_DIR"):
         from pathlib import Path

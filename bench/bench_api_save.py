@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import http.client
 import json
-import re
 import shutil
 import sqlite3
 import statistics
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from any folder
 
 from flask import Flask, abort, jsonify, request  # noqa: E402
 
+from fieldvisit.storage.paths import ID_PATTERN, whole  # noqa: E402
 from fieldvisit.vocab import (  # noqa: E402
     GUARANTEES,
     NEED_CATEGORIES,
@@ -51,7 +51,8 @@ from fieldvisit.vocab import (  # noqa: E402
 
 HOST = "127.0.0.1"  # loopback only
 STRIDE = 37  # coprime with 676: consecutive requests go to households all over the township
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
+# The server's own rule for a visit id, so that both servers refuse the same ids.
+ID_RE = whole(ID_PATTERN)
 
 
 # --- the two servers -----------------------------------------------------------------------
@@ -266,10 +267,10 @@ def percentile(values: list[float], q: float) -> float:
 def build(parent: Path) -> tuple[Path, Path, str, list[str], list[str]]:
     """Our data folder and the reference database, both with the demo township and its
     current month about half visited, as on a helping day."""
-    from fieldvisit.access.accounts import create_token
+    from fieldvisit.access.tokens import create_token
     from fieldvisit.demo import ADMIN, build_demo
     from fieldvisit.storage import Store
-    from fieldvisit.visits.recording import checklist
+    from fieldvisit.visits.fields import checklist
 
     data = parent / "data"
     store = Store(data)

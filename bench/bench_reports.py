@@ -76,10 +76,10 @@ def _peak_mb() -> float:
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """One measurement, in this process; returns its figures."""
     from fieldvisit import create_app
-    from fieldvisit.access.accounts import get_store
     from fieldvisit.documents.booklet import booklet_pdf
     from fieldvisit.documents.monthly import monthly_report_pdf
     from fieldvisit.documents.pdf import render_document
+    from fieldvisit.storage.current import get_store
 
     app = create_app({"DATA_DIR": str(args.data), "SECRET_KEY": "bench"})
     with app.app_context():
@@ -145,7 +145,7 @@ def main() -> int:
 
     from fieldvisit import create_app
     from fieldvisit.demo import build_demo
-    from fieldvisit.figures.month import previous_month
+    from fieldvisit.months import month_of, previous_month
     from fieldvisit.storage import Store
 
     parent = Path(tempfile.mkdtemp(prefix="fieldvisit-bench-", dir=args.dir))
@@ -158,7 +158,7 @@ def main() -> int:
             f"demo township: {info.households} households, {info.visits} visits "
             f"in {args.months} months up to {today.isoformat()}"
         )
-        this_month = today.isoformat()[:7]
+        this_month = month_of(today)
         results = []
         for label, month in (
             ("last month", previous_month(this_month)),

@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from any folder
 from fieldvisit.demo import build_demo  # noqa: E402
 from fieldvisit.models import Household, User  # noqa: E402
 from fieldvisit.storage import REGISTRY, Store  # noqa: E402
-from fieldvisit.visits.recording import checklist, record_visit  # noqa: E402
+from fieldvisit.visits.fields import checklist  # noqa: E402
+from fieldvisit.visits.recording import record_visit  # noqa: E402
 from fieldvisit.vocab import GUARANTEES  # noqa: E402
 
 # The demo township's history averages this many visits a month (84,793 in 120 months).

@@ -11,10 +11,10 @@ from flask import Flask
 
 from . import config as config_module
 from .extensions import babel, csrf, limiter
-from .storage import Store
+from .storage.current import STORE_KEY as STORE_KEY  # the app's Store in app.extensions
+from .storage.current import init_app
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE_KEY = "fieldvisit.store"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -46,7 +46,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     _finish_config(app)
+    # Extensions first: their own hooks (CSRF's default check, the limiter's) run before ours.
     register_extensions(app)
+    register_hooks(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -56,12 +58,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _finish_config(app: Flask) -> None:
     """Settings that depend on others: the store, the secret key, cookie lifetimes."""
-    store = Store(app.config["DATA_DIR"])
-    store.finish_moves()  # a move of households between villages cut short by a crash
+    store = init_app(app)  # finishes a move of households cut short by a crash
     from .visits.recording import recover_audit
 
     recover_audit(store)  # audit lines of visits saved just before a crash
-    app.extensions[STORE_KEY] = store
     if not app.config.get("SECRET_KEY"):
         # Generated once and kept with the data, so sessions survive a restart.
         app.config["SECRET_KEY"] = store.secret("secret_key", lambda: secrets.token_hex(32))
@@ -71,6 +71,8 @@ def _finish_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    """The Flask extensions, and the start-up checks of ``access.security``. Each extension
+    registers its own hooks here, ahead of those of ``register_hooks``."""
     from .access import security
     from .i18n import select_locale
 
@@ -82,12 +84,65 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    from .access.accounts import load_user
-    from .api import routes as api
-    from .views import admin, audit, auth, dashboard, field, needs, office, offline, reports
+# The hooks of create_app, in the order they are registered. Flask runs before_request hooks
+# in this order and after_request hooks in the reverse one; tests/test_wiring.py checks both.
+#
+# Before each request (after the extensions' own: CSRF's default check, off here, and the
+# limiter's per-route limits):
+#   1. security.refuse_token_guessing: an address that failed too many Bearer tokens gets
+#      429 before its token is looked up, so it must come before load_user.
+#   2. login.load_user: g.user from the Bearer token or the session; CSRF for browsers.
+#   3. field.refuse_control_characters: a control character in a path parameter or a month
+#      is a 400; after load_user, so a forged POST is refused as forged first and the error
+#      page shows the logged-in user's menu.
+#
+# After each request, run in this order (registered in the reverse one). None of them reads
+# what another writes; the order is the one they have always run in:
+#   1. offline.mark_cacheable: mark the pages the service worker may keep.
+#   2. assets.lighten: versioned assets cached for good, then gzip of the body as the view
+#      made it.
+#   3. security.add_headers: the security headers, on every response.
+#   4. security.count_token_failure: a Bearer token load_user did not accept counts against
+#      the address, which refuse_token_guessing then refuses once too many.
+#   then the limiter's rate-limit headers (registered by the extension, so run last).
 
+
+def register_hooks(app: Flask) -> None:
+    """Every app-wide before_request and after_request hook, in one place and in order."""
+    from .access.login import load_user
+    from .access.security import add_headers, count_token_failure, refuse_token_guessing
+    from .views.assets import lighten
+    from .views.field import refuse_control_characters
+    from .views.offline import mark_cacheable
+
+    app.before_request(refuse_token_guessing)
     app.before_request(load_user)
+    app.before_request(refuse_control_characters)
+
+    # Reverse order: the last registered runs first.
+    app.after_request(count_token_failure)
+    app.after_request(add_headers)
+    app.after_request(lighten)
+    app.after_request(mark_cacheable)
+
+
+def register_blueprints(app: Flask) -> None:
+    """The pages and the API. No blueprint registers an app-wide hook: see register_hooks."""
+    from .api import routes as api
+    from .views import (
+        admin,
+        audit,
+        auth,
+        dashboard,
+        field,
+        location,
+        needs,
+        office,
+        offline,
+        photos,
+        reports,
+    )
+
     app.register_blueprint(auth.bp)
     app.register_blueprint(field.bp)
     app.register_blueprint(office.bp)
@@ -97,6 +152,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(offline.bp)
+    app.register_blueprint(photos.bp)
+    app.register_blueprint(location.bp)
     app.register_blueprint(audit.bp)
 
 
@@ -116,6 +173,14 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    """Every name templates get besides Flask's and the extensions' (csrf_token, gettext).
+    The processors' names do not overlap, so their order only keeps today's."""
+    from .views.assets import asset_globals
+    from .views.audit import audit_helpers
     from .views.helpers import template_globals
+    from .views.location import location_globals
 
+    app.context_processor(asset_globals)
+    app.context_processor(location_globals)
+    app.context_processor(audit_helpers)
     app.context_processor(template_globals)

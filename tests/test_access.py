@@ -7,7 +7,7 @@ admins change; nobody gets a login page (or 401 from the API).
 from __future__ import annotations
 
 import pytest
-from conftest import visit_payload
+from helpers import visit_payload
 
 from fieldvisit.documents.jobs import get_runner
 from fieldvisit.visits.recording import record_visit
@@ -42,7 +42,7 @@ RULES = [
     ("method", "path", "expected"), RULES, ids=[f"{m} {p}" for m, p, _ in RULES]
 )
 def test_route_answers_role(client, auth, store, households, method, path, expected, role_index):
-    from conftest import PEOPLE
+    from helpers import PEOPLE
 
     role = ROLES[role_index]
     h = households["h1"]

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from conftest import PASSWORD, PEOPLE, csrf_from, make_household, visit_payload
+from helpers import PASSWORD, PEOPLE, csrf_from, make_household, visit_payload
 
 from fieldvisit import registry
 from fieldvisit.access.passwords import hash_password
@@ -34,7 +34,7 @@ def office(store, households):
 
 
 def audit(store, action):
-    return [e for e in store.audit_entries(TODAY.isoformat()[:7]) if e.action == action]
+    return [e for e in store.audit_log.read_entries(TODAY.isoformat()[:7]) if e.action == action]
 
 
 def edit_form(household, **changes):
@@ -434,7 +434,7 @@ def test_a_deactivated_helper_cannot_log_in_and_their_history_stays(client, app,
     owner = office.user(PEOPLE["owner"][0])
     visit, _created = record_visit(office, visit_payload(office.household(H1)), owner)
     helper_client = app.test_client()
-    from conftest import Auth
+    from helpers import Auth
 
     Auth(helper_client).login("owner")
     auth.login("admin")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 
 MONTH = date.today().isoformat()[:7]
 
@@ -125,7 +125,7 @@ def test_an_admin_records_on_behalf_of_a_helper(client, bearer, store, household
 
 
 def test_the_same_id_for_another_household_conflicts(client, bearer, store, households):
-    from conftest import make_household
+    from helpers import make_household
 
     neighbour = make_household(id="4117210010009", head="邻居")
     store.update_registry(lambda reg: reg.households.update({neighbour.id: neighbour}))

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, PEOPLE, csrf_from
+from helpers import PASSWORD, PEOPLE, csrf_from
 
 from fieldvisit.access import passwords
 from fieldvisit.access.passwords import check_password
@@ -244,7 +244,7 @@ def test_a_wrong_password_takes_as_long_whether_the_account_exists(
 def test_a_login_nobody_can_make_still_checks_a_password(monkeypatch, client, store, households):
     """An unknown phone, a stopped account and one without a password yet: each checks the
     password against a stand-in hash made with the current method."""
-    from fieldvisit.access import accounts as auth
+    from fieldvisit.access import login as auth
 
     checked: list[str] = []
     real = auth.check_password

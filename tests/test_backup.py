@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import visit_payload
+from helpers import visit_payload
 
 from fieldvisit.demo import build_demo
 from fieldvisit.storage import Store
@@ -18,11 +18,11 @@ from fieldvisit.storage.backup import (
     BackupError,
     backup_due,
     daily_name,
-    restore_backup,
     rotate,
     run_daily,
     write_backup,
 )
+from fieldvisit.storage.restore import restore_backup
 from fieldvisit.visits.recording import record_visit
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF"  # how every JPEG file starts
@@ -82,7 +82,7 @@ def test_a_backup_taken_while_saving_restores_whole(app, store, tmp_path):
     assert all(doc["household"] in copy["households"] for doc in copy["visits"].values())
     demo_needs = {k for k, n in source["needs"].items() if n["raised_by"]}
     assert demo_needs <= set(copy["needs"])
-    assert restored.audit_months() == store.audit_months()
+    assert restored.audit_log.months() == store.audit_log.months()
 
 
 def test_the_secret_key_and_photos_go_in_only_when_asked(store, households, tmp_path):

@@ -14,14 +14,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import demo_app
+from helpers import demo_app
 from pypdf import PdfReader
 from test_reports import assert_cjk_fonts_only, read_pdf
 
+from fieldvisit.collation import in_household_order
 from fieldvisit.documents import booklet, pdf
 from fieldvisit.documents.booklet import booklet_pdf
 from fieldvisit.documents.monthly import ReportError
-from fieldvisit.documents.plates import group_label, in_plate_order
+from fieldvisit.documents.plates import group_label
 from fieldvisit.idcard import mask_id_number
 
 TODAY = date(2026, 11, 20)
@@ -61,7 +62,7 @@ def made(demo, tmp_path_factory):
             today=TODAY,
         )
     printed = read_pdf(data, tmp_path_factory.mktemp("booklet") / "booklet.pdf")
-    households = in_plate_order(
+    households = in_household_order(
         [h for h in store.registry().households.values() if h.village == VILLAGE]
     )
     return printed, households, calls, progress

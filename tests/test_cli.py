@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SAMPLES
+from helpers import SAMPLES
 
 from fieldvisit.access.passwords import check_password
 
@@ -78,7 +78,7 @@ def test_create_user_and_set_password(runner, store):
 
 
 def test_create_token_prints_a_working_token_last(runner, client, households):
-    from conftest import PEOPLE
+    from helpers import PEOPLE
 
     result = runner.invoke(args=["create-token", "--phone", PEOPLE["owner"][0]])
     assert result.exit_code == 0, result.output

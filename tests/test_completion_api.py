@@ -12,9 +12,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from conftest import PEOPLE, make_household, visit_payload
+from helpers import PEOPLE, make_household, visit_payload
 
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 from fieldvisit.models import User
 from fieldvisit.storage import Registry, Store
 

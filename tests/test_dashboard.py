@@ -8,19 +8,19 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from conftest import PEOPLE, make_household, visit_payload
+from helpers import PEOPLE, make_household, visit_payload
 
 from fieldvisit.figures.dashboard import (
     Query,
     QueryError,
     completion,
     completion_trend,
-    months_back,
     parse_query,
     unresolved_gaps,
 )
-from fieldvisit.figures.month import month_figures, previous_month
+from fieldvisit.figures.month import month_figures
 from fieldvisit.models import Household, User
+from fieldvisit.months import previous_month
 from fieldvisit.storage import Registry, Store
 from fieldvisit.visits.recording import record_visit
 
@@ -301,10 +301,6 @@ def test_the_query_defaults_to_this_month_and_the_township(store, households):
     with pytest.raises(QueryError) as bad:
         parse_query(store, {"month": "2026-12"}, FIXED_TODAY)
     assert bad.value.field == "month"
-
-
-def test_months_back_crosses_the_year():
-    assert months_back("2026-02", 4) == ["2025-11", "2025-12", "2026-01", "2026-02"]
 
 
 # --- basic guarantees not yet resolved -----------------------------------------------------

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, csrf_from, demo_app, visit_payload
+from helpers import PEOPLE, csrf_from, demo_app, visit_payload
 from openpyxl import load_workbook
 
 from fieldvisit.documents.exports import (
@@ -186,7 +186,7 @@ def _id_numbers_in(data: bytes) -> list[str]:
 
 def _registry_exports(store) -> list:
     month = date.today().isoformat()[:7]
-    return [e for e in store.audit_entries(month) if e.action == "registry.export"]
+    return [e for e in store.audit_log.read_entries(month) if e.action == "registry.export"]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ def test_the_form_without_the_full_numbers_box_downloads_them_masked(
 
 
 def test_only_the_office_posts_the_confirmation_form(app, client, auth, households):
-    from conftest import Auth
+    from helpers import Auth
 
     for who in ("supervisor", "owner"):
         browser = app.test_client()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, demo_app, make_household, visit_payload
+from helpers import PEOPLE, demo_app, make_household, visit_payload
 
 from fieldvisit.demo import ATTRIBUTE_TABLE, CAUSE_TABLE, STATUS_TABLE
-from fieldvisit.figures.month import month_figures, previous_month
+from fieldvisit.figures.month import month_figures
+from fieldvisit.months import previous_month
 from fieldvisit.visits.recording import record_visit
 
 TODAY = date(2026, 11, 20)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
-from conftest import PEOPLE, seed
 from flask import Flask
+from helpers import PEOPLE, seed
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -23,7 +23,7 @@ from schemathesis.checks import (
 )
 
 from fieldvisit import create_app
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 from fieldvisit.extensions import limiter
 
 CHECKS = [

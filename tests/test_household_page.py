@@ -78,7 +78,9 @@ def test_an_admin_issues_a_new_token_and_the_old_link_dies(client, auth, store, 
     assert client.get(f"/h/{h.token}").status_code == 404
     assert client.get(f"/h/{new_token}").status_code == 200
     assert any(
-        e.action == "household.token" for m in _months(store) for e in store.audit_entries(m)
+        e.action == "household.token"
+        for m in _months(store)
+        for e in store.audit_log.read_entries(m)
     )
 
 
@@ -124,7 +126,7 @@ def test_only_admins_issue_tokens(client, auth, store, households):
 
 
 def test_helper_home_lists_households_to_do_first(client, auth, store, households):
-    from conftest import make_household
+    from helpers import make_household
 
     def add(reg):
         reg.households["4117210010002"] = make_household(id="4117210010002", head="第二户")
@@ -144,7 +146,7 @@ def _months(store):
 
 
 def test_each_visit_says_who_made_it_and_who_entered_it(client, auth, store, households):
-    from conftest import PEOPLE, visit_payload
+    from helpers import PEOPLE, visit_payload
 
     from fieldvisit.visits.recording import record_visit
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PEOPLE, Auth
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PEOPLE, Auth
 from test_uploads import _multipart
 
 from fieldvisit.models import Household
@@ -47,7 +47,9 @@ def _stored(store: Store) -> dict[str, Any]:
         "households": {k: h.to_doc() for k, h in reg.households.items()},
         "users": {k: u.to_doc() for k, u in reg.users.items()},
         "villages": sorted(reg.villages),
-        "audit": [e.action for m in store.audit_months() for e in store.audit_entries(m)],
+        "audit": [
+            e.action for m in store.audit_log.months() for e in store.audit_log.read_entries(m)
+        ],
     }
 
 

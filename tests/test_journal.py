@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
 from fieldvisit.storage import files as storage_files

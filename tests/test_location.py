@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
 from fieldvisit import config
 from fieldvisit.figures import dashboard
 from fieldvisit.models import User
 from fieldvisit.visits import location as geo
 from fieldvisit.visits import recording as visits
+from fieldvisit.visits.validation import VisitError
 
 MONTH = date.today().isoformat()[:7]
 HOME = {"lat": 32.9871, "lng": 112.5283}
@@ -35,7 +36,7 @@ def owner(store) -> User:
 )
 def test_a_location_out_of_range_is_refused(store, households, location, field):
     payload = visit_payload(households["h1"], location=location)
-    with pytest.raises(visits.VisitError) as caught:
+    with pytest.raises(VisitError) as caught:
         visits.record_visit(store, payload, owner(store))
     assert field in caught.value.errors
 
@@ -72,7 +73,7 @@ def test_the_first_good_in_person_visit_places_the_household(store, households):
         store, visit_payload(households["h1"], id="visit-good-fix-2", location=later), owner(store)
     )
     assert store.household(hid).location == HOME  # a later visit never moves it
-    assert any(e.action == "household.location" for e in store.audit_entries(MONTH))
+    assert any(e.action == "household.location" for e in store.audit_log.read_entries(MONTH))
 
 
 def test_a_phone_call_does_not_place_the_household(store, households):

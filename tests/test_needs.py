@@ -6,7 +6,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
 from fieldvisit.models import Need
 from fieldvisit.visits import needs
@@ -63,7 +63,7 @@ def stored(store, need_id):
 
 
 def audit(store, action):
-    return [e for e in store.audit_entries(TODAY.isoformat()[:7]) if e.action == action]
+    return [e for e in store.audit_log.read_entries(TODAY.isoformat()[:7]) if e.action == action]
 
 
 # --- who may do what ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
 from fieldvisit import registry
 from fieldvisit.audit import reading as audit

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
 from fieldvisit import vocab
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 from fieldvisit.documents import monthly as reports
 
 TODAY = date.today()
@@ -31,7 +31,7 @@ def bearer(store, households):
 
 def _nothing_stored(store) -> None:
     assert store.visits(MONTH) == []
-    assert not any(e.action.startswith("visit.") for e in store.audit_log(MONTH))
+    assert not any(e.action.startswith("visit.") for e in store.audit_log.entries(MONTH))
 
 
 # --- deeply nested JSON -----------------------------------------------------------------------

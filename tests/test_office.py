@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import SAMPLES
+from helpers import SAMPLES
 
 
 def upload(client, auth, path_or_bytes, name):

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, PEOPLE, Auth, seed, visit_payload
 from flask.testing import FlaskClient
+from helpers import PASSWORD, PEOPLE, Auth, seed, visit_payload
 
 from fieldvisit import create_app
 from fieldvisit.models import Household
@@ -389,7 +389,7 @@ def test_offline_visits_are_stored_exactly_once_when_the_connection_returns(
     first = next(v for v in stored if v.notes == "第一次")
     _wait_until(lambda: len(live["store"].find_visit(MONTH, h2.village, first.id).photos) == 1)
     photo_id = live["store"].find_visit(MONTH, h2.village, first.id).photos[0]
-    assert live["store"].photo_path(MONTH, first.id, photo_id, thumb=True) is not None
+    assert live["store"].photos.path(MONTH, first.id, photo_id, thumb=True) is not None
     # The first in-person visit with a good fix placed the household.
     assert live["store"].household(h2.id).location == {"lat": 32.9871, "lng": 112.5283}
     # Flushing again (another tap on 上传) sends nothing twice.

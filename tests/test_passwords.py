@@ -19,7 +19,7 @@ def test_the_default_method_is_scrypt():
         assert hashed.startswith("scrypt:") and "correct horse" not in hashed
         assert fresh.check_password(hashed, "correct horse")
     finally:
-        fresh.METHOD = "pbkdf2:sha256:1000"  # what conftest set for the rest of the tests
+        fresh.METHOD = "pbkdf2:sha256:1000"  # what tests/helpers.py sets for the rest of the tests
 
 
 def test_checking_uses_the_method_stored_in_the_hash():

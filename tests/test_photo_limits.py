@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 from PIL import EpsImagePlugin, Image, JpegImagePlugin
 
 from fieldvisit.models import Visit
@@ -87,7 +87,7 @@ def stored_nothing(store, visit_id: str) -> bool:
     return (
         not (store.root / "photos").exists()
         and store.find_visit(MONTH, "聂河村", visit_id).photos == []
-        and not [e for e in store.audit_log(MONTH) if e.action == "visit.photo"]
+        and not [e for e in store.audit_log.entries(MONTH) if e.action == "visit.photo"]
     )
 
 
@@ -148,7 +148,7 @@ def test_a_file_with_a_jpeg_start_is_still_decoded_only_as_jpeg(client, visit, s
 def test_jpeg_png_and_webp_are_stored_as_jpeg(client, visit, store, fmt):
     response = upload(client, visit["id"], encoded(fmt, (800, 600)), name="x.bin")
     assert response.status_code == 201
-    with Image.open(store.photo_path(MONTH, visit["id"], PHOTO_ID, thumb=False)) as stored:
+    with Image.open(store.photos.path(MONTH, visit["id"], PHOTO_ID, thumb=False)) as stored:
         assert stored.format == "JPEG" and stored.size == (800, 600)
 
 
@@ -246,7 +246,7 @@ _CHILD = textwrap.dedent(
             return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     from pathlib import Path
 
-    from conftest import PASSWORD, PEOPLE, csrf_from, seed, visit_payload
+    from helpers import PASSWORD, PEOPLE, csrf_from, seed, visit_payload
     from fieldvisit import create_app
 
     folder, photo = Path(sys.argv[1]), Path(sys.argv[2])
@@ -356,8 +356,8 @@ def test_a_helper_cannot_add_a_photo_to_last_months_visit(client, auth, store, h
     assert response.get_json()["error"] == "这条走访记录已过了可以修改的时间，不能再添加照片"
     assert store.find_visit(old.month, old.village, old.id).photos == []
     assert not (store.root / "photos").exists()
-    assert not [e for e in store.audit_log(old.month) if e.action == "visit.photo"]
-    assert not [e for e in store.audit_log(MONTH) if e.action == "visit.photo"]
+    assert not [e for e in store.audit_log.entries(old.month) if e.action == "visit.photo"]
+    assert not [e for e in store.audit_log.entries(MONTH) if e.action == "visit.photo"]
 
 
 def test_the_office_may_still_add_a_photo_to_an_old_visit(client, auth, store, households):
@@ -390,7 +390,7 @@ def test_a_photo_added_is_in_the_audit_log_and_on_its_page(client, auth, visit, 
     assert response.status_code == 201
     # Sent again after a cut connection: stored and logged once.
     assert upload(client, visit["id"], encoded("JPEG")).status_code == 200
-    entries = [e for e in store.audit_log(MONTH) if e.action == "visit.photo"]
+    entries = [e for e in store.audit_log.entries(MONTH) if e.action == "visit.photo"]
     assert len(entries) == 1
     entry = entries[0]
     assert entry.who == OWNER and entry.target == visit["id"]

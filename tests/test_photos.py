@@ -7,7 +7,7 @@ import io
 from datetime import date
 
 import pytest
-from conftest import visit_payload
+from helpers import visit_payload
 from PIL import Image
 
 from fieldvisit.visits import photos
@@ -146,7 +146,7 @@ def test_the_household_page_shows_thumbnails(client, auth, visit, households):
 
 def test_an_api_client_reads_the_photos_its_visits_list(client, visit, store):
     """The API lists photo ids with their address: a Bearer token opens them (GET only)."""
-    from fieldvisit.access.accounts import create_token
+    from fieldvisit.access.tokens import create_token
 
     assert upload(client, visit["id"], jpeg_with_gps((64, 48))).status_code == 201
     anonymous = client.application.test_client()

@@ -19,17 +19,16 @@ from pypdf import PdfReader
 from pyzbar.pyzbar import Decoded, ZBarSymbol, decode
 
 from fieldvisit import STORE_KEY, create_app
+from fieldvisit.collation import in_household_order
 from fieldvisit.documents.plates import (
     door_plates_pdf,
     group_label,
     households_for_plates,
-    in_plate_order,
     make_plate,
     plates_filename,
-    township_name,
 )
 from fieldvisit.documents.qr import household_url, qr_matrix, qr_svg
-from fieldvisit.households.lookup import new_token
+from fieldvisit.households.lookup import new_token, township_name
 from fieldvisit.models import Household, User, Village
 from fieldvisit.storage import Registry, Store
 
@@ -329,7 +328,7 @@ def test_it_orders_groups_written_in_chinese_numerals_as_numbers() -> None:
 
     households = [household("1", "十一组"), household("2", "二组"), household("3", "十组")]
     households.append(household("4", "一组"))
-    assert [h.group for h in in_plate_order(households)] == ["一组", "二组", "十组", "十一组"]
+    assert [h.group for h in in_household_order(households)] == ["一组", "二组", "十组", "十一组"]
 
 
 def test_a_configured_township_name_wins_over_the_stored_one(

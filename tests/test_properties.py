@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from conftest import PEOPLE, SAMPLES, visit_payload
 from flask import Flask
+from helpers import PEOPLE, SAMPLES, visit_payload
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +20,7 @@ from fieldvisit import registry
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
 from fieldvisit.visits import recording as visits
+from fieldvisit.visits import validation
 
 PROPERTY = settings(
     # Small and the same examples on every run, so that the suite passes or fails for a
@@ -203,7 +204,7 @@ def test_any_visit_payload_is_stored_or_refused(
     def check(payload: dict[str, Any]) -> None:
         try:
             visit, _created = visits.record_visit(store, payload, user)
-        except visits.VisitError as exc:
+        except validation.VisitError as exc:
             event(f"refused {exc.status}")
             assert exc.errors and exc.status in (400, 403, 404, 409)
             assert all(isinstance(m, str) and m for m in exc.errors.values())
@@ -217,7 +218,7 @@ def test_any_visit_payload_is_stored_or_refused(
         assert stored == [visit]
         # What was stored passes the same validation again.
         doc = visit.to_doc()
-        visits.validate(store, doc, user, date.today())
+        validation.validate(store, doc, user, date.today())
 
     with app.test_request_context("/"):
         check()
@@ -232,7 +233,7 @@ def test_a_visit_with_a_list_for_its_kind_is_refused_not_a_crash(
     assert user is not None
     payload = visit_payload(households["h1"], kind=["in_person"], satisfaction={"a": 1})
     payload["needs"] = [{"category": [], "description": "x"}]
-    with pytest.raises(visits.VisitError) as caught:
+    with pytest.raises(validation.VisitError) as caught:
         visits.record_visit(store, payload, user)
     assert {"kind", "satisfaction", "needs.0.category"} <= set(caught.value.errors)
 
@@ -244,6 +245,6 @@ def test_a_visit_id_used_in_another_village_is_refused(
     assert admin is not None
     same = "a1b2c3d4-0000-4000-8000-0000000000aa"
     visits.record_visit(store, visit_payload(households["h2"], id=same), admin)
-    with pytest.raises(visits.VisitError) as caught:
+    with pytest.raises(validation.VisitError) as caught:
         visits.record_visit(store, visit_payload(households["h1"], id=same), admin)
     assert caught.value.status == 409

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, PEOPLE, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, PEOPLE, csrf_from
 
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
 
@@ -56,7 +56,7 @@ def test_it_refuses_an_address_after_thirty_failed_logins(
 
 
 def test_it_can_be_switched_off(tmp_path, households: dict[str, Household]) -> None:  # type: ignore[no-untyped-def]
-    from conftest import seed
+    from helpers import seed
 
     from fieldvisit import create_app
 
@@ -95,7 +95,7 @@ def test_it_counts_the_phones_address_behind_a_trusted_proxy(
     tmp_path,
     households: dict[str, Household],  # type: ignore[no-untyped-def]
 ) -> None:
-    from conftest import seed
+    from helpers import seed
 
     from fieldvisit import create_app
 
@@ -179,7 +179,7 @@ def test_mistakes_other_than_the_current_password_do_not_count(
 def test_it_refuses_an_address_guessing_many_accounts_current_passwords(
     app: Flask, store: Store, households: dict[str, Household]
 ) -> None:
-    from fieldvisit.access.accounts import create_user
+    from fieldvisit.access.users import create_user
 
     browsers = []
     for n in range(4):

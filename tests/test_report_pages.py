@@ -12,7 +12,7 @@ import time
 from datetime import date
 
 import pytest
-from conftest import PEOPLE
+from helpers import PEOPLE
 
 from fieldvisit.documents.jobs import (
     JOB_TTL_SECONDS,

@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import demo_app
 from flask import Flask
+from helpers import demo_app
 from openpyxl import load_workbook
 from pypdf import PdfReader
 

@@ -57,3 +57,34 @@ def test_it_carries_the_sample_spreadsheets_the_tests_import() -> None:
     samples = ROOT / "tests" / "samples"
     for name in ("registry-sample.csv", "registry-sample.xlsx", "registry-errors.csv"):
         assert (samples / name).stat().st_size > 0
+
+
+# The one function allowed to be long: a literal document, read as a whole.
+LITERAL_DOCUMENTS = {("fieldvisit/api/openapi.py", "document")}
+
+
+def test_every_module_and_function_fits_in_a_readers_head() -> None:
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "fieldvisit").rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        source = path.read_text("utf-8")
+        if len(source.splitlines()) > 450:
+            too_long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60 and (name, node.name) not in LITERAL_DOCUMENTS:
+                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
+
+
+def test_tests_take_their_helpers_from_the_helpers_module() -> None:
+    # conftest.py holds fixtures only; people, logins and builders are in helpers.py.
+    importing = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("*.py"))
+        if re.search(r"^\s*(from conftest import|import conftest)", path.read_text("utf-8"), re.M)
+    ]
+    assert importing == []

@@ -19,7 +19,8 @@ from flask import Flask
 
 from fieldvisit import create_app
 from fieldvisit.storage import Store
-from fieldvisit.storage.backup import MAX_MEMBER_BYTES, BackupError, restore_backup, write_backup
+from fieldvisit.storage.backup import MAX_MEMBER_BYTES, BackupError, write_backup
+from fieldvisit.storage.restore import restore_backup
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PEOPLE, make_household
+from helpers import PEOPLE, make_household
 
 from fieldvisit.households import search
 from fieldvisit.models import User

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PEOPLE, Auth
 from flask.testing import FlaskClient
+from helpers import PEOPLE, Auth
 from test_offline import browser, live  # noqa: F401  (fixtures: a served app, Chromium)
 
 from fieldvisit import create_app

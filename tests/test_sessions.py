@@ -7,14 +7,14 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from conftest import PASSWORD, PEOPLE, Auth, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, PEOPLE, Auth, csrf_from
 
-from fieldvisit.access import accounts as auth_module
-from fieldvisit.access.accounts import create_token, create_user
 from fieldvisit.access.passwords import hash_password
-from fieldvisit.models import AuditEntry
+from fieldvisit.access.tokens import create_token, token_digest
+from fieldvisit.access.users import create_user
+from fieldvisit.models import AuditEntry, LoginSession
 from fieldvisit.storage import Store
 
 OWNER = PEOPLE["owner"][0]
@@ -48,15 +48,15 @@ def second_login(app: Flask, who: str) -> FlaskClient:
 def session_digest(app: Flask, client: FlaskClient) -> str:
     """The stored key of the session ``client``'s cookie names."""
     serializer = app.session_interface.get_signing_serializer(app)
-    return auth_module._token_digest(serializer.loads(client.get_cookie("session").value)["sid"])
+    return token_digest(serializer.loads(client.get_cookie("session").value)["sid"])
 
 
 def sessions_of(store: Store, phone: str) -> list:
-    return [s for s in store.login_sessions().values() if s.phone == phone]
+    return [s for s in store.sessions.all().values() if s.phone == phone]
 
 
 def audited(store: Store, action: str) -> list[AuditEntry]:
-    return [e for e in store.audit_entries(MONTH) if e.action == action]
+    return [e for e in store.audit_log.read_entries(MONTH) if e.action == action]
 
 
 def api_status(client: FlaskClient, token: str) -> int:
@@ -153,7 +153,7 @@ def test_changing_ones_password_ends_every_other_session_and_token(
     token = create_token(store, OWNER, actor="test")
     others_token = create_token(store, OTHER, actor="test")
     before = session_digest(app, client)
-    assert logged_in(thief) and before in store.login_sessions()
+    assert logged_in(thief) and before in store.sessions.all()
     response = client.post(
         "/password",
         data={
@@ -249,7 +249,7 @@ def test_a_session_ends_a_month_after_the_browser_was_last_used(client, auth, st
     def age(sessions):
         sessions[record.digest].seen_on = long_ago
 
-    store.update_login_sessions(age)
+    store.sessions.update(age)
     assert not logged_in(client)
 
 
@@ -261,7 +261,7 @@ def test_a_session_in_use_is_kept_alive_once_a_day(client, auth, store, househol
     def age(sessions):
         sessions[record.digest].seen_on = yesterday
 
-    store.update_login_sessions(age)
+    store.sessions.update(age)
     assert logged_in(client)
     (touched,) = sessions_of(store, OWNER)
     assert touched.seen_on == date.today().isoformat()
@@ -282,9 +282,9 @@ def test_requests_do_not_write_the_sessions_or_the_registry(client, auth, store,
 
 def test_old_sessions_are_cleared_away_at_the_next_login(app, store, households):
     long_ago = (date.today() - timedelta(days=60)).isoformat()
-    stale = auth_module.LoginSession("0" * 64, OWNER, long_ago + "T08:00:00+08:00", long_ago)
-    store.update_login_sessions(lambda sessions: sessions.update({stale.digest: stale}))
+    stale = LoginSession("0" * 64, OWNER, long_ago + "T08:00:00+08:00", long_ago)
+    store.sessions.update(lambda sessions: sessions.update({stale.digest: stale}))
     second_login(app, "other")
-    assert stale.digest not in store.login_sessions()
+    assert stale.digest not in store.sessions.all()
     raw = json.loads((store.root / "sessions.json").read_text())
     assert len(raw["sessions"]) == 1

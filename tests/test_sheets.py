@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from conftest import PEOPLE
+from helpers import PEOPLE
 from openpyxl import load_workbook
 
 from fieldvisit.documents.exports import export_visits_bytes

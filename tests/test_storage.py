@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import PEOPLE, make_household, visit_payload
+from helpers import PEOPLE, make_household, visit_payload
 
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 from fieldvisit.models import Household, Need, Visit
 from fieldvisit.storage import Registry, Store, atomic_write_bytes, village_file_name
-from fieldvisit.visits.recording import VisitError, record_visit
+from fieldvisit.visits.recording import record_visit
+from fieldvisit.visits.validation import VisitError
 
 ROOT = Path(__file__).resolve().parents[1]
 OWNER = PEOPLE["owner"][0]
@@ -286,7 +287,7 @@ def test_it_writes_nothing_when_a_visit_transaction_raises_after_the_insert(stor
     raw = village_files(store, "聂河村")
     visit = Visit.from_doc({**first.to_doc(), "id": "second-visit-0001"})
 
-    def needs_for(_visit: Visit) -> list[Need]:
+    def needs_for(_visit: Visit, _stored: list[Need]) -> list[Need]:
         # Runs after the visit was inserted into the transaction's copy of the file.
         raise RuntimeError("needs cannot be built")
 
@@ -315,7 +316,7 @@ def test_it_acknowledges_nothing_when_the_disk_write_fails(store, households, mo
     # Neither the cache nor the disk holds the failed visit; sending it again stores it.
     assert store.visits(MONTH) == []
     assert Store(store.root).visits(MONTH) == []
-    assert store.audit_entries(MONTH) == []
+    assert store.audit_log.read_entries(MONTH) == []
     assert temp_files(store.root) == []
     visit, created = record_visit(store, payload, user)
     assert created
@@ -462,7 +463,7 @@ def test_it_loses_no_visit_saved_by_threads_and_processes_at_once(store, househo
     ids = stored_ids(store.root, "聂河村")
     assert sorted(ids) == sorted(expected)  # all there, none twice
     assert sorted(v.id for v in store.visits(MONTH, "聂河村")) == sorted(expected)
-    created = [e.target for e in store.audit_entries(MONTH) if e.action == "visit.create"]
+    created = [e.target for e in store.audit_log.read_entries(MONTH) if e.action == "visit.create"]
     assert sorted(created) == sorted(expected)
 
 
@@ -520,6 +521,6 @@ def test_it_stores_a_visit_resent_by_two_threads_at_once_once(store, households)
 
     ids = stored_ids(store.root, "聂河村")
     assert sorted(ids) == [f"resend-{r:04d}" for r in range(5)]
-    created = [e.target for e in store.audit_entries(MONTH) if e.action == "visit.create"]
+    created = [e.target for e in store.audit_log.read_entries(MONTH) if e.action == "visit.create"]
     assert sorted(created) == sorted(ids)
     assert len(store.needs(MONTH)) == 5

@@ -7,9 +7,9 @@ import hashlib
 import re
 from datetime import date, datetime, timedelta
 
-from conftest import PEOPLE, Auth
+from helpers import PEOPLE, Auth
 
-from fieldvisit.access.accounts import create_token
+from fieldvisit.access.tokens import create_token
 
 OWNER = PEOPLE["owner"][0]
 OTHER = PEOPLE["other"][0]
@@ -23,7 +23,7 @@ def api_status(client, token: str) -> int:
 
 
 def revocations(store) -> list:
-    return [e for e in store.audit_entries(MONTH) if e.action == "token.revoke"]
+    return [e for e in store.audit_log.read_entries(MONTH) if e.action == "token.revoke"]
 
 
 def test_the_command_revokes_an_accounts_tokens_at_once(runner, client, store, households):

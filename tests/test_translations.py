@@ -24,8 +24,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
-from conftest import PEOPLE, Auth
 from flask.testing import FlaskClient
+from helpers import PEOPLE, Auth
 
 from fieldvisit.models import Household
 from fieldvisit.registry import COLUMNS

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Auth, visit_payload
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import Auth, visit_payload
 from test_photos import PHOTO_ID, headers, jpeg_with_gps, upload
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart

@@ -7,18 +7,22 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, csrf_from, visit_payload
+from helpers import PEOPLE, csrf_from, visit_payload
 
 from fieldvisit import create_app
 from fieldvisit.households import lookup as households
-from fieldvisit.models import Household, Village
-from fieldvisit.storage import Registry, Store
+from fieldvisit.models import Household, Village, Visit
+from fieldvisit.months import previous_month, this_month
+from fieldvisit.storage import Registry, Store, moves
+from fieldvisit.storage.files import Files
+from fieldvisit.storage.visit_files import VisitFiles
 from fieldvisit.visits import needs
 from fieldvisit.visits import recording as visits
+from fieldvisit.visits.validation import validate
 
 TODAY = date.today()
-THIS_MONTH = TODAY.isoformat()[:7]
-LAST_MONTH = visits.recent_months(TODAY, 2)[1]
+THIS_MONTH = this_month(TODAY)
+LAST_MONTH = previous_month(THIS_MONTH)
 OLD, NEW = "聂河村", "新河村"
 H1 = "4117210010001"
 
@@ -99,9 +103,9 @@ def test_a_save_that_looked_the_household_up_before_the_move_lands_in_the_new_vi
     owner = visited.user(PEOPLE["owner"][0])
     payload = visit_payload(visited.household(H1), id=_visit_id(3))
     # What a request that read the registry a moment before the move would build.
-    _household, fields = visits.validate(visited, payload, owner, TODAY)
+    _household, fields = validate(visited, payload, owner, TODAY)
     fields["village"] = stale.village
-    record = visits.Visit(**fields, created_at="t", updated_at="t")
+    record = Visit(**fields, created_at="t", updated_at="t")
     stored, created = visited.save_visit(record, lambda existing: record, visits.needs_of)
     assert created and stored.village == NEW
     assert _visit_id(3) in ids_in(visited, THIS_MONTH, NEW)[0]
@@ -131,13 +135,15 @@ def test_a_move_cut_short_by_a_crash_is_finished_on_the_next_start(
     """The registry is written first, with the move in it; a crash before the records are
     carried over (or after they were copied and before they were removed) leaves work that
     the next start completes, without a record lost or doubled."""
-    copy_once = Store._move_records
+    copy_once = moves._move_records
 
-    def crash_after_copy(self: Store, month: str, source: str, targets: dict[str, str]) -> None:
+    def crash_after_copy(
+        files: Files, visit_files: VisitFiles, month: str, source: str, targets: dict[str, str]
+    ) -> None:
         # Copy the records into the new village, then die before removing them from the old.
-        path = self._visit_path(month, source)
-        data = self._files.read(path).data if path.exists() else {}
-        with self._files.transaction(self._visit_path(month, NEW)) as db:
+        path = visit_files.path(month, source)
+        data = files.read(path).data if path.exists() else {}
+        with files.transaction(visit_files.path(month, NEW)) as db:
             for table in ("visits", "needs"):
                 docs = [d for d in data.get(table, {}).values() if d.get("household") == H1]
                 if docs:
@@ -146,10 +152,10 @@ def test_a_move_cut_short_by_a_crash_is_finished_on_the_next_start(
                     )
         raise KeyboardInterrupt  # stands for kill -9
 
-    monkeypatch.setattr(Store, "_move_records", crash_after_copy)
+    monkeypatch.setattr(moves, "_move_records", crash_after_copy)
     with pytest.raises(KeyboardInterrupt):
         move(visited, H1, NEW)
-    monkeypatch.setattr(Store, "_move_records", copy_once)
+    monkeypatch.setattr(moves, "_move_records", copy_once)
     assert visited.registry().moves == [{"household": H1, "from": OLD}]
 
     app = create_app({"TESTING": True, "DATA_DIR": str(visited.root), "SECRET_KEY": "x"})

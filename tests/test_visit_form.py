@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-from conftest import PEOPLE
+from helpers import PEOPLE
 
 GUARANTEES = ("food", "clothing", "education", "medical", "housing", "water")
 CHECKLIST = ("yard", "indoor", "tidy", "bedding", "kitchen", "toilet", "personal", "clutter")

@@ -10,13 +10,14 @@ import re
 from datetime import date
 
 import pytest
-from conftest import PEOPLE, visit_payload
+from helpers import PEOPLE, visit_payload
 
-from fieldvisit.access.accounts import PHONE_RE, create_token
+from fieldvisit.access.tokens import create_token
+from fieldvisit.access.users import PHONE_RE
 from fieldvisit.audit import reading as audit
-from fieldvisit.storage import check_month
+from fieldvisit.months import check_month
 from fieldvisit.storage.paths import PHOTO_ID_RE
-from fieldvisit.visits import recording as visits
+from fieldvisit.visits.validation import DATE_RE, ID_RE
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]
@@ -69,10 +70,10 @@ def _stored_ids(store) -> list[str]:
 
 @pytest.mark.parametrize("end", ODD_ENDS)
 def test_no_pattern_takes_a_value_with_a_control_character(end):
-    assert visits.ID_RE.match(VISIT_ID) and not visits.ID_RE.match(VISIT_ID + end)
+    assert ID_RE.match(VISIT_ID) and not ID_RE.match(VISIT_ID + end)
     assert PHOTO_ID_RE.match(PHOTO_ID) and not PHOTO_ID_RE.match(PHOTO_ID + end)
     assert not PHOTO_ID_RE.match("abc" + end + "12345")
-    assert visits._DATE_RE.match("2026-11-02") and not visits._DATE_RE.match("2026-11-02" + end)
+    assert DATE_RE.match("2026-11-02") and not DATE_RE.match("2026-11-02" + end)
     assert audit._DAY.match("2026-11-02") and not audit._DAY.match("2026-11-02" + end)
     assert PHONE_RE.match("13900000001") and not PHONE_RE.match("13900000001" + end)
     assert check_month("2026-11") == "2026-11"
@@ -86,7 +87,7 @@ def test_no_pattern_takes_a_value_with_a_control_character(end):
 def test_only_ascii_digits_make_a_month_a_date_or_a_phone(value):
     with pytest.raises(ValueError):
         check_month(value)
-    assert not visits._DATE_RE.match(value + "-02")
+    assert not DATE_RE.match(value + "-02")
     assert not audit._DAY.match(value + "-02")
     assert not PHONE_RE.match("１３９００００００01")
 
@@ -103,7 +104,7 @@ def test_a_visit_id_with_a_control_character_is_refused_and_nothing_stored(
     assert response.status_code == 400
     assert response.get_json()["errors"]["id"] == "记录编号无效"
     assert _stored_ids(store) == []
-    assert not any(e.action == "visit.create" for e in store.audit_log(MONTH))
+    assert not any(e.action == "visit.create" for e in store.audit_log.entries(MONTH))
 
 
 def test_a_date_with_a_trailing_newline_is_refused_and_nothing_stored(
@@ -332,9 +333,9 @@ def test_the_openapi_patterns_accept_what_the_server_accepts(client):
     ]
     assert len(months) == 2
     checks = [
-        (visit_in["id"]["pattern"], visits.ID_RE.match),
-        (visit_in["date"]["pattern"], visits._DATE_RE.match),
-        (visit_id["schema"]["pattern"], visits.ID_RE.match),
+        (visit_in["id"]["pattern"], ID_RE.match),
+        (visit_in["date"]["pattern"], DATE_RE.match),
+        (visit_id["schema"]["pattern"], ID_RE.match),
         (photo_id["pattern"], PHOTO_ID_RE.match),
         *((pattern, _month_ok) for pattern in months),
     ]

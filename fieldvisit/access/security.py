@@ -100,7 +100,7 @@ def add_headers(response: Response) -> Response:
 
 
 def _bearer_attempt() -> bool:
-    from .accounts import bearer_request
+    from .login import bearer_request
 
     return bearer_request()
 
@@ -147,8 +147,8 @@ def trust_proxies(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """At start-up: refuse a guessable secret, trust the configured proxies. The hooks of
+    this module (refuse_token_guessing, count_token_failure, add_headers) are registered by
+    ``create_app``'s ``register_hooks``, where their order with the others is set."""
     check_secret(app)
     trust_proxies(app)
-    app.before_request(refuse_token_guessing)  # registered before load_user, so runs first
-    app.after_request(count_token_failure)
-    app.after_request(add_headers)

@@ -14,41 +14,26 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from ..access.accounts import get_store, login_required, role_required
+from ..access.permissions import is_helper, login_required, may_view, supervision_required
 from ..figures import dashboard
+from ..figures.month import HelperRow, MissingHousehold
 from ..models import User, Visit
-from ..storage import check_month
+from ..months import check_month, this_month
+from ..storage.current import get_store
+from ..visits import fields as visit_fields
 from ..visits import photos
 from ..visits import recording as visits
+from ..visits.validation import VisitError
 from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-VISIT_FIELDS = (
-    "id",
-    "household",
-    "village",
-    "date",
-    "kind",
-    "guarantees",
-    "environment",
-    "helped_clean",
-    "needs",
-    "satisfaction",
-    "notes",
-    "helper",
-    "recorded_by",
-    "version",
-    "created_at",
-    "updated_at",
-    "photos",
-    "location",
-)
-
 
 def visit_json(visit: Visit) -> dict[str, Any]:
+    """A stored visit as the API returns it: the fields of ``visits.fields.VISIT``, no
+    more (its history and who made each version stay on the server)."""
     doc = visit.to_doc()
-    return {k: doc[k] for k in VISIT_FIELDS}
+    return {k: doc[k] for k in visit_fields.SHOWN}
 
 
 def _person(user: User) -> dict[str, str]:
@@ -74,18 +59,7 @@ def completion_json(board: dashboard.Completion) -> dict[str, Any]:
         "rate": round(f.rate, 4),
         "previous_visited": f.previous_visited,
         "previous_visited_same_day": board.previous_same_day,
-        "not_visited": [
-            {
-                "id": m.household.id,
-                "village": m.household.village,
-                "group": m.household.group,
-                "head": m.household.head,
-                **_answerable(m.helpers),
-                "helpers": [_person(u) for u in m.helpers],
-                "attempted": m.attempted,
-            }
-            for m in f.not_visited
-        ],
+        "not_visited": [_missing_json(m) for m in f.not_visited],
         "by_village": [
             {
                 "village": r.village,
@@ -95,30 +69,8 @@ def completion_json(board: dashboard.Completion) -> dict[str, Any]:
             }
             for r in f.by_village
         ],
-        "by_helper": [
-            {
-                "helper": r.name,
-                "phone": r.phone,
-                "unit": r.unit,
-                "households": r.households,
-                "visited": r.visited,
-                "attempted": r.attempted,
-                "not_visited": r.missing,
-            }
-            for r in board.helpers
-        ],
-        "guarantee_gaps": [
-            {
-                "id": g.household.id,
-                "village": g.household.village,
-                "head": g.household.head,
-                "guarantees": g.guarantees,
-                "since": g.since,
-                "last_found": g.visit.date,
-                **_answerable(g.helpers),
-            }
-            for g in board.gaps
-        ],
+        "by_helper": [_helper_row_json(r) for r in board.helpers],
+        "guarantee_gaps": [_gap_json(gap) for gap in board.gaps],
         "environment": [
             {"key": i.key, "label": i.label, "passed": i.passed, "failed": i.failed}
             for i in f.environment
@@ -127,6 +79,45 @@ def completion_json(board: dashboard.Completion) -> dict[str, Any]:
             {"month": p.month, "households": p.households, "visited": p.visited}
             for p in board.trend
         ],
+    }
+
+
+def _missing_json(m: MissingHousehold) -> dict[str, Any]:
+    """A household not visited in the month, with who answers for it."""
+    return {
+        "id": m.household.id,
+        "village": m.household.village,
+        "group": m.household.group,
+        "head": m.household.head,
+        **_answerable(m.helpers),
+        "helpers": [_person(u) for u in m.helpers],
+        "attempted": m.attempted,
+    }
+
+
+def _helper_row_json(r: HelperRow) -> dict[str, Any]:
+    """A helper's month: their households, how many visited, which not."""
+    return {
+        "helper": r.name,
+        "phone": r.phone,
+        "unit": r.unit,
+        "households": r.households,
+        "visited": r.visited,
+        "attempted": r.attempted,
+        "not_visited": r.missing,
+    }
+
+
+def _gap_json(gap: dashboard.OpenGap) -> dict[str, Any]:
+    """A household with a basic guarantee still not met, since when, and who answers."""
+    return {
+        "id": gap.household.id,
+        "village": gap.household.village,
+        "head": gap.household.head,
+        "guarantees": gap.guarantees,
+        "since": gap.since,
+        "last_found": gap.visit.date,
+        **_answerable(gap.helpers),
     }
 
 
@@ -175,7 +166,7 @@ def openapi() -> Response:
 @login_required
 def households() -> Response:
     store = get_store()
-    states = visits.month_states(store, date.today().isoformat()[:7])
+    states = visits.month_states(store, this_month())
     rows = [
         {
             "id": h.id,
@@ -186,7 +177,7 @@ def households() -> Response:
             "state": states.get(h.id, "not_visited"),
         }
         for h in sorted(store.registry().households.values(), key=lambda h: h.id)
-        if g.user.role != "helper" or g.user.phone in h.helpers
+        if may_view(g.user, h)
     ]
     return jsonify(rows)
 
@@ -194,7 +185,7 @@ def households() -> Response:
 @bp.get("/checklist")
 @login_required
 def checklist() -> Response:
-    items = visits.checklist(get_store())
+    items = visit_fields.checklist(get_store())
     return jsonify([{"key": i.key, "label": i.label} for i in items])
 
 
@@ -204,7 +195,7 @@ def create_visit() -> tuple[Response, int]:
     payload = json_object()
     try:
         visit, created = visits.record_visit(get_store(), payload, g.user)
-    except visits.VisitError as exc:
+    except VisitError as exc:
         return _error(exc.status, _("走访记录无法保存"), exc.errors)
     return jsonify(visit_json(visit)), 201 if created else 200
 
@@ -248,7 +239,7 @@ def add_photo(visit_id: str) -> tuple[Response, int]:
 @bp.get("/visits")
 @login_required
 def list_visits() -> Response | tuple[Response, int]:
-    month = request.args.get("month") or date.today().isoformat()[:7]
+    month = request.args.get("month") or this_month()
     try:
         check_month(month)
     except ValueError:
@@ -256,7 +247,7 @@ def list_visits() -> Response | tuple[Response, int]:
         return _error(400, message, {"month": message})
     store = get_store()
     found = store.visits(month)
-    if g.user.role == "helper":
+    if is_helper(g.user):
         reg = store.registry()
         mine = {h.id for h in reg.households.values() if g.user.phone in h.helpers}
         found = [v for v in found if v.household in mine or v.helper == g.user.phone]
@@ -265,7 +256,7 @@ def list_visits() -> Response | tuple[Response, int]:
 
 
 @bp.get("/completion")
-@role_required("admin", "supervisor")
+@supervision_required
 def completion() -> Response | tuple[Response, int]:
     """The month's completion figures, the same as the dashboard's and the monthly PDF's."""
     store = get_store()

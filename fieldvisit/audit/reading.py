@@ -10,13 +10,14 @@ history therefore matches its 户编号, the ids of its visits and needs, and th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from ..models import AuditEntry, Household
+from ..months import months_between, window_start
 from ..storage import Store
+from ..storage.paths import DATE_PATTERN, whole
 from .words import (  # the page's words, used through this module
     ACTIONS,
     KINDS,
@@ -30,7 +31,7 @@ from .words import (  # the page's words, used through this module
 __all__ = ["ACTIONS", "Change", "Names", "Row", "kind_labels", "present"]
 
 WINDOW_MONTHS = 12  # what the page and a household's history show unless asked
-_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # the whole value, ASCII digits
+_DAY = whole(DATE_PATTERN)  # the whole value, ASCII digits
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,12 @@ class Filters:
             return value if _DAY.match(value) else ""
 
         kind = (args.get("kind") or "").strip()
+        last_months = window_start(today or date.today(), WINDOW_MONTHS)
         return cls(
             who=(args.get("who") or "").strip()[:20],
             kind=kind if kind in KINDS else "",
             household=(args.get("household") or "").strip()[:40],
-            date_from=day("from") if "from" in args else window_start(today or date.today()),
+            date_from=day("from") if "from" in args else last_months,
             date_to=day("to"),
         )
 
@@ -73,20 +75,11 @@ class Filters:
         return {k: v for k, v in values.items() if v or k == "from"}
 
 
-def _months_between(store: Store, filters: Filters) -> list[str]:
-    months = store.audit_months()
-    if filters.date_from:
-        months = [m for m in months if m >= filters.date_from[:7]]
-    if filters.date_to:
-        months = [m for m in months if m <= filters.date_to[:7]]
-    return months
-
-
 def household_keys(store: Store, household: Household, since: str = "") -> set[str]:
     """The audit targets that belong to a household: its 户编号 and the ids of its visits
     and needs (of visits dated from ``since``, a YYYY-MM-DD, on)."""
     keys = {household.id}
-    for month in (m for m in store.months() if m >= since[:7]):
+    for month in months_between(store.months(), since):
         keys.update(
             v.id for v in store.visits(month, household.village) if v.household == household.id
         )
@@ -131,8 +124,8 @@ def entries(store: Store, filters: Filters) -> list[AuditEntry]:
         # one (the office's 补录, a need raised long ago and resolved now).
         keys = household_keys(store, household) if household else {filters.household}
     out: list[AuditEntry] = []
-    for month in _months_between(store, filters):
-        out.extend(e for e in store.audit_log(month) if _matches(e, filters, keys))
+    for month in months_between(store.audit_log.months(), filters.date_from, filters.date_to):
+        out.extend(e for e in store.audit_log.entries(month) if _matches(e, filters, keys))
     # Within one second the file's order is the order of events: reverse it, then sort
     # (a stable sort keeps equal times in that reversed order).
     out.reverse()
@@ -140,15 +133,9 @@ def entries(store: Store, filters: Filters) -> list[AuditEntry]:
     return out
 
 
-def window_start(today: date, months: int = WINDOW_MONTHS) -> str:
-    """The first day of the month ``months - 1`` months before ``today``'s."""
-    index = today.year * 12 + today.month - 1 - (months - 1)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}-01"
-
-
 def household_history(
     store: Store, household: Household, today: date | None = None
 ) -> list[AuditEntry]:
     """The entries about one household in the last twelve months, newest first."""
-    since = window_start(today or date.today())
+    since = window_start(today or date.today(), WINDOW_MONTHS)
     return entries(store, Filters(household=household.id, date_from=since))

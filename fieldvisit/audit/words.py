@@ -23,7 +23,7 @@ from ..idcard import mask_id_number
 from ..models import AuditEntry
 from ..registry.columns import COLUMN_LABELS
 from ..storage import Store
-from ..visits.recording import checklist
+from ..visits.fields import checklist
 
 # Kinds the page offers as filters: the prefix of ``action``, and its label.
 KINDS: dict[str, Any] = {
@@ -59,6 +59,7 @@ ACTIONS: dict[str, Any] = {
     "user.sessions_end": _l("结束全部登录"),
     "registry.import": _l("导入名册"),
     "registry.export": _l("导出名册"),
+    "settings.phone_address": _l("设置手机访问地址"),
 }
 _MAX_KEYS = 12  # every field the office can edit fits
 _MAX_VALUE = 80
@@ -106,6 +107,7 @@ _FIELDS: dict[str, Any] = {
     "households": _l("帮扶户"),
     "sessions": _l("结束的登录数"),
     "tokens": _l("撤销的令牌数"),
+    "phone_address": _l("手机访问地址"),
 }
 _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "visit.": {"location": _l("走访定位")},

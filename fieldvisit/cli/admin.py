@@ -8,27 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
 from .. import registry
-from ..access import accounts as auth
-from ..access.accounts import get_store
+from ..access import tokens, users
+from ..access.errors import AccountError
+from ..storage.current import get_store
 
 ACTOR = "cli"
-
-
-def _base_url() -> str:
-    url = current_app.config.get("BASE_URL")
-    if not url:
-        raise click.ClickException(
-            _(
-                "请设置 FIELDVISIT_BASE_URL 为手机能打开的地址"
-                "（例如 http://192.168.1.10:5000），二维码才会指向那里"
-            )
-        )
-    return url
 
 
 @click.command("seed-demo")
@@ -88,9 +76,15 @@ def export_registry(out: Path) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village's plates.")
 @click.option("--household", default=None, help="Only this household's plate (户编号).")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Only the plates naming helpers the household no longer has (after a transfer).",
+)
 @with_appcontext
-def door_plates(out: Path, village: str | None, household: str | None) -> None:
+def door_plates(out: Path, village: str | None, household: str | None, stale: bool) -> None:
     """Print-ready A4 PDF of QR door plates."""
+    from ..documents.plate_address import AddressError, require_plate_address
     from ..documents.plates import door_plates_pdf, households_for_plates
     from ..storage import atomic_write_bytes
 
@@ -98,10 +92,15 @@ def door_plates(out: Path, village: str | None, household: str | None) -> None:
         raise click.ClickException(_("--out 须为 .pdf 文件"))
     if village is not None and household is not None:
         raise click.ClickException(_("--village 和 --household 只能选一个"))
-    base_url, store = _base_url(), get_store()
+    if stale and household is not None:
+        raise click.ClickException(_("--stale 和 --household 只能选一个"))
+    store = get_store()
     try:
-        chosen = households_for_plates(store.registry(), village, household)
-    except LookupError as exc:
+        # The same address as the office's page: FIELDVISIT_BASE_URL, else the page's
+        # setting; none, or this computer's own, prints nothing.
+        base_url = require_plate_address(store)
+        chosen = households_for_plates(store.registry(), village, household, stale=stale)
+    except (AddressError, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     if household is not None:
         household = chosen[0].id
@@ -112,6 +111,7 @@ def door_plates(out: Path, village: str | None, household: str | None) -> None:
             village,
             progress=lambda done, _total: bar.update(done - bar.pos),
             household=household,
+            stale=stale,
         )
     atomic_write_bytes(out.resolve(), pdf)
     click.echo(_("户牌已写入 %(out)s", out=out))
@@ -126,8 +126,8 @@ def door_plates(out: Path, village: str | None, household: str | None) -> None:
 def create_user(role: str, name: str, phone: str, password: str | None) -> None:
     """Create a user who logs in with phone and password."""
     try:
-        user, password = auth.create_user(get_store(), role, name, phone, password, actor=ACTOR)
-    except auth.AccountError as exc:
+        user, password = users.create_user(get_store(), role, name, phone, password, actor=ACTOR)
+    except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         _(
@@ -146,8 +146,8 @@ def create_user(role: str, name: str, phone: str, password: str | None) -> None:
 def create_token(phone: str) -> None:
     """Print a new API token for the user (last line of output)."""
     try:
-        token = auth.create_token(get_store(), phone.strip(), actor=ACTOR)
-    except auth.AccountError as exc:
+        token = tokens.create_token(get_store(), phone.strip(), actor=ACTOR)
+    except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         _(
@@ -165,8 +165,8 @@ def create_token(phone: str) -> None:
 def set_password(phone: str, password: str | None) -> None:
     """Set a user's password (generates one when none is given)."""
     try:
-        password = auth.set_password(get_store(), phone.strip(), password, actor=ACTOR)
-    except auth.AccountError as exc:
+        password = users.set_password(get_store(), phone.strip(), password, actor=ACTOR)
+    except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(_("%(phone)s 的新密码：%(password)s", phone=phone, password=password))
 
@@ -177,8 +177,8 @@ def set_password(phone: str, password: str | None) -> None:
 def revoke_tokens(phone: str) -> None:
     """Revoke every API token of the user at once (a lost phone, a client retired)."""
     try:
-        count = auth.revoke_tokens(get_store(), phone.strip(), actor=ACTOR)
-    except auth.AccountError as exc:
+        count = tokens.revoke_tokens(get_store(), phone.strip(), actor=ACTOR)
+    except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(_("已撤销 %(phone)s 的 %(n)d 个 API 令牌", phone=phone.strip(), n=count))
 

@@ -8,8 +8,9 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from ..access.accounts import get_store
-from ..storage.backup import BackupError, restore_backup, write_backup
+from ..storage.backup import BackupError, write_backup
+from ..storage.current import get_store
+from ..storage.restore import restore_backup
 
 
 @click.command("backup")

@@ -13,9 +13,9 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from ..access.accounts import get_store
 from ..documents.monthly import ReportError
 from ..storage import atomic_write_bytes
+from ..storage.current import get_store
 
 
 def _check_suffix(out: Path, *suffixes: str) -> str:

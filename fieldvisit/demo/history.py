@@ -9,6 +9,7 @@ import random
 import uuid
 
 from ..models import Household, Need, Visit
+from ..months import month_bounds, month_of, months_back
 from ..vocab import CAUSES, DEFAULT_CHECKLIST, GUARANTEES
 from .phrases import NEED_BIAS, NEED_TEXTS, NOTES_MET, NOTES_NOBODY, NOTES_PHONE
 from .township import ADMIN, HELPING_DAY, TZ
@@ -16,8 +17,7 @@ from .township import ADMIN, HELPING_DAY, TZ
 
 def _month_starts(today: dt.date, months: int) -> list[dt.date]:
     """The first days of the last ``months`` months, oldest first, ending with today's."""
-    index = today.year * 12 + today.month - 1
-    return [dt.date(i // 12, i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
+    return [month_bounds(m)[0] for m in months_back(month_of(today), months)]
 
 
 class _History:

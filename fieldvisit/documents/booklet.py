@@ -31,15 +31,18 @@ from typing import TYPE_CHECKING, cast
 from flask import render_template
 from flask_babel import gettext as _
 
+from ..collation import in_household_order
 from ..figures.month import open_at
+from ..households.lookup import township_name
 from ..idcard import mask_id_number
 from ..models import Household, Need, User, Visit
+from ..months import EARLIEST_DATE, months_of_year
 from ..storage import Store
-from ..visits.recording import checklist
+from ..visits.fields import checklist
 from ..vocab import GUARANTEES
 from . import pdf
-from .monthly import ReportError, formatting, township_name
-from .plates import group_label, in_plate_order
+from .monthly import ReportError, formatting
+from .plates import group_label
 
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfReader, PdfWriter
@@ -53,7 +56,7 @@ PART_SIZE = 50
 # footers are made in pieces too.
 FOOTER_PAGES = 200
 TEMPLATE = "pdf/booklet.html"
-FIRST_YEAR = 2000
+FIRST_YEAR = EARLIEST_DATE.year  # no visit is older
 
 Progress = Callable[[int, int], None]  # (households done, households in all)
 
@@ -122,11 +125,7 @@ def booklet_households(
         if village:
             raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
         raise ReportError(_("还没有登记任何户"))
-    return in_plate_order(chosen)
-
-
-def _months(year: int, today: date) -> list[str]:
-    return [f"{year:04d}-{m:02d}" for m in range(1, 13) if (year, m) <= (today.year, today.month)]
+    return in_household_order(chosen)
 
 
 def booklet_entries(
@@ -138,7 +137,7 @@ def booklet_entries(
     wanted = {h.id for h in households}
     villages = {h.village for h in households}
     village = villages.pop() if len(villages) == 1 else None
-    months = _months(year, today)
+    months = months_of_year(year, today)
     visits: dict[str, list[Visit]] = {hid: [] for hid in wanted}
     for month in months:
         for visit in store.visits(month, village):

@@ -2,6 +2,9 @@
 PDFs (WeasyPrint renders SVG). Black-and-white printable: bars are solid, the ones below
 target are hatched, and every value is also written as text.
 
+Each chart is one picture to a screen reader (``role="img"``), named by a summary of what
+it shows: its name, then every label with its value, the same text the chart prints.
+
 Text carries an explicit CJK font family and the document's ``lang`` must be zh-CN: without
 both, Han characters in SVG fall back to Japanese glyph shapes.
 """
@@ -29,17 +32,34 @@ def _text(x: float, y: float, content: str, anchor: str = "start", size: float =
     )
 
 
-def bar_chart(bars: list[Bar], width: float = 640, title: str = "") -> str:
-    """Horizontal bars of shares (0–100%), one per row, labels on the left."""
+def _open_svg(width: float, height: float, summary: str) -> str:
+    """The ``<svg>`` tag and its ``<title>``: a text alternative for readers who cannot see
+    the picture (and a tooltip for those who can)."""
+    named = f' aria-label="{escape(summary)}"><title>{escape(summary)}</title>' if summary else ">"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}"{named}'
+    )
+
+
+def _summary(name: str, items: list[str]) -> str:
+    listed = "; ".join(items)
+    return f"{name}: {listed}" if name and listed else name or listed
+
+
+def bar_chart(bars: list[Bar], width: float = 640, title: str = "", label: str = "") -> str:
+    """Horizontal bars of shares (0–100%), one per row, labels on the left.
+
+    ``label`` names the chart for screen readers when it has no ``title`` to show."""
     row = 20
     label_w = 90
     text_w = 110
     top = 22 if title else 6
     plot_w = width - label_w - text_w
     height = top + row * len(bars) + 22
+    summary = _summary(title or label, [f"{bar.label} {bar.text}" for bar in bars])
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width:.0f}" '
-        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">',
+        _open_svg(width, height, summary),
         '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="5" height="5" fill="#fff"/>'
         '<line x1="0" y1="0" x2="0" y2="5" stroke="#000" stroke-width="2"/></pattern></defs>',
@@ -68,15 +88,17 @@ def bar_chart(bars: list[Bar], width: float = 640, title: str = "") -> str:
     return "".join(parts)
 
 
-def line_chart(points: list[tuple[str, float]], width: float = 640, height: float = 180) -> str:
-    """A line of shares (0–100%) over labelled points, e.g. completion of the last 12 months."""
+def line_chart(
+    points: list[tuple[str, float]], width: float = 640, height: float = 180, label: str = ""
+) -> str:
+    """A line of shares (0–100%) over labelled points, e.g. completion of the last 12 months.
+
+    ``label`` names the chart for screen readers."""
     left, right, top, bottom = 36, 12, 10, 28
     plot_w = width - left - right
     plot_h = height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width:.0f}" '
-        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
-    ]
+    summary = _summary(label, [f"{name} {value * 100:.0f}%" for name, value in points])
+    parts = [_open_svg(width, height, summary)]
     for pct in (0, 50, 100):
         y = top + plot_h * (1 - pct / 100)
         parts.append(

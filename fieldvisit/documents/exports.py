@@ -18,13 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..collation import in_household_order
 from ..figures.month import MonthFigures, month_figures
+from ..households.lookup import township_name
 from ..models import Visit
 from ..storage import Store, atomic_write_bytes
-from ..visits.recording import checklist
+from ..visits.fields import checklist
 from ..vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
-from .monthly import check_report_month, check_village, month_label, township_name
-from .plates import group_label, in_plate_order
+from .monthly import check_report_month, check_village, month_label
+from .plates import group_label
 from .sheets import cell_value
 
 FORMATS = ("xlsx", "csv")
@@ -80,7 +82,7 @@ def visit_rows(store: Store, month: str, village: str | None = None) -> list[lis
     reg = store.registry()
     keys = [item.key for item in checklist(store)]
     visits = store.visits(month, village)
-    order = {h.id: i for i, h in enumerate(in_plate_order(list(reg.households.values())))}
+    order = {h.id: i for i, h in enumerate(in_household_order(list(reg.households.values())))}
     visits = sorted(
         visits, key=lambda v: (order.get(v.household, len(order)), v.date, v.created_at)
     )
@@ -168,7 +170,7 @@ def missing_rows(figures: MonthFigures) -> list[list[Any]]:
     header = ["村", "组", "户主", "户编号", "本月情况", "帮扶责任人", "联系电话"]
     rows: list[list[Any]] = [header]
     by_id = {m.household.id: m for m in figures.not_visited}
-    for h in in_plate_order([m.household for m in figures.not_visited]):
+    for h in in_household_order([m.household for m in figures.not_visited]):
         m = by_id[h.id]
         last = figures.latest.get(h.id)
         state = f"仅{VISIT_KINDS[last.kind]}" if m.attempted and last else "未走访"

@@ -14,13 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..collation import sort_villages
+from ..collation import in_household_order, sort_villages
 from ..figures.month import (
-    FIRST_MONTH,
     HelperRow,
     HouseholdLine,
     MissingHousehold,
@@ -28,13 +27,13 @@ from ..figures.month import (
     VillageRow,
     completion_rows,
     household_lines,
-    month_bounds,
     month_figures,
-    previous_month,
     too_early_message,
 )
+from ..households.lookup import township_name
 from ..models import Household, Village
-from ..storage import Store, check_month
+from ..months import FIRST_MONTH, check_month, month_bounds, previous_month, this_month
+from ..storage import Store
 from ..vocab import (
     ATTRIBUTES,
     CAUSES,
@@ -47,7 +46,7 @@ from ..vocab import (
 )
 from . import pdf
 from .charts import Bar, bar_chart
-from .plates import group_label, in_plate_order
+from .plates import group_label
 
 TEMPLATE = "pdf/monthly.html"
 
@@ -56,14 +55,19 @@ class ReportError(ValueError):
     """A report cannot be made as asked; the message is for the person who asked."""
 
 
+def not_a_month_message(written: str) -> str:
+    """Why ``written``, a month as someone wrote it in a form or a command, is not one."""
+    return _("月份应写成 年-月，例如 2026-11：%(month)s", month=written)
+
+
 def check_report_month(month: str, today: date | None = None) -> str:
     """``month`` as YYYY-MM, not after ``today``'s month (a report of a month to come would
     only be a page of zeros)."""
     try:
         month = check_month(month.strip())
     except ValueError:
-        raise ReportError(_("月份应写成 年-月，例如 2026-11：%(month)s", month=month)) from None
-    if month > (today or date.today()).isoformat()[:7]:
+        raise ReportError(not_a_month_message(month)) from None
+    if month > this_month(today):
         raise ReportError(_("%(month)s 还没有到，没有可统计的走访", month=month))
     if month < FIRST_MONTH:
         raise ReportError(too_early_message(month))
@@ -79,10 +83,6 @@ def check_village(store: Store, village: str | None) -> str | None:
     if not any(h.village == village for h in store.registry().households.values()):
         raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
     return village
-
-
-def township_name(store: Store) -> str:
-    return current_app.config.get("TOWNSHIP") or store.setting("township") or ""
 
 
 # --- formatting, shared by the PDFs and the workbook ------------------------------------
@@ -206,13 +206,13 @@ def build_monthly_report(
         }
         completion = sorted(figures.by_village, key=lambda r: (r.rate, order[r.village]))
     else:
-        scoped = in_plate_order([h for h in reg.households.values() if h.village == village])
+        scoped = in_household_order([h for h in reg.households.values() if h.village == village])
         completion = completion_rows(scoped, figures.states, lambda h: group_label(h.group) or "—")
     missing = {m.household.id: m for m in figures.not_visited}
     lines: list[HouseholdLine] = []
     if village is not None:
         lines = household_lines(store, figures)
-        order = {h.id: i for i, h in enumerate(in_plate_order([x.household for x in lines]))}
+        order = {h.id: i for i, h in enumerate(in_household_order([x.household for x in lines]))}
         lines.sort(key=lambda line: order[line.household.id])
     return MonthlyReport(
         figures=figures,
@@ -222,7 +222,7 @@ def build_monthly_report(
         completion=completion,
         chart=_completion_chart(completion),
         not_visited=[
-            missing[h.id] for h in in_plate_order([m.household for m in missing.values()])
+            missing[h.id] for h in in_household_order([m.household for m in missing.values()])
         ],
         helpers_behind=[r for r in figures.by_helper if r.missing],
         helpers_done=[r for r in figures.by_helper if not r.missing],

@@ -11,14 +11,15 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..collation import natural_key, pinyin_key
+from ..collation import in_household_order
+from ..households.lookup import township_name
 from ..models import Household
 from ..storage import Registry, Store
 from .pdf import render_template_pdf
+from .plate_records import record_printed, stale_households
 from .qr import household_url, qr_svg
 
 # The code including its quiet zone. A level-H code of a plate's link is version 5 or larger
@@ -55,20 +56,6 @@ class Plate:
     qr: Markup
 
 
-def in_plate_order(households: list[Household]) -> list[Household]:
-    """Sorted by village (pinyin), group, then 户编号: the order plates are handed out in."""
-    villages = {name: pinyin_key(name) for name in {h.village for h in households}}
-    return sorted(
-        households,
-        key=lambda h: (
-            villages[h.village],
-            h.village,
-            natural_key(h.group),
-            natural_key(h.id),
-        ),
-    )
-
-
 def group_label(group: str) -> str:
     """The group as people say it: "3" becomes "3组", "3组" stays."""
     group = group.strip()
@@ -99,10 +86,15 @@ def make_plate(registry: Registry, household: Household, base_url: str) -> Plate
 
 
 def households_for_plates(
-    registry: Registry, village: str | None = None, household: str | None = None
+    registry: Registry,
+    village: str | None = None,
+    household: str | None = None,
+    *,
+    stale: bool = False,
 ) -> list[Household]:
     """The households to print, in plate order: the township's, one village's, or the one
-    household whose 户编号 is ``household`` (a plate reprinted after a new QR code). Raises
+    household whose 户编号 is ``household`` (a plate reprinted after a new QR code); with
+    ``stale``, only those whose plate names other helpers than they have now. Raises
     LookupError with a message for the user when there are none."""
     if household is not None:
         if village is not None:
@@ -113,18 +105,15 @@ def households_for_plates(
         if found_one is None:
             raise LookupError(_("没有户编号为 %(id)s 的户", id=household.strip()))
         return [found_one]
-    found = [h for h in registry.households.values() if village is None or h.village == village]
+    chosen = stale_households(registry) if stale else registry.households.values()
+    found = [h for h in chosen if village is None or h.village == village]
     if not found:
+        if stale:
+            raise LookupError(_("没有需要重新打印的户牌"))
         if village is None:
             raise LookupError(_("还没有登记任何户，无法打印户牌"))
         raise LookupError(_("“%(village)s”没有登记户，无法打印户牌", village=village))
-    return in_plate_order(found)
-
-
-def township_name(store: Store) -> str:
-    """The township printed on the plates: configured (``FIELDVISIT_TOWNSHIP``), else the
-    stored setting, as on the app's pages."""
-    return current_app.config.get("TOWNSHIP") or store.setting("township") or ""
+    return in_household_order(found)
 
 
 def door_plates_pdf(
@@ -135,13 +124,16 @@ def door_plates_pdf(
     sheets_per_part: int = SHEETS_PER_PART,
     *,
     household: str | None = None,
+    stale: bool = False,
 ) -> bytes:
     """A4 sheets of door plates, four to a page with cut lines, for every household, one
-    village's or one household (by 户编号). Needs an application context. Raises LookupError
-    (with a message for the user) when there is nothing to print. ``progress(done, total)``
-    is called before the first part and after each one, in plates."""
+    village's or one household (by 户编号), or those whose plate is ``stale``. Needs an
+    application context. Raises LookupError (with a message for the user) when there is
+    nothing to print. ``progress(done, total)`` is called before the first part and after
+    each one, in plates. The helpers each plate printed are remembered (plate_records).
+    ``base_url`` comes from plate_address.require_plate_address."""
     registry = store.registry()
-    households = households_for_plates(registry, village, household)
+    households = households_for_plates(registry, village, household, stale=stale)
     township = township_name(store)
     report = progress or (lambda _done, _total: None)
     total = len(households)
@@ -154,7 +146,9 @@ def door_plates_pdf(
         plates = [make_plate(registry, h, base_url) for h in chunk]
         parts.append(render_template_pdf(TEMPLATE, plates=plates, township=township))
         report(start + len(chunk), total)
-    return parts[0] if len(parts) == 1 else _join(parts)
+    pdf = parts[0] if len(parts) == 1 else _join(parts)
+    record_printed(store, households)  # once the whole file is made, not plate by plate
+    return pdf
 
 
 def _join(parts: list[bytes]) -> bytes:

@@ -14,22 +14,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
+from ..access.permissions import is_helper
 from ..models import Household, User, Visit
-from ..storage import Store, check_month
+from ..months import (
+    FIRST_MONTH,
+    check_month,
+    month_bounds,
+    months_back,
+    next_month,
+    previous_month,
+    this_month,
+)
+from ..storage import Store
 from ..visits import location as geo
 from ..vocab import GUARANTEES
 from .month import (
-    FIRST_MONTH,
     HelperRow,
     MonthFigures,
-    month_bounds,
     month_figures,
-    previous_month,
+    month_shape_message,
     rate,
     too_early_message,
 )
@@ -62,14 +70,13 @@ def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
     Raises QueryError for a month that is not YYYY-MM, a month still to come, or a village
     the registry does not know. An unknown work unit is not an error: it just matches nobody.
     """
-    this_month = today.isoformat()[:7]
-    month = (args.get("month") or "").strip() or this_month
+    current = this_month(today)
+    month = (args.get("month") or "").strip() or current
     try:
         check_month(month)
     except ValueError:
-        message = _("月份应为“年-月”形式，例如 %(example)s", example=this_month)
-        raise QueryError("month", message) from None
-    if month > this_month:
+        raise QueryError("month", month_shape_message(today)) from None
+    if month > current:
         raise QueryError("month", _("%(month)s 还没有到，不能查看", month=month))
     if month < FIRST_MONTH:
         raise QueryError("month", too_early_message(month))
@@ -88,22 +95,7 @@ def villages(store: Store) -> set[str]:
 
 def units(store: Store) -> list[str]:
     """The helpers' work units (帮扶单位), for the filter."""
-    return sorted(
-        {u.unit for u in store.registry().users.values() if u.role == "helper" and u.unit}
-    )
-
-
-def next_month(month: str) -> str:
-    last = month_bounds(month)[1]
-    return (last + timedelta(days=1)).isoformat()[:7]
-
-
-def months_back(month: str, count: int) -> list[str]:
-    """``count`` months ending with ``month``, oldest first."""
-    out = [month]
-    while len(out) < count:
-        out.append(previous_month(out[-1]))
-    return out[::-1]
+    return sorted({u.unit for u in store.registry().users.values() if is_helper(u) and u.unit})
 
 
 # --- basic guarantees not met --------------------------------------------------------------
@@ -309,7 +301,7 @@ class Completion:
     def later(self) -> str | None:
         """The month after, unless it is still to come."""
         later = next_month(self.month)
-        return later if later <= self.today.isoformat()[:7] else None
+        return later if later <= this_month(self.today) else None
 
     @property
     def as_of(self) -> date:

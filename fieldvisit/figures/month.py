@@ -12,7 +12,6 @@ still not visited.
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +19,12 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from ..collation import natural_key, pinyin_key
+from ..collation import in_household_order, pinyin_key
 from ..models import Household, Need, User, Visit
-from ..storage import Store, check_month
-from ..visits.recording import EARLIEST_DATE, checklist, states_of
+from ..months import FIRST_MONTH, month_bounds, previous_month, this_month
+from ..storage import Store
+from ..visits.fields import ChecklistItem, checklist
+from ..visits.recording import states_of
 from ..vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
 
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -35,27 +36,15 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 FAILING_ITEMS = 3  # a household failing this many checklist items is listed by name
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    year, mon = (int(x) for x in check_month(month).split("-"))
-    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-
-
-# The first month anything can be recorded in (visits.EARLIEST_DATE): earlier ones are asked
-# for only by mistake, and month arithmetic must not run off the calendar's start.
-FIRST_MONTH = EARLIEST_DATE.isoformat()[:7]
+def month_shape_message(today: date | None = None) -> str:
+    """Why a month asked for in a link or query is not a month: the shape, with ``today``'s
+    month as the example."""
+    return _("月份应为“年-月”形式，例如 %(example)s", example=this_month(today))
 
 
 def too_early_message(month: str) -> str:
+    """Why ``month``, before months.FIRST_MONTH, cannot be shown."""
     return _("%(month)s 太早了：最早可以查看 %(first)s", month=month, first=FIRST_MONTH)
-
-
-def previous_month(month: str) -> str:
-    first, _last = month_bounds(month)
-    return (
-        f"{first.year - 1:04d}-12"
-        if first.month == 1
-        else f"{first.year:04d}-{first.month - 1:02d}"
-    )
 
 
 def rate(part: int, whole: int) -> float:
@@ -301,50 +290,13 @@ def month_figures(
     as_of = min(today, last)
     reg = store.registry()
     scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
-    # The office's order: villages and names in pinyin, "2组" before "10组".
-    households = sorted(
-        scope.values(), key=lambda h: (pinyin_key(h.village), natural_key(h.group), h.id)
-    )
+    households = in_household_order(scope.values())
     visits = [v for v in store.visits(month, village) if v.household in scope]
     states = states_of(visits, scope)
     previous = states_of(store.visits(previous_month(month), village), scope)
     latest_any = _latest(visits, in_person_only=False)
-    latest_in_person = _latest(visits, in_person_only=True)
-
-    by_village: dict[str, VillageRow] = {}
-    for h in households:
-        row = by_village.setdefault(h.village, VillageRow(h.village, 0, 0, 0, 0))
-        row.households += 1
-        row.people += h.members
-        row.visited += states[h.id] == "visited"
-        row.attempted += states[h.id] == "attempted"
-
-    # Each guarantee by the month's last visit that answered it: a later nobody-home visit,
-    # or a phone call that did not ask, must not hide a gap found earlier in the month.
-    answered: dict[tuple[str, str], Visit] = {}
-    for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
-        for code in visit.guarantees:
-            answered[(visit.household, code)] = visit
-    gaps: dict[str, list[GuaranteeGap]] = {code: [] for code in GUARANTEES}
-    for (hid, code), visit in sorted(answered.items(), key=lambda item: item[0]):
-        if code in gaps and visit.guarantees[code] is False:
-            gaps[code].append(GuaranteeGap(scope[hid], visit))
-
-    items = checklist(store)
-    environment = [ChecklistRate(i.key, i.label, 0, 0) for i in items]
-    failing: list[tuple[Household, list[str]]] = []
-    for hid, visit in sorted(latest_in_person.items()):
-        failed = []
-        for rate in environment:
-            answer = visit.environment.get(rate.key)
-            if answer is True:
-                rate.passed += 1
-            elif answer is False:
-                rate.failed += 1
-                failed.append(rate.label)
-        if len(failed) >= FAILING_ITEMS:
-            failing.append((scope[hid], failed))
-
+    in_person = _latest(visits, in_person_only=True)
+    environment, failing = _environment(checklist(store), in_person, scope)
     satisfaction = Counter(v.satisfaction for v in latest_any.values() if v.satisfaction)
     if needs:
         raised, by_age, resolved = _needs(store, month, village, set(scope), as_of)
@@ -355,26 +307,18 @@ def month_figures(
         village=village,
         households=len(households),
         people=sum(h.members for h in households),
-        visited=sum(1 for s in states.values() if s == "visited"),
-        attempted=sum(1 for s in states.values() if s == "attempted"),
-        previous_visited=sum(1 for s in previous.values() if s == "visited"),
+        visited=_count(states, "visited"),
+        attempted=_count(states, "attempted"),
+        previous_visited=_count(previous, "visited"),
         previous_same_day=(
             visited_by_day(store, previous_month(month), as_of.day, set(scope), village)
             if as_of < last
             else None
         ),
-        by_village=sorted(by_village.values(), key=lambda r: (r.rate, pinyin_key(r.village))),
+        by_village=_village_rows(households, states),
         by_helper=_helper_rows(households, states, reg.users),
-        not_visited=[
-            MissingHousehold(
-                h,
-                [reg.users[p] for p in h.helpers if p in reg.users],
-                states[h.id] == "attempted",
-            )
-            for h in households
-            if states[h.id] != "visited"
-        ],
-        guarantee_gaps=gaps,
+        not_visited=_not_visited(households, states, reg.users),
+        guarantee_gaps=_guarantee_gaps(visits, scope),
         environment=environment,
         failing_environment=failing,
         needs_raised=raised,
@@ -385,6 +329,72 @@ def month_figures(
         states=states,
         latest=latest_any,
     )
+
+
+def _count(states: dict[str, str], state: str) -> int:
+    """How many households are in ``state`` (visited, attempted, not_visited)."""
+    return sum(1 for s in states.values() if s == state)
+
+
+def _village_rows(households: list[Household], states: dict[str, str]) -> list[VillageRow]:
+    """Completion by village, the lowest first (then by name in pinyin)."""
+    rows = completion_rows(households, states, key=lambda h: h.village)
+    return sorted(rows, key=lambda r: (r.rate, pinyin_key(r.village)))
+
+
+def _not_visited(
+    households: list[Household], states: dict[str, str], users: dict[str, User]
+) -> list[MissingHousehold]:
+    """The households without an in-person visit, in ``households``' order, each with its
+    helpers (those with an account)."""
+    return [
+        MissingHousehold(
+            h,
+            [users[p] for p in h.helpers if p in users],
+            states[h.id] == "attempted",
+        )
+        for h in households
+        if states[h.id] != "visited"
+    ]
+
+
+def _guarantee_gaps(
+    visits: list[Visit], scope: dict[str, Household]
+) -> dict[str, list[GuaranteeGap]]:
+    """For each basic guarantee, the households whose last answer to it this month is "not
+    met", by 户编号."""
+    # Each guarantee by the month's last visit that answered it: a later nobody-home visit,
+    # or a phone call that did not ask, must not hide a gap found earlier in the month.
+    answered: dict[tuple[str, str], Visit] = {}
+    for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
+        for code in visit.guarantees:
+            answered[(visit.household, code)] = visit
+    gaps: dict[str, list[GuaranteeGap]] = {code: [] for code in GUARANTEES}
+    for (hid, code), visit in sorted(answered.items(), key=lambda item: item[0]):
+        if code in gaps and visit.guarantees[code] is False:
+            gaps[code].append(GuaranteeGap(scope[hid], visit))
+    return gaps
+
+
+def _environment(
+    items: list[ChecklistItem], in_person: dict[str, Visit], scope: dict[str, Household]
+) -> tuple[list[ChecklistRate], list[tuple[Household, list[str]]]]:
+    """Each checklist item's answers in each household's last in-person visit, and the
+    households failing FAILING_ITEMS items or more (by 户编号) with the labels they fail."""
+    environment = [ChecklistRate(i.key, i.label, 0, 0) for i in items]
+    failing: list[tuple[Household, list[str]]] = []
+    for hid, visit in sorted(in_person.items()):
+        failed = []
+        for item in environment:
+            answer = visit.environment.get(item.key)
+            if answer is True:
+                item.passed += 1
+            elif answer is False:
+                item.failed += 1
+                failed.append(item.label)
+        if len(failed) >= FAILING_ITEMS:
+            failing.append((scope[hid], failed))
+    return environment, failing
 
 
 def completion_rows(

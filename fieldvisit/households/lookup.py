@@ -1,4 +1,5 @@
-"""Households: lookups, door-plate tokens and each household's state for a month."""
+"""Households: lookups, door-plate tokens, each household's state for a month, and the
+name of the township they belong to."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
+
+from ..access.permissions import is_helper
 from ..clock import now_iso
 from ..models import AuditEntry, Household, Need, Visit
+from ..months import this_month
 from ..storage import Registry, Store
 
 TOKEN_BYTES = 20  # 160 bits: a door plate's link cannot be guessed
+
+
+def township_name(store: Store) -> str:
+    """The township's name as the pages, the plates, the PDFs and the spreadsheets show it:
+    the configured one (``FIELDVISIT_TOWNSHIP``), else the one stored with the registry,
+    else empty. Needs an application context."""
+    return current_app.config.get("TOWNSHIP") or store.setting("township") or ""
 
 
 def new_token() -> str:
@@ -31,7 +43,7 @@ def helper_worklist(store: Store, phone: str, today: date) -> list[WorkItem]:
     """The helper's households with this month's state, the ones still to do first."""
     from ..visits.recording import month_states
 
-    states = month_states(store, today.isoformat()[:7])
+    states = month_states(store, this_month(today))
     mine = [h for h in store.registry().households.values() if phone in h.helpers]
     order = {"not_visited": 0, "attempted": 1, "visited": 2}
     items = [WorkItem(h, states.get(h.id, "not_visited")) for h in mine]
@@ -52,12 +64,12 @@ def overview(store: Store, today: date) -> Overview:
     from ..visits.recording import month_states
 
     reg = store.registry()
-    month = today.isoformat()[:7]
+    month = this_month(today)
     counts = Counter(month_states(store, month).values())
     return Overview(
         households=len(reg.households),
         people=sum(h.members for h in reg.households.values()),
-        helpers=sum(1 for u in reg.users.values() if u.role == "helper" and u.active),
+        helpers=sum(1 for u in reg.users.values() if is_helper(u) and u.active),
         month=month,
         states={k: counts.get(k, 0) for k in ("visited", "attempted", "not_visited")},
     )

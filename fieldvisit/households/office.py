@@ -17,7 +17,10 @@ from typing import Any
 from flask_babel import gettext as _
 
 from .. import registry
-from ..access.accounts import audit_revoked_tokens, drop_tokens, end_sessions, set_password
+from ..access.login import end_sessions
+from ..access.permissions import is_helper
+from ..access.tokens import audit_revoked_tokens, drop_tokens
+from ..access.users import set_password
 from ..clock import now_iso
 from ..idcard import mask_id_number
 from ..models import AuditEntry, User, Village
@@ -139,7 +142,7 @@ def helper_phone(reg: Registry, text: str) -> str:
     match = _PHONE.search(text)
     if match:
         return match.group(0)
-    named = [u for u in reg.users.values() if u.role == "helper" and u.name == text]
+    named = [u for u in reg.users.values() if is_helper(u) and u.name == text]
     if len(named) == 1:
         return named[0].phone
     if named:
@@ -150,7 +153,7 @@ def helper_phone(reg: Registry, text: str) -> str:
 
 
 def _check_new_helper(user: User | None, phone: str) -> User:
-    if user is None or user.role != "helper":
+    if user is None or not is_helper(user):
         raise AdminError(_("%(phone)s 不是帮扶责任人", phone=phone))
     if not user.active:
         raise AdminError(_("%(name)s 的账号已停用，不能结对", name=user.name))
@@ -231,7 +234,7 @@ def transfer_households(store: Store, from_phone: str, to: str, actor: str) -> l
 def _helper_account(reg: Registry, phone: str) -> User:
     # These pages manage helpers; office and supervisor accounts are kept with the commands.
     user = reg.users.get(phone)
-    if user is None or user.role != "helper":
+    if user is None or not is_helper(user):
         raise LookupError(phone)
     return user
 

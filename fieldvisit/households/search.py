@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
+from ..access.permissions import is_helper
+from ..collation import in_household_order
 from ..models import Household, User
 from ..storage import Registry, Store
 from ..vocab import ATTRIBUTES, CAUSES, STATUSES
@@ -152,18 +154,16 @@ class _Index:
 
     @classmethod
     def build(cls, reg: Registry) -> _Index:
-        from ..documents.plates import in_plate_order
-
         villages = {name: readings(name) for name in {h.village for h in reg.households.values()}}
         households = tuple(
             _HouseholdRow(
                 h, normalize(h.head), readings(h.head), normalize(h.village), villages[h.village]
             )
-            for h in in_plate_order(list(reg.households.values()))
+            for h in in_household_order(reg.households.values())
         )
         helpers = []
         for user in reg.users.values():
-            if user.role != "helper":
+            if not is_helper(user):
                 continue
             chars = readings(user.name)
             key = " ".join(r[1] if len(r) > 1 else r[0] for r in chars)

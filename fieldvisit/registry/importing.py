@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from ..access.permissions import may_supervise
 from ..clock import now_iso
 from ..households.lookup import new_token
 from ..idcard import mask_id_number
@@ -158,16 +159,14 @@ def _upsert_household(
         report.unchanged_ids.append(existing.id)
 
 
-# Accounts of the township office. A spreadsheet is not the place to change them: an import
-# would rename the account after the file's helper column and pair households with a login
-# that sees the whole township, so a row naming one is refused (the office's people who also
+# Accounts of the township office (the office's own and supervisors': ``may_supervise``),
+# not helpers'. A spreadsheet is not the place to change them: an import would rename the
+# account after the file's helper column and pair households with a login that sees the
+# whole township, so a row naming one is refused (the office's people who also
 # visit households use a helper account of their own).
-_OFFICE_ROLES = ("admin", "supervisor")
-
-
 def _is_office_account(reg: Registry, phone: str) -> bool:
     user = reg.users.get(phone)
-    return user is not None and user.role in _OFFICE_ROLES
+    return may_supervise(user)
 
 
 def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _Diff]:

@@ -29,32 +29,62 @@ Why this shape (see docs/decisions/0001-storage.md):
   reads a month does not parse JSON that has not changed, and a change made by another
   process is seen at once.
 
+The interface, all through a ``Store`` (``store.py``; ``current.get_store()`` in the app):
+
+* the registry: ``registry()``, ``update_registry(change)``, ``household``,
+  ``household_by_token``, ``user``, ``setting``, ``is_empty``, ``finish_moves()``;
+* visits and needs: ``months()``, ``visits``, ``needs``, ``find_visit``,
+  ``find_visit_in_month``, ``household_visits``, ``save_visit(visit, decide, needs_for,
+  audit)``, ``update_need``, ``import_visits``, ``with_recent_visits``;
+* ``audit(entry)``, the one way a change is written down, and its member ``audit_log``
+  (an ``AuditLog``): ``append(entry)``, ``months()``, ``entries(month)`` (cached),
+  ``read_entries(month)`` (parsed afresh), ``path(month)``;
+* ``photos`` (``Photos``): ``save(month, visit, photo, full, thumb)``, ``path(...)``,
+  ``months(visit)``, ``files()``;
+* ``sessions`` (``LoginSessions``, the browser logins): ``all()``, ``get(digest)``,
+  ``update(change)``;
+* ``secret(name, make)``, and ``snapshot_files`` for backups (``backup.write_backup``,
+  ``restore.restore_backup``; ``backup`` also runs the daily backup).
+
+The Store decides nothing about the domain: what a visit may hold, which of its needs keep
+their state (``visits.needs.carry_over``), who may do what are the callers'. It keeps the
+data whole: files, locks, journals, and a household's records following it to another
+village.
+
 Objects returned by the read functions come from a shared cache: treat them as read-only and
 change data only through the ``update_*``/``save_*`` functions.
 
 The modules, from the bottom up: ``durable`` (atomic rewrites, fsynced appends), ``journal``
 (a data file and its journal read back), ``files`` (locks, transactions, the read cache; the
-only module that imports TinyDB), ``paths`` (where things live), ``registry_file``
-(registry.json as domain objects), ``audit_log``, ``photos`` and ``sessions`` (their parts
-of the Store), ``store`` (the Store).
+only module that imports TinyDB), ``paths`` (names and identifiers), ``visit_files`` (which
+visit files there are), ``registry_file`` (registry.json as domain objects), ``moves``
+(households that changed village), ``audit_log``, ``photos`` and ``sessions`` (the Store's
+members), ``quarantine`` (files a backup could not hold, moved aside on start), ``store``
+(the Store), ``current`` (the app's Store: the only module that imports Flask), ``backup``
+and ``restore``.
 """
 
+from .audit_log import AuditLog
 from .durable import append_durably, atomic_write_bytes, make_dirs
 from .journal import JOURNAL_SUFFIX, StorageError
-from .paths import PHOTO_ID_RE, REGISTRY, check_month, village_file_name
+from .paths import PHOTO_ID_RE, REGISTRY, village_file_name
+from .photos import Photos
 from .registry_file import Registry
+from .sessions import LoginSessions
 from .store import Store
 
 __all__ = [
     "JOURNAL_SUFFIX",
     "PHOTO_ID_RE",
     "REGISTRY",
+    "AuditLog",
+    "LoginSessions",
+    "Photos",
     "Registry",
     "StorageError",
     "Store",
     "append_durably",
     "atomic_write_bytes",
-    "check_month",
     "make_dirs",
     "village_file_name",
 ]

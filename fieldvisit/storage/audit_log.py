@@ -1,39 +1,58 @@
-"""The audit log: append-only JSON lines, one file per month."""
+"""The audit log: append-only JSON lines, one file per month (``audit/YYYY-MM.jsonl``)."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from ..models import AuditEntry
 from .durable import append_durably
-from .files import _Files
-from .journal import _signature
+from .journal import signature
 from .paths import _MONTH_RE, check_month
 
-# Months of parsed audit entries a Store keeps in memory (Store.audit_log).
+# Months of parsed audit entries an AuditLog keeps in memory (AuditLog.entries).
 _AUDIT_CACHE_MONTHS = 24
 
 
 class AuditLog:
-    """The audit part of the Store."""
+    """The audit log of one data folder (``Store.audit_log``). Nothing rewrites it: entries
+    are only appended, so readers parse just the lines appended since they last looked."""
 
-    root: Path
-    _files: _Files
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder  # <data>/audit
+        # month -> (the file's inode, bytes parsed, the entries in them)
+        self._cache: OrderedDict[str, tuple[int, int, list[AuditEntry]]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
-    def audit(self, entry: AuditEntry) -> None:
+    def path(self, month: str) -> Path:
+        """The file of ``month``'s entries (it may not exist)."""
+        return self.folder / f"{check_month(month)}.jsonl"
+
+    def append(self, entry: AuditEntry) -> None:
         """Append one audit entry, durably. The log is never rewritten."""
-        path = self.root / "audit" / f"{entry.at[:7]}.jsonl"
+        path = self.folder / f"{entry.at[:7]}.jsonl"
         line = json.dumps(entry.to_doc(), ensure_ascii=False, default=str) + "\n"
         # One O_APPEND write is atomic among writers, so no lock is needed.
         append_durably(path, line.encode("utf-8"))
 
-    def audit_entries(self, month: str) -> list[AuditEntry]:
-        path = self.root / "audit" / f"{check_month(month)}.jsonl"
+    def months(self) -> list[str]:
+        """Months that have audit entries, oldest first."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(
+            p.stem
+            for p in self.folder.iterdir()
+            if p.suffix == ".jsonl" and _MONTH_RE.match(p.stem)
+        )
+
+    def read_entries(self, month: str) -> list[AuditEntry]:
+        """The month's entries parsed afresh from the file: a new list on every call (for
+        a check that must not trust a cache; ``entries`` is the cheap read)."""
         out: list[AuditEntry] = []
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = self.path(month).read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return out
         for line in lines:
@@ -43,25 +62,14 @@ class AuditLog:
                 continue  # a line cut short by a crash mid-append
         return out
 
-    def audit_months(self) -> list[str]:
-        """Months that have audit entries, oldest first."""
-        folder = self.root / "audit"
-        if not folder.is_dir():
-            return []
-        return sorted(
-            p.stem for p in folder.iterdir() if p.suffix == ".jsonl" and _MONTH_RE.match(p.stem)
-        )
-
-    def audit_log(self, month: str) -> list[AuditEntry]:
+    def entries(self, month: str) -> list[AuditEntry]:
         """The month's audit entries (read-only), parsed once per process: the log only
         grows, so each call parses just the lines appended since the last one. The newest
         ``_AUDIT_CACHE_MONTHS`` months stay in memory."""
-        path = self.root / "audit" / f"{check_month(month)}.jsonl"
-        cache: OrderedDict[str, tuple[int, int, list[AuditEntry]]] = self.__dict__.setdefault(
-            "_audit_cache", OrderedDict()
-        )
-        with self._files._cache_lock:
-            sig = _signature(path)
+        path = self.path(month)
+        cache = self._cache
+        with self._cache_lock:
+            sig = signature(path)
             if sig is None:
                 cache.pop(month, None)
                 return []

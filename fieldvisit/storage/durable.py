@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` (a new, renamed or removed file) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -27,7 +28,7 @@ def make_dirs(folder: Path) -> None:
     for new in reversed(missing):
         with suppress(FileExistsError):
             new.mkdir()
-        _fsync_dir(new.parent)
+        fsync_dir(new.parent)
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -44,7 +45,7 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def append_durably(path: Path, payload: bytes) -> None:
@@ -60,8 +61,9 @@ def append_durably(path: Path, payload: bytes) -> None:
     finally:
         os.close(fd)
     if new:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
-def _dumps(data: Any) -> bytes:
+def dumps(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON, the form of every data file and journal line."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

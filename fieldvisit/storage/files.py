@@ -18,17 +18,17 @@ import filelock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .durable import _dumps, _fsync_dir, append_durably, atomic_write_bytes, make_dirs
+from .durable import append_durably, atomic_write_bytes, dumps, fsync_dir, make_dirs
 from .journal import (
-    _META,
+    META,
+    Journal,
     Signature,
-    _apply,
-    _Journal,
-    _journal_path,
-    _load,
-    _merge,
-    _read_journal,
-    _signature,
+    apply_entry,
+    journal_path,
+    read_data,
+    read_journal,
+    replay,
+    signature,
 )
 
 # The only import of TinyDB: the Store's other modules use its tables through these names.
@@ -65,13 +65,13 @@ class _MemoryStorage(Storage):
 class _Cached:
     signature: tuple[Signature, Signature]  # the file's and its journal's
     data: dict[str, Any]
-    journal: _Journal  # without its entries: only identity and extent matter here
+    journal: Journal  # without its entries: only identity and extent matter here
     journal_entries: int = 0
     derived: dict[str, Any] = field(default_factory=dict)
     checked: float = field(default_factory=time.monotonic)  # when last found current on disk
 
 
-class _Files:
+class Files:
     """Locks, atomic transactions, journals and a read cache over the JSON files of one data
     folder."""
 
@@ -105,24 +105,24 @@ class _Files:
         return entry
 
     def _load_current(self, path: Path) -> _Cached:
-        jpath = _journal_path(path)
+        jpath = journal_path(path)
         # Another process may fold the journal while we read: retry until the file and its
         # journal are the same before and after, so base and journal belong together.
         for _attempt in range(5):
-            before = (_signature(path), _signature(jpath))
-            base = _load(path)
-            journal = _read_journal(jpath)
-            after = (_signature(path), _signature(jpath))
+            before = (signature(path), signature(jpath))
+            base = read_data(path)
+            journal = read_journal(jpath)
+            after = (signature(path), signature(jpath))
             if before == after:
                 break
-        data = _merge(base, journal)
+        data = replay(base, journal)
         count = len(journal.entries)
         journal.entries = []
         return _Cached(after, data, journal, count)
 
     def read(self, path: Path) -> _Cached:
         """The file with its journal applied, from cache while neither changed on disk."""
-        sig = (_signature(path), _signature(_journal_path(path)))
+        sig = (signature(path), signature(journal_path(path)))
         with self._cache_lock:
             hit = self._cache.get(path)
             if hit is not None and hit.signature == sig:
@@ -150,7 +150,7 @@ class _Files:
             or new_journal[2] <= hit.journal.valid_bytes
         ):
             return None
-        jpath = _journal_path(path)
+        jpath = journal_path(path)
         try:
             with jpath.open("rb") as fh:
                 fh.seek(hit.journal.valid_bytes)
@@ -164,13 +164,13 @@ class _Files:
                 entry = json.loads(line)
             except ValueError:
                 return None  # not what a writer leaves behind: read it all again
-            data = _apply(data, entry)
+            data = apply_entry(data, entry)
             consumed += len(line) + 1
             count += 1
-        if (_signature(path), _signature(jpath))[0] != sig[0]:
+        if (signature(path), signature(jpath))[0] != sig[0]:
             return None  # folded while we read
         valid = hit.journal.valid_bytes + consumed
-        journal = _Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
+        journal = Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
         return _Cached(sig, data, journal, count)
 
     def derived(
@@ -221,15 +221,15 @@ class _Files:
             ops, result = change(current.data)
             if not ops:
                 return result
-            jpath = _journal_path(path)
-            line = _dumps({"ops": ops}) + b"\n"
+            jpath = journal_path(path)
+            line = dumps({"ops": ops}) + b"\n"
             journal = current.journal
             if journal.ident is None:
                 # No usable journal yet (or only a header torn by a crash): start one.
                 with suppress(FileNotFoundError):
                     jpath.unlink()
-                journal = _Journal(ident=uuid.uuid4().hex)
-                line = _dumps({"journal": journal.ident}) + b"\n" + line
+                journal = Journal(ident=uuid.uuid4().hex)
+                line = dumps({"journal": journal.ident}) + b"\n" + line
             elif journal.size > journal.valid_bytes:
                 os.truncate(jpath, journal.valid_bytes)  # drop a torn, unacknowledged tail
             try:
@@ -243,10 +243,10 @@ class _Files:
                         jpath.unlink()
                 raise
             size = journal.valid_bytes + len(line)
-            journal = _Journal(ident=journal.ident, valid_bytes=size, size=size)
-            data = _apply(current.data, {"ops": ops})
+            journal = Journal(ident=journal.ident, valid_bytes=size, size=size)
+            data = apply_entry(current.data, {"ops": ops})
             entries = current.journal_entries + 1
-            sig = (current.signature[0], _signature(jpath))
+            sig = (current.signature[0], signature(jpath))
             self._remember(path, _Cached(sig, data, journal, entries))
             if durable is not None:
                 durable(result)
@@ -259,13 +259,13 @@ class _Files:
         which journal it holds, so a crash between the two steps replays nothing twice."""
         folded = dict(data)
         if ident is not None:
-            folded[_META] = {"1": {"journal": ident, "applied": applied}}
-        atomic_write_bytes(path, _dumps(folded))
-        jpath = _journal_path(path)
+            folded[META] = {"1": {"journal": ident, "applied": applied}}
+        atomic_write_bytes(path, dumps(folded))
+        jpath = journal_path(path)
         if jpath.exists():
             jpath.unlink()
-            _fsync_dir(path.parent)
-        self._remember(path, _Cached((_signature(path), None), folded, _Journal(), 0))
+            fsync_dir(path.parent)
+        self._remember(path, _Cached((signature(path), None), folded, Journal(), 0))
 
     @contextmanager
     def transaction(self, path: Path) -> Iterator[TinyDB]:

@@ -1,4 +1,10 @@
-"""One JSON data file and its journal: reading them back, applying the journal's changes."""
+"""One JSON data file and its journal: reading them back, applying the journal's changes.
+
+Its interface, used by ``files`` (which writes journals) and by the Store (which reads them
+back after a crash): ``journal_path``, ``signature``, ``read_data``, ``read_journal`` and
+``Journal``, ``apply_entry``, ``replay``, and ``META``, the table a folded file keeps its
+journal's identity in.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +21,15 @@ class StorageError(Exception):
 
 
 JOURNAL_SUFFIX = ".log"
-_META = "_meta"  # in a folded file: which journal (and how much of it) it already holds
+META = "_meta"  # in a folded file: which journal (and how much of it) it already holds
 
 
+# A file's identity on disk (inode, mtime in ns, size), or None when it does not exist.
 Signature = tuple[int, int, int] | None
 
 
-def _signature(path: Path) -> Signature:
+def signature(path: Path) -> Signature:
+    """The identity of ``path`` now: cached readings of it are current while it is equal."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -30,12 +38,14 @@ def _signature(path: Path) -> Signature:
 
 
 @functools.lru_cache(maxsize=8192)
-def _journal_path(path: Path) -> Path:
+def journal_path(path: Path) -> Path:
+    """The journal of the data file ``path`` (``<name>.log`` beside it)."""
     # Cached: every read of a visit file asks for it, and Path arithmetic is not free.
     return path.with_name(path.name + JOURNAL_SUFFIX)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def read_data(path: Path) -> dict[str, Any]:
+    """The content of the data file ``path`` without its journal; {} when there is none."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -52,7 +62,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 @dataclass
-class _Journal:
+class Journal:
     """An append-only file of changes to one data file: a header line with its identity,
     then one JSON line per acknowledged change."""
 
@@ -62,12 +72,13 @@ class _Journal:
     size: int = 0
 
 
-def _read_journal(path: Path) -> _Journal:
+def read_journal(path: Path) -> Journal:
+    """The journal at ``path`` up to its first torn line (empty when there is none)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return _Journal()
-    journal = _Journal(size=len(raw))
+        return Journal()
+    journal = Journal(size=len(raw))
     complete = raw[: raw.rfind(b"\n") + 1]
     for line in complete.split(b"\n")[:-1]:
         try:
@@ -84,7 +95,7 @@ def _read_journal(path: Path) -> _Journal:
     return journal
 
 
-def _apply(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+def apply_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """``data`` with one journal entry applied, as a new dict: tables are copied, documents
     are replaced and never changed in place, so readers of the old dict are safe.
 
@@ -111,10 +122,12 @@ def _apply(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], journal: _Journal) -> dict[str, Any]:
-    meta = base.get(_META, {}).get("1", {})
+def replay(base: dict[str, Any], journal: Journal) -> dict[str, Any]:
+    """``base`` (a data file's content) with the entries of ``journal`` it does not already
+    hold applied: a folded file records which journal it holds, and how much of it."""
+    meta = base.get(META, {}).get("1", {})
     skip = meta.get("applied", 0) if meta.get("journal") == journal.ident else 0
     data = base
     for entry in journal.entries[skip:]:
-        data = _apply(data, entry)
+        data = apply_entry(data, entry)
     return data

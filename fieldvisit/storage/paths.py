@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 
+# Months name folders and files here, but what a month is is the rule of months.py (a
+# module below storage); the storage modules take these two names from this module.
+from ..months import MONTH_RE
+from ..months import check_month as check_month
+
 REGISTRY = "registry.json"
 
-# The shapes of identifiers: months and ids name folders and files, dates are compared as
-# text. Written once, as text, so that the API's OpenAPI document quotes the very patterns
-# the server checks (wrapped in ^…$ there: in its ECMAScript patterns $ is the very end).
+# The shapes of identifiers: ids name folders and files, dates are compared as text (a
+# month's shape is months.MONTH_PATTERN). Written once, as text, so that the API's OpenAPI
+# document quotes the very patterns the server checks (wrapped in ^…$ there: in its
+# ECMAScript patterns $ is the very end).
 # ASCII digits only: Python's \d also takes other scripts' digits (٢٠٢٦, ２０２６).
-MONTH_PATTERN = "(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])"
 DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # Visit and photo ids as they may appear in a photo's path: no dots, no slashes.
 ID_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]{7,63}"
@@ -31,7 +36,7 @@ def has_control(text: str) -> bool:
     return _CONTROL_RE.search(text) is not None
 
 
-_MONTH_RE = whole(MONTH_PATTERN)
+_MONTH_RE = MONTH_RE
 PHOTO_ID_RE = whole(ID_PATTERN)
 
 
@@ -40,9 +45,3 @@ def village_file_name(village: str) -> str:
     readable = re.sub(r"[^\w\u4e00-\u9fff]+", "_", village).strip("_")[:40] or "village"
     digest = hashlib.sha1(village.encode("utf-8")).hexdigest()[:8]
     return f"{readable}-{digest}.json"
-
-
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not _MONTH_RE.match(month):
-        raise ValueError(f"not a month (YYYY-MM): {month!r}")
-    return month

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from .durable import atomic_write_bytes
@@ -10,49 +11,54 @@ from .paths import _MONTH_RE, PHOTO_ID_RE, check_month
 
 
 class Photos:
-    """The photo part of the Store. The caller passes ids it has checked against
-    PHOTO_ID_RE; the file names are made here, never from a name a client sent, and the
-    month is the visit's."""
+    """The photos of one data folder (``Store.photos``). The caller passes ids it has
+    checked against PHOTO_ID_RE; the file names are made here, never from a name a client
+    sent, and the month is the visit's."""
 
-    root: Path
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder  # <data>/photos
 
-    def _photo_folder(self, month: str, visit_id: str) -> Path:
+    def _visit_folder(self, month: str, visit_id: str) -> Path:
         if not PHOTO_ID_RE.match(visit_id):
             raise StorageError(f"bad visit id {visit_id!r}")
-        return self.root / "photos" / check_month(month) / visit_id
+        return self.folder / check_month(month) / visit_id
 
-    def save_photo(
-        self, month: str, visit_id: str, photo_id: str, full: bytes, thumb: bytes
-    ) -> None:
+    def save(self, month: str, visit_id: str, photo_id: str, full: bytes, thumb: bytes) -> None:
         """Store a photo and its thumbnail durably (the thumbnail first: a photo listed in
         a visit always has both)."""
         if not PHOTO_ID_RE.match(photo_id):
             raise StorageError(f"bad photo id {photo_id!r}")
-        folder = self._photo_folder(month, visit_id)
+        folder = self._visit_folder(month, visit_id)
         atomic_write_bytes(folder / f"{photo_id}.thumb.jpg", thumb)
         atomic_write_bytes(folder / f"{photo_id}.jpg", full)
 
-    def photo_path(self, month: str, visit_id: str, photo_id: str, thumb: bool) -> Path | None:
+    def path(self, month: str, visit_id: str, photo_id: str, thumb: bool) -> Path | None:
         """The stored file of a photo, or None."""
         if not PHOTO_ID_RE.match(photo_id) or not PHOTO_ID_RE.match(visit_id):
             return None
-        path = self._photo_folder(month, visit_id) / (
+        path = self._visit_folder(month, visit_id) / (
             f"{photo_id}.thumb.jpg" if thumb else f"{photo_id}.jpg"
         )
         return path if path.is_file() else None
 
-    def photo_months(self, visit_id: str) -> list[str]:
+    def months(self, visit_id: str) -> list[str]:
         """Months (newest first) that hold photos of this visit id."""
-        if not PHOTO_ID_RE.match(visit_id):
-            return []
-        folder = self.root / "photos"
-        if not folder.is_dir():
+        if not PHOTO_ID_RE.match(visit_id) or not self.folder.is_dir():
             return []
         return sorted(
             (
                 p.name
-                for p in folder.iterdir()
+                for p in self.folder.iterdir()
                 if _MONTH_RE.match(p.name) and (p / visit_id).is_dir()
             ),
             reverse=True,
         )
+
+    def files(self) -> Iterator[Path]:
+        """Every stored photo and thumbnail file, in no particular order (temporary files of
+        a write in progress left out)."""
+        if not self.folder.is_dir():
+            return
+        for photo in self.folder.rglob("*.jpg"):
+            if not photo.name.startswith("."):
+                yield photo

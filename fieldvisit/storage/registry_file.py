@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..models import ApiToken, Household, User, Village
-from .files import Database
+from .files import Database, Files
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Registry:
     tokens: dict[str, ApiToken] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     # Households whose village changed and whose visits and needs still lie (partly) in the
-    # old village's files: {"household": 户编号, "from": old village}. See Store.finish_moves.
+    # old village's files: {"household": 户编号, "from": old village}. See storage.moves.
     moves: list[dict[str, str]] = field(default_factory=list)
     by_token: dict[str, str] = field(default_factory=dict)  # QR token -> 户编号
 
@@ -40,10 +41,16 @@ class Registry:
         return reg
 
 
+def read_registry(files: Files, path: Path) -> Registry:
+    """The registry in ``path`` (cached with the file: read-only)."""
+    return files.derived(path, "registry", Registry.from_data)
+
+
 _REGISTRY_TABLES = ("villages", "households", "users", "tokens", "settings", "moves")
 
 
-def _write_registry(db: Database, reg: Registry) -> None:
+def write_registry(db: Database, reg: Registry) -> None:
+    """Replace the tables of ``db`` (registry.json in a transaction) with ``reg``."""
     rows: dict[str, list[dict[str, Any]]] = {
         "villages": [v.to_doc() for v in reg.villages.values()],
         "households": [h.to_doc() for h in reg.households.values()],

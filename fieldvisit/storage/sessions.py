@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import LoginSession
-from .files import _Files
+from .files import Files
 
 SESSIONS = "sessions.json"
 T = TypeVar("T")
@@ -24,27 +24,25 @@ def _sessions_of(data: dict[str, Any]) -> dict[str, LoginSession]:
 
 
 class LoginSessions:
-    """The login part of the Store. Records are keyed by the digest of the session id the
-    cookie holds; the id itself is never stored."""
+    """The login records of one data folder (``Store.sessions``). Records are keyed by the
+    digest of the session id the cookie holds; the id itself is never stored."""
 
-    root: Path
-    _files: _Files
+    def __init__(self, files: Files, path: Path) -> None:
+        self._files = files
+        self.path = path  # <data>/sessions.json
 
-    @property
-    def _sessions_path(self) -> Path:
-        return self.root / SESSIONS
-
-    def login_sessions(self) -> dict[str, LoginSession]:
+    def all(self) -> dict[str, LoginSession]:
         """Every recorded login (cached; read-only)."""
-        return self._files.derived(self._sessions_path, "sessions", _sessions_of)
+        return self._files.derived(self.path, "sessions", _sessions_of)
 
-    def login_session(self, digest: str) -> LoginSession | None:
-        return self.login_sessions().get(digest)
+    def get(self, digest: str) -> LoginSession | None:
+        """The login whose session id has this digest, or None."""
+        return self.all().get(digest)
 
-    def update_login_sessions(self, change: Callable[[dict[str, LoginSession]], T]) -> T:
+    def update(self, change: Callable[[dict[str, LoginSession]], T]) -> T:
         """Apply ``change`` to a private copy of the records and write them atomically,
         under the file's lock (nothing is written when ``change`` raises)."""
-        with self._files.transaction(self._sessions_path) as db:
+        with self._files.transaction(self.path) as db:
             sessions = _sessions_of(db.storage.read() or {})
             before = {d: s.to_doc() for d, s in sessions.items()}
             result = change(sessions)

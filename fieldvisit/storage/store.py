@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
 import os
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,19 +11,17 @@ from typing import Any, TypeVar
 from ..models import AuditEntry, Household, Need, User, Visit
 from .audit_log import AuditLog
 from .durable import atomic_write_bytes, make_dirs
-from .files import Where, _Files
-from .journal import JOURNAL_SUFFIX, StorageError, _journal_path, _read_journal
-from .paths import _MONTH_RE, REGISTRY, check_month, village_file_name
+from .files import Files, Where
+from .journal import JOURNAL_SUFFIX, StorageError, journal_path, read_journal
+from .moves import finish_moves, note_moves
+from .paths import REGISTRY
 from .photos import Photos
-from .registry_file import Registry, _write_registry
-from .sessions import LoginSessions
+from .quarantine import quarantine_misnamed
+from .registry_file import Registry, read_registry, write_registry
+from .sessions import SESSIONS, LoginSessions
+from .visit_files import VisitFiles
 
 T = TypeVar("T")
-
-_log = logging.getLogger(__name__)
-# Where the start moves data files a backup could not hold (see _quarantine_misnamed).
-# Backups leave it out: they take only the data files the Store lists.
-QUARANTINE = "quarantine"
 
 
 class _VillageChanged(Exception):
@@ -42,17 +36,53 @@ def _docs_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in data.get("visits", {}).values() if "id" in d}
 
 
-class Store(AuditLog, Photos, LoginSessions):
-    """Domain-level access to one data folder."""
+def _stored_visit(data: dict[str, Any], visit_id: str) -> Visit | None:
+    """The visit of this id in a visit file's content, or None."""
+    found = next((d for d in data.get("visits", {}).values() if d.get("id") == visit_id), None)
+    return Visit.from_doc(found) if found else None
+
+
+def _save_ops(
+    data: dict[str, Any],
+    visit_id: str,
+    record: Visit,
+    needs_for: Callable[[Visit, list[Need]], list[Need]],
+) -> list[dict[str, Any]]:
+    """The journal operations that store ``record`` (of ``visit_id``) with its needs in a
+    visit file whose content is ``data``: see ``Store.save_visit``."""
+    stored = [
+        Need.from_doc(d) for d in data.get("needs", {}).values() if d.get("visit") == visit_id
+    ]
+    ops: list[dict[str, Any]] = [
+        {"op": "put", "table": "visits", "doc": record.to_doc()},
+        {"op": "drop", "table": "needs", "where": {"visit": visit_id, "status": "open"}},
+    ]
+    ops.extend(
+        {"op": "put", "table": "needs", "doc": need.to_doc()} for need in needs_for(record, stored)
+    )
+    return ops
+
+
+class Store:
+    """Domain-level access to one data folder: the registry, visits and needs here; the
+    audit log, photos and login records in the members ``audit_log``, ``photos`` and
+    ``sessions``."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         make_dirs(self.root)
-        self._files = _Files(self.root)
+        self._files = Files(self.root)
         self._files.sweep_temp_files()
-        # folder -> (its mtime, the files in it, when that was last found current)
-        self._listings: dict[Path, tuple[int, list[Path], float]] = {}
-        self._quarantine_misnamed()  # files whose names a backup could not hold
+        self._visit_files = VisitFiles(self.root / "visits")
+        self.audit_log = AuditLog(self.root / "audit")
+        self.photos = Photos(self.root / "photos")
+        self.sessions = LoginSessions(self._files, self.root / SESSIONS)
+        # Files whose names a backup could not hold are moved aside (see quarantine).
+        quarantine_misnamed(self.root, self._backed_up_paths())
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Append one audit entry, durably: the one way every change is written down."""
+        self.audit_log.append(entry)
 
     # registry ------------------------------------------------------------------------
 
@@ -62,7 +92,7 @@ class Store(AuditLog, Photos, LoginSessions):
 
     def registry(self) -> Registry:
         """The current registry (cached; read-only)."""
-        return self._files.derived(self._registry_path, "registry", Registry.from_data)
+        return read_registry(self._files, self._registry_path)
 
     def update_registry(self, change: Callable[[Registry], T]) -> T:
         """Apply ``change`` to a private copy of the registry and write it atomically.
@@ -77,13 +107,8 @@ class Store(AuditLog, Photos, LoginSessions):
             # A household's records are filed under its village: one that changed village
             # has them carried over, and the move is written down with the change itself so
             # that a crash half-way through is finished on the next start.
-            moved = [
-                {"household": h.id, "from": villages[h.id]}
-                for h in reg.households.values()
-                if h.id in villages and h.village != villages[h.id]
-            ]
-            reg.moves.extend(moved)
-            _write_registry(db, reg)
+            moved = note_moves(reg, villages)
+            write_registry(db, reg)
         if moved:
             self.finish_moves()
         return result
@@ -108,107 +133,23 @@ class Store(AuditLog, Photos, LoginSessions):
     # households that changed village ---------------------------------------------------
 
     def finish_moves(self) -> None:
-        """Carry the visits and needs of households that changed village (an edit, a
-        re-import after villages merged, a misspelt village corrected) into their current
-        village's files, so that their page, the ledger and the village figures find them.
-
-        Idempotent, and safe to run again after a crash at any point: records are copied
-        (those already there skipped) before they are removed from the old file, and the
-        moves are forgotten only when every month is done. Run after a registry change that
-        moves households and when the app starts.
-        """
-        with self._files.locked(self.root / ".moves"):
-            pending = list(self.registry().moves)
-            if not pending:
-                return
-            households = self.registry().households
-            # old village -> {household: its village now}
-            plan: dict[str, dict[str, str]] = {}
-            for move in pending:
-                household = households.get(move["household"])
-                if household is not None and household.village != move["from"]:
-                    plan.setdefault(move["from"], {})[household.id] = household.village
-            for month in self.months():
-                for source, targets in plan.items():
-                    self._move_records(month, source, targets)
-
-            def forget(reg: Registry) -> None:
-                reg.moves = [m for m in reg.moves if m not in pending]
-
-            with self._files.transaction(self._registry_path) as db:
-                reg = Registry.from_data(db.storage.read() or {})
-                forget(reg)
-                _write_registry(db, reg)
-
-    def _move_records(self, month: str, source: str, targets: dict[str, str]) -> None:
-        """Move one month's records of the households in ``targets`` out of ``source``'s
-        file into their new villages' files."""
-        path = self._visit_path(month, source)
-        if not path.exists() and not _journal_path(path).exists():
-            return
-        # The old file stays locked throughout, so no record of it is removed uncopied.
-        with self._files.locked(path):
-            data = self._files.read(path).data
-            moving: dict[str, dict[str, list[dict[str, Any]]]] = {}
-            for table in ("visits", "needs"):
-                for doc in data.get(table, {}).values():
-                    target = targets.get(doc.get("household", ""))
-                    if target is not None:
-                        docs = moving.setdefault(target, {}).setdefault(table, [])
-                        docs.append({**doc, "village": target})
-            if not moving:
-                return
-            for target, tables in moving.items():
-                with self._files.transaction(self._visit_path(month, target)) as db:
-                    for table, docs in tables.items():
-                        there = db.table(table, cache_size=0)
-                        present = {d.get("id") for d in there.all()}
-                        new = [d for d in docs if d["id"] not in present]
-                        if new:
-                            there.insert_multiple(new)
-            q = Where()
-            with self._files.transaction(path) as db:
-                for table in ("visits", "needs"):
-                    db.table(table, cache_size=0).remove(q.household.one_of(list(targets)))
+        """Carry the visits and needs of households that changed village into their current
+        village's files (see ``storage.moves``). Idempotent, and safe to run again after a
+        crash at any point. Run after a registry change that moves households and when the
+        app starts."""
+        finish_moves(self._files, self._visit_files, self._registry_path)
 
     # visits ---------------------------------------------------------------------------
 
     def _visit_path(self, month: str, village: str) -> Path:
-        return self.root / "visits" / check_month(month) / village_file_name(village)
+        return self._visit_files.path(month, village)
 
     def _month_paths(self, month: str, max_age: float | None = None) -> list[Path]:
-        folder = self.root / "visits" / check_month(month)
-        recent = self._listings.get(folder)
-        if max_age is not None and recent is not None and time.monotonic() - recent[2] < max_age:
-            return recent[1]
-        # A folder's mtime changes whenever a file in it is created, renamed or removed (not
-        # when a journal grows), so its listing can be cached on it. Timestamps are coarse (a
-        # few ms), so a listing is trusted only once its mtime is a second old: two changes
-        # within one tick would otherwise leave the same mtime and a stale listing.
-        try:
-            mtime = os.stat(folder).st_mtime_ns
-        except FileNotFoundError:
-            return []
-        cached = self._listings.get(folder)
-        if cached is not None and cached[0] == mtime and time.time_ns() - mtime > 1_000_000_000:
-            self._listings[folder] = (mtime, cached[1], time.monotonic())
-            return cached[1]
-        # A village's file may exist only as its journal until the first fold.
-        names = {
-            p.name.removesuffix(JOURNAL_SUFFIX)
-            for p in folder.iterdir()
-            if p.name.endswith((".json", ".json" + JOURNAL_SUFFIX)) and not p.name.startswith(".")
-        }
-        paths = [folder / name for name in sorted(names)]
-        self._listings[folder] = (mtime, paths, time.monotonic())
-        return paths
+        return self._visit_files.of_month(month, max_age)
 
     def months(self) -> list[str]:
         """Months that have visit files, oldest first."""
-        folder = self.root / "visits"
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if _MONTH_RE.match(p.name))
+        return self._visit_files.months()
 
     def _visits_of(self, path: Path) -> list[Visit]:
         return self._files.derived(
@@ -274,22 +215,26 @@ class Store(AuditLog, Photos, LoginSessions):
         self,
         visit: Visit,
         decide: Callable[[Visit | None], Visit | None],
-        needs_for: Callable[[Visit], list[Need]],
+        needs_for: Callable[[Visit, list[Need]], list[Need]],
         audit: Callable[[Visit], AuditEntry] | None = None,
     ) -> tuple[Visit, bool]:
         """Store a visit with its needs in its month and village file, durably.
+
+        ``decide(existing)`` runs under the file's lock with the stored visit of ``visit.id``
+        (or None) and returns the record to write, or None to leave the stored one as it is
+        (a resend). Returns the record now stored and whether anything was written.
+
+        ``needs_for(record, stored)``, under the same lock, gives the needs to write with the
+        record from those of the visit now stored (open and resolved): they are written as
+        given, the visit's other open needs are dropped and its other resolved ones kept.
+        Which needs keep their state is the ledger's rule (``visits.needs.carry_over``).
 
         ``audit(record)`` makes the audit entry of a record written: it is appended under
         the file's lock right after the journal line, so that a crash between the two is
         repaired from the journal on the next start (see ``with_recent_visits``).
 
-        ``decide(existing)`` runs under the file's lock with the stored visit of ``visit.id``
-        (or None) and returns the record to write, or None to leave the stored one as it is
-        (a resend). Returns the record now stored and whether anything was written. The
-        record's open needs are replaced by ``needs_for(record)``; resolved ones are kept.
-
         This is the hot path of the helping day: one line appended to the file's journal and
-        one fsync, whatever the file's size (see ``_Files.journaled``).
+        one fsync, whatever the file's size (see ``Files.journaled``).
         """
         target = visit
 
@@ -299,33 +244,14 @@ class Store(AuditLog, Photos, LoginSessions):
             household = self.household(visit.household)
             if household is not None and household.village != target.village:
                 raise _VillageChanged(household.village)
-            found = next(
-                (d for d in data.get("visits", {}).values() if d.get("id") == visit.id), None
-            )
-            existing = Visit.from_doc(found) if found else None
+            existing = _stored_visit(data, visit.id)
             record = decide(existing)
             if record is None:
                 assert existing is not None
                 return [], (existing, False)
             if record.village != target.village:
                 record = dataclasses.replace(record, village=target.village)
-            stored = {
-                d["id"]: d for d in data.get("needs", {}).values() if d.get("visit") == visit.id
-            }
-            ops: list[dict[str, Any]] = [
-                {"op": "put", "table": "visits", "doc": record.to_doc()},
-                {"op": "drop", "table": "needs", "where": {"visit": visit.id, "status": "open"}},
-            ]
-            for need in needs_for(record):
-                doc = need.to_doc()
-                old = stored.get(need.id)
-                if old is not None and old.get("status") != "open":
-                    continue  # resolved (销号) stays resolved
-                if old is not None:
-                    # The same need kept in a correction keeps its ledger history and comments.
-                    doc = {**old, **{k: doc[k] for k in ("urgent", "raised_by", "raised_at")}}
-                ops.append({"op": "put", "table": "needs", "doc": doc})
-            return ops, (record, True)
+            return _save_ops(data, visit.id, record, needs_for), (record, True)
 
         def durable(result: tuple[Visit, bool]) -> None:
             if audit is not None and result[1]:
@@ -344,10 +270,7 @@ class Store(AuditLog, Photos, LoginSessions):
         """``check(visits)`` with the visits written to each journal changed since ``since``
         (a time stamp), under that file's lock: after a crash, what should have followed a
         save (its audit line) is repaired from there, never while a save is writing it."""
-        folder = self.root / "visits"
-        if not folder.is_dir():
-            return
-        for jpath in sorted(folder.glob("*/*.json" + JOURNAL_SUFFIX)):
+        for jpath in self._visit_files.journals():
             try:
                 if jpath.stat().st_mtime < since:
                     continue
@@ -356,7 +279,7 @@ class Store(AuditLog, Photos, LoginSessions):
             with self._files.locked(jpath.with_name(jpath.name.removesuffix(JOURNAL_SUFFIX))):
                 docs = [
                     op["doc"]
-                    for entry in _read_journal(jpath).entries
+                    for entry in read_journal(jpath).entries
                     for op in entry.get("ops", [])
                     if op.get("op") == "put" and op.get("table") == "visits"
                 ]
@@ -418,7 +341,8 @@ class Store(AuditLog, Photos, LoginSessions):
         household in it (households are never removed); photos last, so every photo a
         visit lists is there (photo files are written before the visit names them, and
         never changed). Audit logs are cut after their last complete line. Lock files,
-        temporary files and report files (``exports/``, made again on demand) are left out.
+        temporary files, login records and report files (``exports/``, made again on
+        demand) are left out.
         """
         paths: list[Path] = []
         for month in self.months():
@@ -426,81 +350,27 @@ class Store(AuditLog, Photos, LoginSessions):
         paths.append(self._registry_path)
         for path in paths:
             with self._files.locked(path):
-                pair = [path, _journal_path(path)]
+                pair = [path, journal_path(path)]
                 found = [(p, p.read_bytes()) for p in pair if p.exists()]
             for p, payload in found:
                 yield p.relative_to(self.root).as_posix(), payload
-        for month in self.audit_months():
-            path = self.root / "audit" / f"{month}.jsonl"
+        for month in self.audit_log.months():
+            path = self.audit_log.path(month)
             raw = path.read_bytes()
             yield path.relative_to(self.root).as_posix(), raw[: raw.rfind(b"\n") + 1]
-        if include_photos and (self.root / "photos").is_dir():
-            for photo in sorted((self.root / "photos").rglob("*.jpg")):
-                if not photo.name.startswith("."):
-                    yield photo.relative_to(self.root).as_posix(), photo.read_bytes()
+        if include_photos:
+            for photo in sorted(self.photos.files()):
+                yield photo.relative_to(self.root).as_posix(), photo.read_bytes()
         secret = self.root / "secret_key"
         if include_secret and secret.is_file():
             yield "secret_key", secret.read_bytes()
-
-    # files a backup could not hold -------------------------------------------------------
 
     def _backed_up_paths(self) -> Iterator[Path]:
         """The files ``snapshot_files`` would take (photos included), without reading them;
         the registry and the secret key have fixed names and are left out."""
         for month in self.months():
             for path in self._month_paths(month):
-                yield from (p for p in (path, _journal_path(path)) if p.exists())
-        for month in self.audit_months():
-            yield self.root / "audit" / f"{month}.jsonl"
-        if (self.root / "photos").is_dir():
-            for photo in (self.root / "photos").rglob("*.jpg"):
-                if not photo.name.startswith("."):
-                    yield photo
-
-    def _quarantine_misnamed(self) -> None:
-        """Move the data files whose names a backup may not hold into
-        ``quarantine/<time>/`` (same relative path), with a warning naming each.
-
-        Such a name (a newline or control character in it, a photo folder or file that is
-        no visit or photo id) is not one the app makes today: it came from a version whose
-        id patterns let a trailing newline through, or from a hand. Left in place it would
-        stop every backup (``write_backup`` refuses it, since ``restore_backup`` would).
-        Renaming it cannot be right, as no record names the file under a corrected name,
-        and deleting it would lose what may be someone's evidence; moved aside, the data
-        stays on the disk for the operator and the folder can be backed up again.
-        """
-        from .backup import allowed_name  # backup imports this package: imported on use
-
-        misnamed = [
-            path
-            for path in self._backed_up_paths()
-            if not allowed_name(path.relative_to(self.root).as_posix())
-        ]
-        if not misnamed:
-            return
-        make_dirs(self.root / QUARANTINE)
-        stamp = time.strftime("%Y%m%d-%H%M%S-")
-        folder = Path(tempfile.mkdtemp(prefix=stamp, dir=self.root / QUARANTINE))
-        moved = []
-        for path in misnamed:
-            rel = path.relative_to(self.root)
-            target = folder / rel
-            make_dirs(target.parent)
-            try:
-                os.replace(path, target)
-            except FileNotFoundError:
-                continue  # another process starting on this folder moved it first
-            moved.append(rel.as_posix())
-            if rel.parts[0] == "photos" and len(rel.parts) == 4:
-                with contextlib.suppress(OSError):  # a visit's photo folder left empty
-                    path.parent.rmdir()
-        if not moved:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-            return
-        _log.warning(
-            "moved %d file(s) whose names a backup cannot hold to %s: %s",
-            len(moved),
-            folder,
-            ", ".join(repr(name) for name in moved),
-        )
+                yield from (p for p in (path, journal_path(path)) if p.exists())
+        for month in self.audit_log.months():
+            yield self.audit_log.path(month)
+        yield from self.photos.files()

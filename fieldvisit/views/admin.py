@@ -9,20 +9,23 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Generic, TypeVar
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from ..access import accounts as auth
-from ..access.accounts import get_store, role_required
+from ..access import tokens as api_tokens
+from ..access.permissions import is_helper, office_required, supervision_required
 from ..collation import sort_villages
+from ..documents import plate_records
 from ..households import office as admin
 from ..households import search
 from ..idcard import mask_id_number
 from ..models import Household, User
+from ..months import this_month
+from ..storage.current import get_store
 
 bp = Blueprint("admin", __name__, url_prefix="/office")
 
@@ -61,7 +64,7 @@ def _household(hid: str) -> Household:
 
 def _helper(phone: str) -> User:
     user = get_store().user(phone)
-    if user is None or user.role != "helper":
+    if user is None or not is_helper(user):
         abort(404)
     return user
 
@@ -70,11 +73,11 @@ def _helper(phone: str) -> User:
 
 
 @bp.get("/households")
-@role_required("admin", "supervisor")
+@supervision_required
 def households() -> str:
     store = get_store()
     filters = search.HouseholdFilters.from_args(request.args)
-    rows = search.find_households(store, filters, date.today().isoformat()[:7])
+    rows = search.find_households(store, filters, this_month())
     return render_template(
         "admin/households.html",
         filters=filters,
@@ -104,7 +107,7 @@ def _edit_page(household: Household, values: Mapping[str, object], errors: dict[
 
 
 @bp.route("/households/<hid>/edit", methods=["GET", "POST"])
-@role_required("admin")
+@office_required
 def edit_household(hid: str) -> Response | str | tuple[str, int]:
     household = _household(hid)
     if request.method == "GET":
@@ -118,7 +121,7 @@ def edit_household(hid: str) -> Response | str | tuple[str, int]:
 
 
 @bp.post("/households/<hid>/helpers")
-@role_required("admin")
+@office_required
 def household_helpers(hid: str) -> Response | str | tuple[str, int]:
     household = _household(hid)
     try:
@@ -126,15 +129,29 @@ def household_helpers(hid: str) -> Response | str | tuple[str, int]:
     except admin.AdminError as exc:
         errors = {"helpers": exc.errors.get("", "")}
         return _edit_page(household, _stored_values(household), errors), 400
-    flash(_("帮扶责任人已更新"))
+    flash(_with_reprint(_("帮扶责任人已更新"), [hid]))
     return redirect(url_for("field.household", token=household.token))
+
+
+def _with_reprint(message: str, changed: Sequence[str]) -> str | Markup:
+    """``message``, and when plates of the households ``changed`` print helpers they no
+    longer have (a plate names the helpers and their phones), a link to print just those."""
+    n = plate_records.stale_among(get_store().registry(), changed)
+    if not n:
+        return message
+    return Markup('{} {} <a href="{}">{}</a>').format(
+        message,
+        _("%(n)d 户门上的户牌印的还是原来的帮扶责任人，需要重新打印。", n=n),
+        url_for("office.plates", _anchor="stale-plates"),
+        _("打印这些户牌"),
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
 @bp.get("/helpers")
-@role_required("admin", "supervisor")
+@supervision_required
 def helpers() -> str:
     q = request.args.get("q", "").strip()[:100]
     active = request.args.get("active", "")
@@ -154,20 +171,20 @@ def _helper_page(user: User, status: int = 200, **extra: object) -> tuple[str, i
         helper=user,
         households=mine,
         choices=[r for r in search.find_helpers(reg, active="active") if r.user != user],
-        tokens=auth.tokens_of(store, user.phone),
+        tokens=api_tokens.tokens_of(store, user.phone),
         token_id_length=TOKEN_ID_LENGTH,
         **extra,
     ), status
 
 
 @bp.get("/helpers/<phone>")
-@role_required("admin", "supervisor")
+@supervision_required
 def helper(phone: str) -> tuple[str, int]:
     return _helper_page(_helper(phone))
 
 
 @bp.post("/helpers/<phone>/transfer")
-@role_required("admin")
+@office_required
 def transfer(phone: str) -> Response | tuple[str, int]:
     user = _helper(phone)
     to = request.form.get("to", "")
@@ -175,7 +192,7 @@ def transfer(phone: str) -> Response | tuple[str, int]:
         moved = admin.transfer_households(get_store(), phone, to, actor=g.user.phone)
     except admin.AdminError as exc:
         return _helper_page(user, 400, problem=exc.errors.get("", ""))
-    flash(_("已将 %(n)d 户转给新的帮扶责任人", n=len(moved)))
+    flash(_with_reprint(_("已将 %(n)d 户转给新的帮扶责任人", n=len(moved)), moved))
     return redirect(url_for("admin.helper", phone=phone))
 
 
@@ -190,19 +207,19 @@ def _set_active(phone: str, active: bool) -> Response | tuple[str, int]:
 
 
 @bp.post("/helpers/<phone>/deactivate")
-@role_required("admin")
+@office_required
 def deactivate(phone: str) -> Response | tuple[str, int]:
     return _set_active(phone, False)
 
 
 @bp.post("/helpers/<phone>/activate")
-@role_required("admin")
+@office_required
 def activate(phone: str) -> Response | tuple[str, int]:
     return _set_active(phone, True)
 
 
 @bp.post("/helpers/<phone>/password")
-@role_required("admin")
+@office_required
 def reset_password(phone: str) -> tuple[str, int, dict[str, str]]:
     user = _helper(phone)
     password = admin.reset_password(get_store(), phone, actor=g.user.phone)
@@ -213,7 +230,7 @@ def reset_password(phone: str) -> tuple[str, int, dict[str, str]]:
 
 
 @bp.post("/helpers/<phone>/tokens/revoke")
-@role_required("admin")
+@office_required
 def revoke_tokens(phone: str) -> Response:
     """Revoke one API token of the helper (``token``: its id as the page shows it) or, with
     no ``token``, all of them: their clients get 401 from the next request on."""
@@ -221,6 +238,6 @@ def revoke_tokens(phone: str) -> Response:
     token_id = request.form.get("token", "")
     if token_id and not _TOKEN_ID.fullmatch(token_id):
         abort(400)
-    count = auth.revoke_tokens(get_store(), phone, actor=g.user.phone, prefix=token_id)
+    count = api_tokens.revoke_tokens(get_store(), phone, actor=g.user.phone, prefix=token_id)
     flash(_("已撤销 %(n)d 个 API 令牌", n=count))
     return redirect(url_for("admin.helper", phone=phone))

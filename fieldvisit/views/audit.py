@@ -9,18 +9,18 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 
-from ..access.accounts import get_store, role_required
+from ..access.permissions import may_supervise, supervision_required
 from ..audit import reading as audit
 from ..models import Household
+from ..storage.current import get_store
 from .admin import paginate
 
 bp = Blueprint("audit", __name__, url_prefix="/office")
-READERS = ("admin", "supervisor")
 HISTORY_SHOWN = 50  # a household page's share; the link below it opens the whole log
 
 
 @bp.get("/audit")
-@role_required(*READERS)
+@supervision_required
 def index() -> str:
     filters = audit.Filters.from_args(request.args)
     store = get_store()
@@ -35,7 +35,7 @@ def index() -> str:
 def household_history(household: Household) -> list[audit.Row]:
     """For the household page: its history, shown to the office and supervisors only, each
     bulk entry with this household's part alone."""
-    if g.get("user") is None or g.user.role not in READERS:
+    if not may_supervise(g.get("user")):
         return []
     store = get_store()
     found = audit.household_history(store, household)[:HISTORY_SHOWN]
@@ -43,6 +43,6 @@ def household_history(household: Household) -> list[audit.Row]:
     return [audit.present(e, names, household.id) for e in found]
 
 
-@bp.app_context_processor
 def audit_helpers() -> dict[str, Any]:
+    """For every template: the household page's history (registered by ``create_app``)."""
     return {"audit_history": household_history}

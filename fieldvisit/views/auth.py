@@ -12,10 +12,13 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..access import accounts as auth
+from ..access.login import authenticate, log_in, log_out, log_out_everywhere, normalize_phone
 from ..access.passwords import MIN_LENGTH
+from ..access.permissions import login_required
+from ..access.users import set_password
 from ..extensions import limiter
 from ..i18n import COOKIE, LANGUAGES
+from ..storage.current import get_store
 
 bp = Blueprint("auth", __name__)
 
@@ -27,7 +30,7 @@ PER_ADDRESS = "30 per 15 minutes"
 
 
 def _phone_key() -> str:
-    return "login-phone/" + auth.normalize_phone(request.form.get("phone") or "")[:32]
+    return "login-phone/" + normalize_phone(request.form.get("phone") or "")[:32]
 
 
 def _failed(response: Response) -> bool:
@@ -95,9 +98,9 @@ def render_login(form: LoginForm | None = None, status: int = 200) -> tuple[str,
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
-        user = auth.authenticate(auth.get_store(), form.phone.data or "", form.password.data or "")
+        user = authenticate(get_store(), form.phone.data or "", form.password.data or "")
         if user is not None:
-            auth.log_in(user)
+            log_in(user)
             return redirect(safe_next(request.args.get("next")))
         form.password.errors = [_("手机号或密码不对")]
         return render_login(form, 200)
@@ -106,39 +109,39 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    auth.log_out()
+    log_out()
     return redirect(url_for("auth.login"))
 
 
 @bp.post("/logout/all")
-@auth.login_required
+@login_required
 def logout_all() -> Response:
     """退出所有设备: a phone lost or lent, a password seen — every session ends, this one too."""
-    auth.log_out_everywhere(auth.get_store(), g.user.phone)
+    log_out_everywhere(get_store(), g.user.phone)
     flash(_("已在所有设备上退出登录，请重新登录"))
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@auth.login_required
+@login_required
 # Someone holding an unlocked phone could otherwise guess the password here, unlimited.
 @limiter.limit(PER_PHONE, key_func=_account_key, methods=["POST"], deduct_when=_wrong_current)
 @limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_wrong_current)
 def password() -> Response | str:
     form = PasswordForm()
     if form.validate_on_submit():
-        store = auth.get_store()
-        if auth.authenticate(store, g.user.phone, form.current.data or "") is None:
+        store = get_store()
+        if authenticate(store, g.user.phone, form.current.data or "") is None:
             g.wrong_current_password = True
             form.current.errors = [_("当前密码不对")]
         else:
-            auth.set_password(store, g.user.phone, form.new.data, actor=g.user.phone)
+            set_password(store, g.user.phone, form.new.data, actor=g.user.phone)
             # set_password ended every session of the account, this one too; this phone logs
             # in afresh, with a new session id, rather than having its old one spared: then
             # "a password change ends every session" holds without exception.
             user = store.user(g.user.phone)
             if user is not None:  # deleted meanwhile: then there is nothing to log in to
-                auth.log_in(user)
+                log_in(user)
             flash(_("密码已修改"))
             return redirect(url_for("field.home"))
     return render_template("password.html", form=form)

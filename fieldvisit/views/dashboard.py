@@ -8,26 +8,29 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .. import vocab
-from ..access.accounts import get_store, role_required
+from ..access.permissions import supervision_required
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
 from ..figures import dashboard
 from ..figures.month import ChecklistRate, rate
+from ..months import this_month
+from ..storage.current import get_store
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/dashboard")
-@role_required("admin", "supervisor")
+@supervision_required
 def index() -> str | tuple[str, int]:
     store = get_store()
     today = date.today()
     page = {
         "args": request.args,
-        "this_month": today.isoformat()[:7],
+        "this_month": this_month(today),
         "villages": sort_villages(dashboard.villages(store)),
         "units": dashboard.units(store),
     }
@@ -63,7 +66,8 @@ def village_chart(board: dashboard.Completion) -> Markup:
         Bar(row.village, row.rate, _share(row.visited, row.households), row.rate < overall)
         for row in board.figures.by_village
     ]
-    return Markup(bar_chart(bars, width=CHART_WIDTH))  # charts.py escapes every text
+    # charts.py escapes every text
+    return Markup(bar_chart(bars, width=CHART_WIDTH, label=_("各村完成率")))
 
 
 def environment_chart(items: list[ChecklistRate]) -> Markup:
@@ -79,11 +83,11 @@ def environment_chart(items: list[ChecklistRate]) -> Markup:
         )
         for i in items
     ]
-    return Markup(bar_chart(bars, width=CHART_WIDTH))
+    return Markup(bar_chart(bars, width=CHART_WIDTH, label=_("人居环境检查通过率")))
 
 
 def trend_chart(trend: list[dashboard.TrendPoint]) -> Markup:
     """Completion month by month; points are labelled with the month's number, the caption
     gives the years (a full "2026-01" under each of twelve points does not fit a phone)."""
     points = [(str(int(p.month[5:])), p.rate) for p in trend]
-    return Markup(line_chart(points, width=CHART_WIDTH, height=170))
+    return Markup(line_chart(points, width=CHART_WIDTH, height=170, label=_("近 12 个月完成率")))

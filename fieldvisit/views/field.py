@@ -19,15 +19,29 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..access.accounts import get_store, login_required, role_required
+from ..access.permissions import (
+    is_helper,
+    is_office,
+    is_supervisor,
+    login_required,
+    may_correct,
+    may_record,
+    office_required,
+)
+from ..documents.plate_address import plate_url
+from ..figures.month import month_shape_message
 from ..households import lookup as households_domain
 from ..idcard import mask_id_number
 from ..models import Household, Visit
+from ..months import months_back, this_month
+from ..storage.current import get_store
 from ..storage.paths import has_control
 from ..visits import form as visitform
 from ..visits import recording as visits
+from ..visits import validation
+from ..visits.fields import checklist
 from .auth import render_login
-from .helpers import base_url, household_by_token, may_view
+from .helpers import household_by_token, may_view
 
 bp = Blueprint("field", __name__)
 
@@ -38,13 +52,12 @@ WHOLE_STRING_ARGS = ("month", "from", "to")
 
 def _whole_string_message(name: str) -> str:
     if name == "month":
-        return _("月份应为“年-月”形式，例如 %(example)s", example=date.today().isoformat()[:7])
+        return month_shape_message()
     if name in WHOLE_STRING_ARGS:
         return _("请填写日期（年-月-日）")
     return _("链接中含有无效字符")
 
 
-@bp.before_app_request
 def refuse_control_characters() -> tuple[Any, int] | None:
     """Identifiers are whole strings: a path parameter (a door plate's token, a visit or
     photo id, a job id) or a month or date parameter holding a newline or another control
@@ -74,12 +87,12 @@ def _holds_control(value: object) -> bool:
 def home() -> str:
     store = get_store()
     today = date.today()
-    if g.user.role != "helper":
+    if not is_helper(g.user):
         return render_template(
             "office_home.html", overview=households_domain.overview(store, today)
         )
     rows = households_domain.helper_worklist(store, g.user.phone, today)
-    return render_template("home.html", rows=rows, month=today.isoformat()[:7])
+    return render_template("home.html", rows=rows, month=this_month(today))
 
 
 @bp.get("/h/<token>")
@@ -94,7 +107,7 @@ def household(token: str) -> Response | str | tuple[str, int]:
     today = date.today()
     # The last ten visits of the past year, or with ?all=1 every visit on record.
     show_all = request.args.get("all") == "1"
-    months = store.months() if show_all else visits.recent_months(today, 12)
+    months = store.months() if show_all else months_back(this_month(today), 12)
     history = visits.household_visits(store, household, months)
     users = store.registry().users
     return render_template(
@@ -106,9 +119,10 @@ def household(token: str) -> Response | str | tuple[str, int]:
         recent=history if show_all else history[:10],
         show_all=show_all,
         open_needs=households_domain.open_needs(store, household),
-        may_record=visits.may_record(g.user, household),
-        may_correct=lambda v: visits.may_correct(g.user, v, today),
-        plate_url=f"{base_url()}/h/{token}",
+        may_record=may_record(g.user, household),
+        may_correct=lambda v: may_correct(g.user, v, today),
+        # The plate's link as printed; None while no address phones reach is set.
+        plate_url=plate_url(store, token),
         # Who visited, by name: a household may have two helpers, or have changed helper.
         person=lambda phone: users[phone].name if phone in users else phone,
     )
@@ -117,23 +131,23 @@ def household(token: str) -> Response | str | tuple[str, int]:
 def _form_page(household: Household, token: str, values: dict, errors: dict, visit: Visit | None):
     store = get_store()
     helpers = [u for u in (store.user(p) for p in household.helpers) if u]
-    if g.user.role == "admin":
-        helpers = helpers or [u for u in store.registry().users.values() if u.role == "helper"]
+    if is_office(g.user):
+        helpers = helpers or [u for u in store.registry().users.values() if is_helper(u)]
     return render_template(
         "visit_form.html",
         household=household,
         token=token,
         values=values,
         errors=errors,
-        checklist=visits.checklist(store),
+        checklist=checklist(store),
         helpers=helpers,
         editing=visit,
         today=date.today().isoformat(),
         # For the checks visit_form.js makes before saving (the same limits as the server's).
         limits={
-            "notes": visits.MAX_NOTES,
-            "needs": visits.MAX_NEEDS,
-            "need_text": visits.MAX_NEED_TEXT,
+            "notes": validation.MAX_NOTES,
+            "needs": validation.MAX_NEEDS,
+            "need_text": validation.MAX_NEED_TEXT,
         },
     )
 
@@ -142,7 +156,7 @@ def _form_page(household: Household, token: str, values: dict, errors: dict, vis
 @login_required
 def visit_form(token: str) -> Response | str | tuple[str, int]:
     household = household_by_token(token)
-    if not visits.may_record(g.user, household):
+    if not may_record(g.user, household):
         # A supervisor may look at every household but records nothing: tell them so, and
         # lead them to the household's page rather than to a helper's list they lack.
         return render_template(
@@ -155,7 +169,7 @@ def visit_form(token: str) -> Response | str | tuple[str, int]:
     payload = visitform.payload_from_form(request.form, household.id)
     try:
         _visit, created = visits.record_visit(get_store(), payload, g.user)
-    except visits.VisitError as exc:
+    except validation.VisitError as exc:
         values = visitform.values_from_form(request.form)
         errors = visitform.errors_by_row(exc.errors, request.form)
         return _form_page(household, token, values, errors, None), exc.status
@@ -171,11 +185,11 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
     visit = households_domain.find_visit(store, household, visit_id)
     if visit is None:
         abort(404)
-    if not visits.may_correct(g.user, visit, date.today()):
+    if not may_correct(g.user, visit, date.today()):
         # Said plainly: who may correct what, and the way back to the household.
         message = (
             _("督查账号不能修改走访记录")
-            if g.user.role == "supervisor"
+            if is_supervisor(g.user)
             else _("只能在当月修改自己的走访记录")
         )
         back = url_for("field.household", token=token)
@@ -188,7 +202,7 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
     payload = visitform.payload_from_form(request.form, household.id)
     try:
         visits.correct_visit(store, visit, payload, g.user)
-    except visits.VisitError as exc:
+    except validation.VisitError as exc:
         errors = visitform.errors_by_row(exc.errors, request.form)
         return _form_page(household, token, values, errors, visit), exc.status
     flash(_("走访记录已修改，原记录已保留"))
@@ -196,7 +210,7 @@ def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
 
 
 @bp.post("/h/<token>/token")
-@role_required("admin")
+@office_required
 def reissue_token(token: str) -> Response:
     household = household_by_token(token)
     new = households_domain.reissue_token(get_store(), household.id, actor=g.user.phone)

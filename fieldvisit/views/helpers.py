@@ -7,9 +7,11 @@ from typing import Any
 from flask import abort, current_app, g, request
 
 from .. import vocab
-from ..access.accounts import get_store
+from ..access import permissions
+from ..households.lookup import township_name
 from ..i18n import select_locale
 from ..models import Household
+from ..storage.current import get_store
 
 
 def household_by_token(token: str) -> Household:
@@ -21,20 +23,13 @@ def household_by_token(token: str) -> Household:
 
 
 def may_view(household: Household) -> bool:
-    """Helpers see their own households; supervisors and the office see all."""
-    user = g.user
-    if user is None:
-        return False
-    return user.role in ("admin", "supervisor") or user.phone in household.helpers
+    """Whether this request's user may see ``household`` (``permissions.may_view``)."""
+    return permissions.may_view(g.user, household)
 
 
 def base_url() -> str:
     """The address phones reach: configured, or the one this request came in on."""
     return current_app.config.get("BASE_URL") or request.host_url.rstrip("/")
-
-
-def township_name() -> str:
-    return current_app.config.get("TOWNSHIP") or get_store().setting("township", "") or ""
 
 
 def template_globals() -> dict[str, Any]:
@@ -43,5 +38,7 @@ def template_globals() -> dict[str, Any]:
         "vocab": vocab,
         "label": vocab.label,
         "lang": select_locale(),
-        "township": township_name(),
+        "township": township_name(get_store()),
+        # Templates ask who may do what by the same functions as the views.
+        **permissions.template_functions(),
     }

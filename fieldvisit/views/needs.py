@@ -13,9 +13,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..access.accounts import get_store, role_required
+from ..access.permissions import office_required, supervision_required
 from ..collation import sort_villages
 from ..households.search import find_helpers
+from ..storage.current import get_store
 from ..visits import needs
 from .admin import paginate
 
@@ -26,7 +27,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/needs")
-@role_required("admin", "supervisor")
+@supervision_required
 def ledger() -> str:
     store = get_store()
     filters = needs.Filters.from_args(request.args)
@@ -42,7 +43,7 @@ def ledger() -> str:
 
 
 @bp.get("/needs/export.xlsx")
-@role_required("admin", "supervisor")
+@supervision_required
 def export() -> Response:
     filters = needs.Filters.from_args(request.args)
     entries = needs.ledger(get_store(), filters, date.today())
@@ -62,7 +63,7 @@ def _entry_page(need_id: str, status: int = 200, problem: str = "") -> tuple[str
 
 
 @bp.get("/needs/<need_id>")
-@role_required("admin", "supervisor")
+@supervision_required
 def show(need_id: str) -> tuple[str, int]:
     return _entry_page(need_id)
 
@@ -88,18 +89,18 @@ def _take_step(need_id: str, step: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/needs/<need_id>/resolve")
-@role_required("admin")
+@office_required
 def resolve(need_id: str) -> Response | tuple[str, int]:
     return _take_step(need_id, "resolve")
 
 
 @bp.post("/needs/<need_id>/reopen")
-@role_required("admin")
+@office_required
 def reopen(need_id: str) -> Response | tuple[str, int]:
     return _take_step(need_id, "reopen")
 
 
 @bp.post("/needs/<need_id>/comment")
-@role_required("admin", "supervisor")
+@supervision_required
 def comment(need_id: str) -> Response | tuple[str, int]:
     return _take_step(need_id, "comment")

@@ -14,14 +14,16 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
-from ..access.accounts import get_store, role_required
+from ..access.permissions import office_required
 from ..clock import now_iso
 from ..collation import sort_villages
+from ..documents import plate_address, plate_records
 from ..documents.jobs import JobLimitError, get_runner
 from ..idcard import mask_id_number
 from ..models import AuditEntry
 from ..registry.exporting import RegistrySource
 from ..storage import Registry, Store
+from ..storage.current import get_store
 from .reports import busy_message, kind_of, plates_request, submit
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -30,7 +32,7 @@ ALLOWED_SUFFIXES = (".xlsx", ".csv")
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@role_required("admin")
+@office_required
 def import_registry() -> str | tuple[str, int]:
     if request.method == "GET":
         return render_template("import.html")
@@ -49,36 +51,64 @@ def import_registry() -> str | tuple[str, int]:
     return render_template("import.html", report=report)
 
 
-def _plates_page(problem: str | None = None, household: str | None = None) -> str:
-    """The door-plates form (with the 户编号 asked for, to correct it), with the caller's
-    plates being made or ready to download."""
+def _plates_page(
+    problem: str | None = None, household: str | None = None, address: str | None = None
+) -> str:
+    """The door-plates page: the address the codes will carry (and why plates cannot be
+    made yet, when they cannot), the plates naming helpers no longer paired, the form (with
+    the 户编号 or address asked for, to correct it), and the caller's plates being made or
+    ready to download."""
+    store = get_store()
+    reg = store.registry()
     jobs = [j for j in get_runner().jobs_of(g.user.phone) if kind_of(j) == "plates"]
-    villages = sort_villages(set(get_store().registry().villages))
+    state = plate_address.address_state(store, request.host_url)
     return render_template(
-        "plates.html", villages=villages, jobs=jobs, problem=problem, household=household
+        "plates.html",
+        villages=sort_villages(set(reg.villages)),
+        jobs=jobs,
+        problem=problem,
+        household=household,
+        state=state,
+        address=plate_address.stored_address(reg) if address is None else address,
+        stale=plate_records.stale_plates(reg),
     )
 
 
 @bp.get("/plates")
-@role_required("admin")
+@office_required
 def plates() -> str:
     return _plates_page()
 
 
 @bp.post("/plates")
-@role_required("admin")
+@office_required
 def queue_plates() -> BaseResponse | tuple[str, int]:
-    # One household's plate (户编号, e.g. after a new QR code) or a village's; the 户编号
-    # wins when both are filled in, as on the reports' booklet form.
-    household = request.form.get("household", "").strip() or None
-    village = None if household else request.form.get("village") or None
+    # Only the plates naming helpers no longer paired; else one household's plate (户编号,
+    # e.g. after a new QR code) or a village's: the 户编号 wins when both are filled in, as
+    # on the reports' booklet form.
+    stale = request.form.get("stale") == "1"
+    household = None if stale else request.form.get("household", "").strip() or None
+    village = None if stale or household else request.form.get("village") or None
     try:
-        job = submit(plates_request(village, household))
-    except LookupError as exc:
+        job = submit(plates_request(village, household, stale=stale))
+    except (LookupError, plate_address.AddressError) as exc:
         return _plates_page(str(exc), household), 400
     except JobLimitError:
         return _plates_page(busy_message(), household), 429
     return redirect(url_for("reports.job", job_id=job.id), code=303)
+
+
+@bp.post("/plates/address")
+@office_required
+def set_plates_address() -> BaseResponse | tuple[str, int]:
+    """The address phones use (手机访问地址), kept with the registry's settings."""
+    typed = request.form.get("address", "")
+    try:
+        plate_address.set_phone_address(get_store(), typed, actor=g.user.phone)
+    except plate_address.AddressError as exc:
+        return _plates_page(str(exc), address=typed.strip()[:200]), 400
+    flash(_("手机访问地址已保存"))
+    return redirect(url_for("office.plates"), code=303)
 
 
 # --- registry download ------------------------------------------------------------------
@@ -130,13 +160,13 @@ def full_ids_asked(method: str, form: Mapping[str, str]) -> bool:
 
 
 @bp.get("/export")
-@role_required("admin")
+@office_required
 def export_page() -> str:
     return render_template("export.html")
 
 
 @bp.route("/export-registry.<fmt>", methods=["GET", "POST"])
-@role_required("admin")
+@office_required
 def export_registry(fmt: str) -> Response | tuple[str, int]:
     if fmt not in registry.FORMATS:
         return render_template("export.html", problem=_("只能导出 .xlsx 或 .csv 文件")), 404

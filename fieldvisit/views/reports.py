@@ -26,15 +26,17 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..access.accounts import get_store, role_required
+from ..access.permissions import supervision_required
 from ..collation import sort_villages
 from ..documents import booklet, exports, plates
 from ..documents import monthly as reports
 from ..documents.jobs import Job, JobLimitError, Work, get_runner
 from ..documents.monthly import ReportError
-from ..figures.month import previous_month
+from ..documents.plate_address import require_plate_address
+from ..households.lookup import township_name
+from ..months import previous_month, this_month
+from ..storage.current import get_store
 from ..storage.paths import has_control
-from .helpers import base_url
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -62,7 +64,7 @@ def _month(form: Any, today: date) -> str:
     raw = form.get("month", "")
     if has_control(raw):
         shown = "".join(c for c in raw[:20] if c.isprintable())
-        raise ReportError(_("月份应写成 年-月，例如 2026-11：%(month)s", month=shown))
+        raise ReportError(reports.not_a_month_message(shown))
     return reports.check_report_month(raw, today)
 
 
@@ -70,7 +72,7 @@ def _summary(form: Any, today: date) -> Request:
     store = get_store()
     month = _month(form, today)
     village = reports.check_village(store, form.get("village") or None)
-    name = reports.report_filename(reports.township_name(store), month, village)
+    name = reports.report_filename(township_name(store), month, village)
     return Request(
         key=f"summary/{month}/{village or ''}",
         title=_("月度汇总：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
@@ -90,7 +92,7 @@ def _booklet(form: Any, today: date) -> Request:
     household = form.get("household", "").strip() or None
     village = None if household else form.get("village") or None
     chosen = booklet.booklet_households(store, village, household)
-    name = booklet.booklet_filename(reports.township_name(store), year, village, household)
+    name = booklet.booklet_filename(township_name(store), year, village, household)
     scope = household or village or _("全镇")
     return Request(
         key=f"booklet/{year}/{village or ''}/{household or ''}",
@@ -119,7 +121,7 @@ def _visits(form: Any, today: date) -> Request:
     return Request(
         key=f"visits/{month}/{village or ''}/{fmt}",
         title=_("走访记录：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
-        filename=exports.export_filename(reports.township_name(store), month, village, fmt),
+        filename=exports.export_filename(township_name(store), month, village, fmt),
         mimetype=MIMETYPES[fmt],
         work=lambda _progress: exports.export_visits_bytes(get_store(), month, fmt, village, today)[
             0
@@ -130,36 +132,43 @@ def _visits(form: Any, today: date) -> Request:
 KINDS = {"summary": _summary, "booklet": _booklet, "visits": _visits}
 
 
-def plates_request(village: str | None, household: str | None = None) -> Request:
+def plates_request(
+    village: str | None, household: str | None = None, *, stale: bool = False
+) -> Request:
     """Door plates of the township, one village or one household (by 户编号, given without
-    ``village``). Checked now (LookupError with a message) so that a village without
-    households or an unknown 户编号 is told on the page, not as a failed job.
+    ``village``), or with ``stale`` only those naming helpers the household no longer has.
+    Checked now (LookupError, or AddressError while no address phones reach is set, each
+    with a message) so that the office is told on the page, not by a failed job.
 
     Not one of KINDS: ``POST /reports`` is open to supervisors, door plates are the office's
     only, so they are queued by ``POST /office/plates`` behind its admin check.
     """
     store = get_store()
-    households = plates.households_for_plates(store.registry(), village, household)
+    # Never the request's own address: a plate printed from the server's browser would lead
+    # phones to 127.0.0.1 (see documents.plate_address).
+    address = require_plate_address(store)
+    households = plates.households_for_plates(store.registry(), village, household, stale=stale)
     if household is not None:
         household = households[0].id  # as stored, whatever spaces were typed around it
-    # Read now: the worker has no request to take the address from.
-    address = base_url()
+    scope = household or (_("需要重新打印") if stale else village or _("全镇"))
     return Request(
-        # The address is part of the key: plates asked for through another address of the
-        # server carry other links, so they are not the same file.
-        key=f"plates/{village or ''}/{household or ''}/{address}",
+        # The address is part of the key: plates made after the address changed carry other
+        # links, so they are not the same file.
+        key="/".join(("plates", village or "", household or "", "stale" if stale else "", address)),
         title=ngettext(
             "户牌：%(scope)s，%(num)d 户",
             "户牌：%(scope)s，%(num)d 户",
             len(households),
-            scope=household or village or _("全镇"),
+            scope=scope,
         ),
-        filename=plates.plates_filename(plates.township_name(store), village, household),
+        filename=plates.plates_filename(
+            township_name(store), village, household or ("重新打印" if stale else None)
+        ),
         mimetype=PDF,
         # The plate is made from the registry as it is when the job runs, so a household's
         # plate queued right after a new QR code carries the new one.
         work=lambda progress: plates.door_plates_pdf(
-            get_store(), address, village, progress=progress, household=household
+            get_store(), address, village, progress=progress, household=household, stale=stale
         ),
     )
 
@@ -183,9 +192,9 @@ def busy_message() -> str:
 def _choices() -> dict[str, Any]:
     store = get_store()
     today = date.today()
-    this_month = today.isoformat()[:7]
-    months = sorted({*store.months(), this_month}, reverse=True)
-    last = previous_month(this_month)
+    current = this_month(today)
+    months = sorted({*store.months(), current}, reverse=True)
+    last = previous_month(current)
     return {
         "months": months,
         "default_month": last if last in months else months[0],
@@ -204,13 +213,13 @@ def _own_job(job_id: str) -> Job:
 
 
 @bp.get("")
-@role_required("admin", "supervisor")
+@supervision_required
 def index() -> str:
     return render_template("reports/index.html", **_choices())
 
 
 @bp.post("")
-@role_required("admin", "supervisor")
+@supervision_required
 def start() -> BaseResponse | tuple[str, int]:
     plan = KINDS.get(request.form.get("kind", ""))
     if plan is None:
@@ -239,14 +248,14 @@ def status_message(job: Job) -> str:
 
 
 @bp.get("/jobs/<job_id>")
-@role_required("admin", "supervisor")
+@supervision_required
 def job(job_id: str) -> str:
     job = _own_job(job_id)
     return render_template("reports/job.html", job=job, kind=kind_of(job), message=status_message)
 
 
 @bp.get("/jobs/<job_id>.json")
-@role_required("admin", "supervisor")
+@supervision_required
 def job_status(job_id: str) -> Response:
     job = _own_job(job_id)
     download = url_for("reports.download", job_id=job.id) if job.finished_ok else None
@@ -262,7 +271,7 @@ def job_status(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/download")
-@role_required("admin", "supervisor")
+@supervision_required
 def download(job_id: str) -> Response:
     job = _own_job(job_id)
     if not job.finished_ok or job.path is None or not job.path.is_file():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -155,6 +155,29 @@ def entry(store: Store, need_id: str, today: date) -> Entry | None:
     need = found[1]
     names = {u.phone: u.name for u in reg.users.values()}
     return Entry(need, reg.households.get(need.household), days_open(need, today), names)
+
+
+def carry_over(raised: list[Need], stored: list[Need]) -> list[Need]:
+    """The needs to store with a new version of a visit: ``raised`` (its needs as recorded
+    now, each with the id its visit, category and description give it), given ``stored``,
+    the visit's needs already in the ledger. Storage writes what this returns and drops the
+    visit's other open needs.
+
+    The ledger's rule: a resolved need (销号) stays resolved, as it is, when a correction
+    keeps it, and so is not written again; an open need kept keeps its ledger history and
+    comments, taking the urgency, the helper and the date of the new version.
+    """
+    by_id = {need.id: need for need in stored}
+    out = []
+    for need in raised:
+        old = by_id.get(need.id)
+        if old is None:
+            out.append(need)
+        elif old.status == "open":
+            out.append(
+                replace(old, urgent=need.urgent, raised_by=need.raised_by, raised_at=need.raised_at)
+            )
+    return out
 
 
 def _state(need: Need) -> dict[str, Any]:

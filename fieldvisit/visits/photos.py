@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
+from ..access.permissions import may_add_photo, may_record
 from ..clock import now_iso
-from ..models import AuditEntry, Household, User, Visit
+from ..models import AuditEntry, User, Visit
 from ..storage import PHOTO_ID_RE, Store
-from .recording import earliest_date, may_correct, may_record, needs_of
+from .recording import needs_of
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -156,24 +157,6 @@ def find_visit(store: Store, visit_id: str, months: list[str] | None = None) -> 
     return None
 
 
-def may_add_photo(user: User, household: Household, visit: Visit, today: date) -> bool:
-    """Whether ``user`` may add a photo to ``visit`` today. A photo changes the visit, so it
-    follows the rule for correcting one (``may_correct``: helpers their own visits within
-    the visit's month, the office any time), for the household's own helpers only. A visit
-    saved offline at a month's end reaches the server days later with its photos behind
-    it: they may follow it as long as a visit of that date may still be recorded."""
-    if not may_record(user, household):
-        return False
-    if may_correct(user, visit, today):
-        return True
-    earliest = earliest_date(user, today)
-    return (
-        user.phone in (visit.helper, visit.recorded_by)
-        and earliest is not None
-        and visit.date >= earliest.isoformat()
-    )
-
-
 def add_photo(
     store: Store, visit: Visit, photo_id: str, data: bytes, user: User, today: date | None = None
 ) -> bool:
@@ -191,7 +174,7 @@ def add_photo(
     if len(visit.photos) >= MAX_PHOTOS:
         raise PhotoError(_("每次走访最多 %(n)d 张照片", n=MAX_PHOTOS), 409)
     encoded = reencode(data)
-    store.save_photo(visit.month, visit.id, photo_id, encoded.full, encoded.thumb)
+    store.photos.save(visit.month, visit.id, photo_id, encoded.full, encoded.thumb)
     before: list[str] = []
 
     def decide(existing: Visit | None) -> Visit | None:
@@ -226,7 +209,7 @@ def photo_file(
 ) -> tuple[Visit | None, Path | None]:
     """The visit a photo belongs to and its file, or (None, None). The photo folders say
     which month to look in, so this does not scan years of visits."""
-    visit = find_visit(store, visit_id, store.photo_months(visit_id))
+    visit = find_visit(store, visit_id, store.photos.months(visit_id))
     if visit is None or photo_id not in visit.photos:
         return None, None
-    return visit, store.photo_path(visit.month, visit.id, photo_id, thumb)
+    return visit, store.photos.path(visit.month, visit.id, photo_id, thumb)

@@ -1,259 +1,25 @@
-"""Recording visits: validation shared by the form and the API, idempotent saving,
-corrections that keep earlier versions, and each household's state for a month."""
+"""Recording visits: idempotent saving, corrections that keep earlier versions, the audit
+entry of each version, and each household's state for a month. What makes a visit valid
+is ``validation``'s."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
 
+from ..access.permissions import is_office, may_correct
 from ..clock import now_iso
 from ..models import AuditEntry, Household, Need, User, Visit
+from ..months import month_of
 from ..storage import Registry, Store
-from ..storage.paths import DATE_PATTERN, ID_PATTERN, whole
-from ..vocab import DEFAULT_CHECKLIST, GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 from . import location as geo
-
-ID_RE = whole(ID_PATTERN)
-MAX_NEEDS = 20
-MAX_NOTES = 2000
-MAX_NEED_TEXT = 500
-# A visit saved offline at the end of a month may reach the server days later.
-HELPER_GRACE_DAYS = 7
-# No paper record of this work is older; a mistyped year such as 0001 or 1900 is refused.
-EARLIEST_DATE = date(2000, 1, 1)
-_DATE_RE = whole(DATE_PATTERN)
-# Invisible characters pasted from other apps: they mean nothing in a note, and a worksheet
-# cannot hold them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# What an error names of the unknown keys a client sent: enough to find the mistake, never
-# the whole (perhaps huge) object echoed back.
-UNKNOWN_SHOWN = 3
-UNKNOWN_KEY_CHARS = 40
-
-
-class VisitError(ValueError):
-    """The visit cannot be stored; ``errors`` maps a field to a message for the user."""
-
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
-
-
-@dataclass
-class ChecklistItem:
-    key: str
-    label: str
-
-
-def checklist(store: Store) -> list[ChecklistItem]:
-    """The township's environment checklist (the defaults until it sets its own)."""
-    items = store.setting("checklist")
-    if not items:
-        return [ChecklistItem(k, label) for k, label in DEFAULT_CHECKLIST]
-    return [ChecklistItem(i["key"], i["label"]) for i in items]
-
-
-def may_record(user: User, household: Household) -> bool:
-    """Helpers record for their own households; the office may enter on anyone's behalf."""
-    return user.role == "admin" or (user.role == "helper" and user.phone in household.helpers)
-
-
-def earliest_date(user: User, today: date) -> date | None:
-    """The oldest date this user may record; None: no limit (补录 by the office)."""
-    if user.role == "admin":
-        return None
-    return min(today.replace(day=1), today - timedelta(days=HELPER_GRACE_DAYS))
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    return None
-
-
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _free_text(raw: Any, field: str, errors: dict[str, str]) -> str:
-    """Text the helper typed: a string or nothing, invisible control characters dropped;
-    anything else (a number, a list: an API client's mistake) is refused, not converted."""
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        errors[field] = _("应为文字")
-        return ""
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a broken client
-        errors[field] = _("含有无法保存的字符")
-        return ""
-    return _CONTROL.sub("", raw).strip()
-
-
-def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> str:
-    # Only YYYY-MM-DD: Python also reads "20261129" and week dates, which no form sends.
-    try:
-        if not isinstance(raw, str) or not _DATE_RE.match(raw):
-            raise ValueError(raw)
-        day = date.fromisoformat(raw)
-    except ValueError:
-        errors["date"] = _("请填写日期（年-月-日）")
-        return ""
-    if day > today:
-        errors["date"] = _("日期不能晚于今天")
-    if day < EARLIEST_DATE:
-        errors["date"] = _("日期不能早于 %(year)d 年", year=EARLIEST_DATE.year)
-    oldest = earliest_date(user, today)
-    if oldest is not None and day < oldest:
-        errors["date"] = _("只能登记本月的走访；更早的记录请镇扶贫办补录")
-    return day.isoformat()
-
-
-def _parse_flags(
-    raw: Any, keys: list[str], required: bool, allow_none: bool, field: str, errors: dict[str, str]
-) -> dict[str, Any]:
-    raw = raw if isinstance(raw, dict) else {}
-    out: dict[str, Any] = {}
-    for key in keys:
-        value = raw.get(key, "missing")
-        if value == "missing":
-            if required:
-                errors[f"{field}.{key}"] = _("请选择")
-            continue
-        if value is None and allow_none:
-            out[key] = None
-        elif isinstance(value, bool):
-            out[key] = value
-        else:
-            errors[f"{field}.{key}"] = _("请选择")
-    unknown = set(raw) - set(keys)
-    if unknown:
-        errors[field] = _("未知项目：%(keys)s", keys=_some_keys(unknown))
-    return out
-
-
-def _some_keys(keys: set[Any]) -> str:
-    """A few of ``keys``, each cut short and without control characters, then "…" when
-    there were more."""
-    shown = []
-    for key in sorted(map(str, keys))[:UNKNOWN_SHOWN]:
-        key = " ".join(_CONTROL.sub("", key).split())
-        shown.append(key if len(key) <= UNKNOWN_KEY_CHARS else key[:UNKNOWN_KEY_CHARS] + "…")
-    return "、".join(shown) + ("…" if len(keys) > UNKNOWN_SHOWN else "")
-
-
-def _parse_needs(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or len(raw) > MAX_NEEDS:
-        errors["needs"] = _("需求最多 %(n)d 条", n=MAX_NEEDS)
-        return []
-    needs = []
-    for i, item in enumerate(raw):
-        item = item if isinstance(item, dict) else {}
-        category = _text_or_none(item.get("category"))
-        field = f"needs.{i}.description"
-        description = _free_text(item.get("description"), field, errors)
-        if category not in NEED_CATEGORIES:
-            errors[f"needs.{i}.category"] = _("请选择需求类别")
-        if field not in errors and not description:
-            errors[field] = _("请描述需求")
-        elif len(description) > MAX_NEED_TEXT:
-            errors[field] = _("需求描述最多 %(n)d 字", n=MAX_NEED_TEXT)
-        urgent = item.get("urgent", False)
-        if not isinstance(urgent, bool):
-            errors[f"needs.{i}.urgent"] = _("请选择是否紧急")
-        needs.append({"category": category, "description": description, "urgent": urgent is True})
-    return needs
-
-
-def validate(
-    store: Store, payload: dict[str, Any], user: User, today: date
-) -> tuple[Household, dict[str, Any]]:
-    """Check a visit as sent by the form or the API; return its household and clean fields.
-
-    Raises VisitError with every problem found, keyed by field.
-    """
-    errors: dict[str, str] = {}
-    visit_id = payload.get("id")
-    visit_id = visit_id if isinstance(visit_id, str) else ""
-    if not ID_RE.match(visit_id):
-        errors["id"] = _("记录编号无效")
-    household_id = payload.get("household")
-    # A 户编号 is text: 4117210010001 sent as a JSON number is a client's mistake (and one
-    # with a leading zero would have lost it), refused rather than converted.
-    if household_id is not None and not isinstance(household_id, str):
-        raise VisitError({"household": _("户编号应为文字")})
-    household = store.household(household_id or "")
-    if household is None:
-        raise VisitError({"household": _("没有这个户编号")}, status=404)
-    if not may_record(user, household):
-        raise VisitError({"household": _("您不是这户的帮扶责任人，不能登记走访")}, status=403)
-
-    helper = user.phone
-    if user.role == "admin":
-        helper = payload.get("helper") or (household.helpers[0] if household.helpers else "")
-        # A phone is text too: a number is refused, not converted.
-        helper = helper if isinstance(helper, str) else ""
-        helper_user = store.user(helper)
-        if helper_user is None or helper_user.role != "helper":
-            errors["helper"] = _("请选择走访的帮扶责任人")
-    # Only strings are looked up: JSON may send a list or object, which cannot be.
-    kind = _text_or_none(payload.get("kind"))
-    if kind not in VISIT_KINDS:
-        errors["kind"] = _("请选择走访方式")
-    in_person = kind == "in_person"
-    satisfaction = payload.get("satisfaction") or ""
-    if not isinstance(satisfaction, str) or (
-        satisfaction not in SATISFACTION and (satisfaction or kind != "nobody_home")
-    ):
-        errors["satisfaction"] = _("请选择满意度")
-    notes = _free_text(payload.get("notes"), "notes", errors)
-    if len(notes) > MAX_NOTES:
-        errors["notes"] = _("备注最多 %(n)d 字", n=MAX_NOTES)
-    helped_clean = payload.get("helped_clean", False)
-    if not isinstance(helped_clean, bool):
-        errors["helped_clean"] = _("请选择")
-    fields = {
-        "id": visit_id,
-        "household": household.id,
-        "village": household.village,
-        "helper": helper,
-        "recorded_by": user.phone,
-        "date": _parse_date(payload.get("date"), user, today, errors),
-        "kind": kind,
-        # A household met in person is checked in full; on the phone what was asked is kept.
-        "guarantees": _parse_flags(
-            payload.get("guarantees"), list(GUARANTEES), in_person, False, "guarantees", errors
-        ),
-        "environment": _parse_flags(
-            payload.get("environment"),
-            [i.key for i in checklist(store)],
-            in_person,
-            True,
-            "environment",
-            errors,
-        ),
-        "helped_clean": helped_clean is True,
-        "needs": _parse_needs(payload.get("needs"), errors),
-        "satisfaction": satisfaction,
-        "notes": notes,
-    }
-    if "location" in payload:
-        # Absent (a correction from the HTML form) keeps what was stored; null is "no fix".
-        fields["location"] = geo.parse_location(payload["location"], errors)
-    if errors:
-        raise VisitError(errors)
-    return household, fields
+from .fields import SENT
+from .validation import VisitError, validate
 
 
 def _need_id(visit: Visit, need: dict[str, Any]) -> str:
@@ -281,24 +47,19 @@ def _needs_for(visit: Visit) -> list[Need]:
     ]
 
 
-def needs_of(visit: Visit) -> list[Need]:
-    """The ledger entries of a stored visit (for writers that change it otherwise, such as
-    adding a photo)."""
-    return _needs_for(visit)
+def needs_of(visit: Visit, stored: list[Need]) -> list[Need]:
+    """The needs to store with a version of a visit, given the visit's needs already stored
+    (``Store.save_visit`` asks under the file's lock): its ledger entries under the ledger's
+    rule, for every writer of a visit (recording, correcting, adding a photo)."""
+    from .needs import carry_over  # needs imports figures, which imports this module
+
+    return carry_over(_needs_for(visit), stored)
 
 
-_CONTENT = (
-    "household",
-    "helper",
-    "date",
-    "kind",
-    "guarantees",
-    "environment",
-    "helped_clean",
-    "needs",
-    "satisfaction",
-    "notes",
-)
+# What a correction compares to tell whether anything changed: the fields a client sends,
+# but the id (never changed) and the location (left out by the HTML form's corrections,
+# which keep the stored one).
+_CONTENT = tuple(name for name in SENT if name not in ("id", "location"))
 
 
 def record_visit(
@@ -334,7 +95,7 @@ def record_visit(
             raise VisitError({"id": conflict}, status=409)
         return None
 
-    stored, created = store.save_visit(visit, decide, _needs_for, audit=audit_entry)
+    stored, created = store.save_visit(visit, decide, needs_of, audit=audit_entry)
     # The registry is rewritten only for a household that has no location yet.
     first_fix = stored.kind == "in_person" and geo.good_fix(stored.location)
     if created and first_fix and not household.location:
@@ -347,7 +108,7 @@ def _neighbours(day: str) -> list[str]:
     the previous one for the 1st, the next one for the last day."""
     this = date.fromisoformat(day)
     return [
-        (this + timedelta(days=step)).isoformat()[:7]
+        month_of(this + timedelta(days=step))
         for step in (-1, 1)
         if (this + timedelta(days=step)).month != this.month
     ]
@@ -379,17 +140,6 @@ def place_household(
     return changed
 
 
-def may_correct(user: User, visit: Visit, today: date) -> bool:
-    """A helper corrects their own visit within its month; the office any time."""
-    if user.role == "admin":
-        return True
-    return (
-        user.role == "helper"
-        and user.phone in (visit.helper, visit.recorded_by)
-        and visit.month == today.isoformat()[:7]
-    )
-
-
 def correct_visit(
     store: Store, original: Visit, payload: dict[str, Any], user: User, today: date | None = None
 ) -> Visit:
@@ -398,7 +148,7 @@ def correct_visit(
     if not may_correct(user, original, today):
         raise VisitError({"id": _("只能在当月修改自己的走访记录")}, status=403)
     payload = {**payload, "id": original.id, "household": original.household}
-    if user.role == "admin":
+    if is_office(user):
         payload.setdefault("helper", original.helper)
     _household, fields = validate(store, payload, user, today)
     if fields["date"][:7] != original.month:
@@ -414,7 +164,7 @@ def correct_visit(
             return None  # nothing changed: keep the record as it is
         updated = Visit.from_doc({**existing.to_doc(), **fields})
         updated.recorded_by = existing.recorded_by
-        updated.helper = existing.helper if user.role != "admin" else fields["helper"]
+        updated.helper = fields["helper"] if is_office(user) else existing.helper
         updated.updated_at = stamp
         updated.updated_by = user.phone
         updated.version = existing.version + 1
@@ -422,7 +172,7 @@ def correct_visit(
         return updated
 
     # Needs follow the new version: open ones of the old version are replaced.
-    stored, _changed = store.save_visit(Visit(**fields), decide, _needs_for, audit=audit_entry)
+    stored, _changed = store.save_visit(Visit(**fields), decide, needs_of, audit=audit_entry)
     return stored
 
 
@@ -458,7 +208,7 @@ def recover_audit(store: Store, now: float | None = None) -> int:
             if month not in known:
                 known[month] = {
                     (e.target, (e.after or {}).get("version"))
-                    for e in store.audit_log(month)
+                    for e in store.audit_log.entries(month)
                     if e.action in ("visit.create", "visit.correct") and isinstance(e.after, dict)
                 }
             if (visit.id, visit.version) in known[month]:
@@ -475,18 +225,6 @@ def household_visits(store: Store, household: Household, months: list[str]) -> l
     """The household's visits in the given months, newest first."""
     out = [v for m in months for v in store.household_visits(m, household.village, household.id)]
     return sorted(out, key=lambda v: (v.date, v.created_at), reverse=True)
-
-
-def recent_months(today: date, count: int) -> list[str]:
-    """``count`` months up to and including today's, newest first."""
-    year, month = today.year, today.month
-    out = []
-    for _i in range(count):
-        out.append(f"{year:04d}-{month:02d}")
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-    return out
 
 
 def states_of(visits: list[Visit], household_ids: Iterable[str]) -> dict[str, str]:
