@@ -401,9 +401,9 @@ def test_transfer_moves_every_household_of_a_helper(client, auth, office):
     assert entry.target == owner and entry.after["to"] == SPARE
     assert sorted(entry.before["households"]) == mine
     assert entry.after["households"][H1] == [SPARE]
-    assert "已将 2 户转给新的帮扶责任人" in client.get(f"/office/helpers/{owner}").get_data(
-        as_text=True
-    )
+    assert "已将 2 户转交给 孙备用（13900000009）" in client.get(
+        f"/office/helpers/{owner}"
+    ).get_data(as_text=True)
 
 
 def test_transfer_to_someone_already_paired_keeps_them_once(office):
@@ -454,7 +454,7 @@ def test_a_deactivated_helper_cannot_log_in_and_their_history_stays(client, app,
     refused = helper_client.post(
         "/login", data={"phone": owner.phone, "password": PASSWORD, "csrf_token": csrf_from(page)}
     )
-    assert refused.status_code == 200 and "手机号或密码不对" in refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "手机号或密码错误" in refused.get_data(as_text=True)
     # Their visits stay.
     assert any(v.id == visit.id for v in office.visits(TODAY.isoformat()[:7]))
     (entry,) = audit(office, "user.deactivate")

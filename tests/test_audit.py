@@ -334,7 +334,10 @@ def test_a_transfer_on_a_household_page_shows_that_households_helpers(
     page = client.get(f"/h/{store.household(households['h1'].id).token}").get_data(as_text=True)
     assert "帮扶责任人: 张帮扶 13900000001 → 李帮扶 13900000002" in _history(page)
     (cell,) = _cells(client.get("/office/audit").get_data(as_text=True))
-    assert cell == "<div><b>转给</b>: 李帮扶 13900000002</div><div><b>帮扶户</b>: 1 户</div>"
+    assert cell == (
+        "<div><b>转给</b>: 李帮扶 13900000002</div>"
+        "<div><b>帮扶户</b>: 1 户：马娟（4117210010001）</div>"
+    )
 
 
 def test_the_table_scrolls_inside_its_own_box(client, auth, store, households):
@@ -367,7 +370,7 @@ def test_the_count_and_the_labels_in_english(client, auth, store, households):
     assert "<b>Poverty status</b>: <del>Not yet exited</del> → Exited poverty" in page
     assert "Households: 0 added, 1 updated, 1 unchanged" in page
     # Nothing Chinese but the data: names, villages, the file, what the helper wrote.
-    data = ["院子已打扫", "慢性病用药报销", "花名册.csv", "聂河村", "王寨村"]
+    data = ["院子已打扫", "慢性病用药报销", "花名册.csv", "聂河村", "王寨村", "马娟", "梁强"]
     data += [name for _phone, _role, name in PEOPLE.values()]
     for text in data:
         page = page.replace(text, "")
@@ -387,7 +390,10 @@ def test_a_household_history_has_the_offices_entry_for_an_old_visit(
     assert [e.target for e in found if e.action == "visit.create"] == ["old-paper-record-01"]
     auth.login("admin")
     page = client.get(f"/office/audit?household={h1.id}").get_data(as_text=True)
-    assert "old-paper-record-01" in page
+    # Named by its household and date (with the year: not this year's), never by its id.
+    year = date.today().year - 2
+    assert f'<td class="break">马娟（{h1.id}）{year}年6月1日的走访</td>' in page
+    assert "old-paper-record-01" not in page
 
 
 # --- a crash between a visit's save and its audit line -----------------------------------------

@@ -32,7 +32,7 @@ def test_it_refuses_a_wrong_password_in_chinese(client, households):
         data={"phone": PEOPLE["owner"][0], "password": "wrong", "csrf_token": csrf_from(page)},
     )
     assert response.status_code == 200
-    assert "手机号或密码不对" in response.get_data(as_text=True)
+    assert "手机号或密码错误" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302  # still not logged in
 
 
@@ -213,7 +213,7 @@ def _failed_login(client, phone: str, address: str) -> float:
     )
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
-    assert "手机号或密码不对" in response.get_data(as_text=True)
+    assert "手机号或密码错误" in response.get_data(as_text=True)
     return elapsed
 
 

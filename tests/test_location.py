@@ -9,7 +9,7 @@ import pytest
 from helpers import PEOPLE, visit_payload
 
 from fieldvisit import config
-from fieldvisit.figures import dashboard
+from fieldvisit.figures import dashboard, targets
 from fieldvisit.models import User
 from fieldvisit.visits import location as geo
 from fieldvisit.visits import recording as visits
@@ -151,10 +151,16 @@ def test_far_visits_and_missing_evidence_are_flagged_for_supervisors(
     visits.record_visit(store, visit_payload(households["h1"], id="visit-far-01", location=far), me)
     with app.app_context():
         flags = {f.visit.id: f for f in dashboard.evidence_flags(store, MONTH)}
+        # Photos are not required by default: the far visit is flagged for its distance only,
+        # and the near one, with its location, has nothing to check.
+        assert flags["visit-far-01"].far and not flags["visit-far-01"].no_photo
+        assert "visit-near-1" not in flags
+        targets.set_targets(store, targets.Targets(photo_required=True), PEOPLE["admin"][0])
+        flags = {f.visit.id: f for f in dashboard.evidence_flags(store, MONTH)}
         assert flags["visit-far-01"].far and flags["visit-far-01"].no_photo
         assert not flags["visit-near-1"].far and flags["visit-near-1"].no_photo
         app.config["FAR_METERS"] = 100
-        assert dashboard.evidence_flags(store, MONTH)[1].far  # the near one, over 100 m
+        assert all(f.far for f in dashboard.evidence_flags(store, MONTH))  # ~111 m is over 100
     auth.login("supervisor")
     html = client.get("/dashboard").get_data(as_text=True)
     assert "需要核实的走访" in html

@@ -108,7 +108,8 @@ def test_only_the_office_reopens(client, auth, store, raised, role, expected):
     need = raised["屋顶漏雨"]
     needs.resolve(store, need.id, PEOPLE["admin"][0], "已修缮")
     auth.login(role)
-    response = client.post(f"/needs/{need.id}/reopen", data={"csrf_token": auth.csrf()})
+    data = {"csrf_token": auth.csrf(), "note": "回访发现仍漏雨"}
+    response = client.post(f"/needs/{need.id}/reopen", data=data)
     assert response.status_code == expected
     assert stored(store, need.id).status == ("open" if role == "admin" else "resolved")
 

@@ -561,7 +561,7 @@ def test_a_visit_refused_online_stays_on_the_form_and_back_after_saving_starts_a
     # Complete, but a date a helper may not record: refused by the server, kept on the form.
     page.fill("input[name=date]", (date.today() - timedelta(days=40)).isoformat())
     _fill_visit(page, "被退回也不丢")
-    page.wait_for_selector(".fv-status:has-text('走访日期：只能登记本月的走访')")
+    page.wait_for_selector(".fv-status:has-text('走访日期：只能登记本月及 7 天内的走访')")
     page.wait_for_selector("input[name=date] + p.error:has-text('镇扶贫办补录')")
     assert page.input_value("textarea[name=notes]") == "被退回也不丢"
     assert page.locator(".fv-photos .thumbs img").count() == 1

@@ -253,7 +253,7 @@ def test_after_a_transfer_the_office_reprints_just_the_plates_naming_the_old_hel
         follow_redirects=True,
     )
     page = response.get_data(as_text=True)
-    assert "已将 2 户转给新的帮扶责任人" in page
+    assert "已将 2 户转交给 李帮扶（13900000002）" in page
     assert "2 户门上的户牌印的还是原来的帮扶责任人" in page
     assert 'href="/office/plates#stale-plates"' in page  # the confirmation points to them
 

@@ -5,7 +5,8 @@ this module only reads them. Targets differ by kind: a household's 户编号 for
 ``household.*``, a visit's id for ``visit.*``, a need's id for ``need.*``, a phone for
 ``user.*``/``token.*``/``helper.*`` and the file name for ``registry.import``. A household's
 history therefore matches its 户编号, the ids of its visits and needs, and the bulk entries
-(imports, transfers) that name it. How an entry reads on the page: ``audit_words``.
+(imports, transfers) that name it. How an entry reads on the page: ``words``, which names
+targets as the office knows them (``targets``).
 """
 
 from __future__ import annotations

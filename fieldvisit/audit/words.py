@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from babel.lists import format_list
@@ -20,10 +20,11 @@ from flask_babel import lazy_gettext as _l
 
 from .. import registry, vocab
 from ..idcard import mask_id_number
-from ..models import AuditEntry
+from ..models import AuditEntry, Household
 from ..registry.columns import COLUMN_LABELS
 from ..storage import Store
 from ..visits.fields import checklist
+from .targets import Records, about, household_words
 
 # Kinds the page offers as filters: the prefix of ``action``, and its label.
 KINDS: dict[str, Any] = {
@@ -45,6 +46,7 @@ ACTIONS: dict[str, Any] = {
     "visit.create": _l("新增走访记录"),
     "visit.correct": _l("修改走访记录"),
     "visit.photo": _l("添加照片"),
+    "visit.photo_remove": _l("删除照片"),
     "need.resolve": _l("需求销号"),
     "need.reopen": _l("重新打开需求"),
     "need.comment": _l("添加意见"),
@@ -63,6 +65,7 @@ ACTIONS: dict[str, Any] = {
 }
 _MAX_KEYS = 12  # every field the office can edit fits
 _MAX_VALUE = 80
+_MAX_LISTED = 50  # households a transfer names; more than a helper is ever paired with
 _ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})")
 # Left out of the compact view: earlier versions and secrets, and what the entry's target
@@ -75,7 +78,7 @@ _HIDDEN_KEYS = frozenset(
 # registry.import entry, where the village shows). A visit's version counts corrections,
 # which the action says; who entered it is the entry's ``who``.
 _CONTEXT_KEYS: dict[str, frozenset[str]] = {
-    "visit.": frozenset({"village", "version", "recorded_by", "updated_by"}),
+    "visit.": frozenset({"village", "version", "recorded_by", "updated_by", "photo", "photo_id"}),
     "need.": frozenset({"village"}),
 }
 # Field labels: a household's as the registry's columns name them (Chinese message ids,
@@ -111,7 +114,7 @@ _FIELDS: dict[str, Any] = {
 }
 _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "visit.": {"location": _l("走访定位")},
-    "need.": {"status": _l("状态")},
+    "need.": {"status": _l("状态"), "reason": _l("重新打开的原因")},
     "user.": {"phone": _l("手机号")},
 }
 # Coded values, by field; a need's status is its own.
@@ -154,15 +157,22 @@ class Row:
 @dataclass(frozen=True)
 class Names:
     """What turns codes into words: users' names by phone, the environment checklist's
-    labels by key."""
+    labels by key, households by 户编号, and the visits and needs entries are about."""
 
     people: Mapping[str, str]
     checklist: Mapping[str, str]
+    households: Mapping[str, Household] = field(default_factory=dict)
+    records: Records = field(default_factory=Records)
 
     @classmethod
     def of(cls, store: Store) -> Names:
-        users = store.registry().users.values()
-        return cls({u.phone: u.name for u in users}, {i.key: i.label for i in checklist(store)})
+        reg = store.registry()
+        return cls(
+            {u.phone: u.name for u in reg.users.values()},
+            {i.key: i.label for i in checklist(store)},
+            dict(reg.households),
+            Records(store),
+        )
 
 
 def kind_labels() -> list[tuple[str, str]]:
@@ -191,15 +201,26 @@ def present(entry: AuditEntry, names: Names, household: str = "") -> Row:
         found = _transfer_changes(entry, names, household)
     else:
         found = changes(entry, names)
-    phone_target = kind in ("user.", "token.", "helper.")
     return Row(
         entry=entry,
         who=person(entry.who, names),
         action=action_label(entry.action),
-        target=_clip(person(entry.target, names) if phone_target else entry.target),
+        target=_clip(_target(entry, kind, names)),
         file=_clip(entry.target) if entry.action == "registry.import" else "",
         changes=found,
     )
+
+
+def _target(entry: AuditEntry, kind: str, names: Names) -> str:
+    # Never a bare visit, need or photo id: nobody in the office knows a record by its id.
+    words = about(entry, names.households, names.records)
+    if words is not None:
+        return words
+    if kind in ("user.", "token.", "helper."):
+        return person(entry.target, names)
+    if kind == "settings.":
+        return _field(kind, entry.target)
+    return entry.target
 
 
 def changes(entry: AuditEntry, names: Names) -> list[Change]:
@@ -293,7 +314,7 @@ def _import_changes(entry: AuditEntry, names: Names, household: str) -> list[Cha
 
 def _transfer_changes(entry: AuditEntry, names: Names, household: str) -> list[Change]:
     """A helper's households given to another: for one household, its helpers before and
-    after; otherwise to whom, and how many households."""
+    after; otherwise to whom, and which households (by 户主 and 户编号)."""
     before = entry.before if isinstance(entry.before, dict) else {}
     after = entry.after if isinstance(entry.after, dict) else {}
     old, new = before.get("households") or {}, after.get("households") or {}
@@ -306,10 +327,17 @@ def _transfer_changes(entry: AuditEntry, names: Names, household: str) -> list[C
             )
         ]
     out = [Change(_field("helper.", "to"), "", _value("helper.", "to", after.get("to"), names))]
-    count = len(new or old)
-    out.append(
-        Change(_field("helper.", "households"), "", ngettext("%(num)d 户", "%(num)d 户", count))
+    moved = sorted(new or old)
+    listed = [household_words(hid, names.households) for hid in moved[:_MAX_LISTED]]
+    if len(moved) > _MAX_LISTED:
+        listed.append("…")
+    text = ngettext(
+        "%(num)d 户：%(households)s",
+        "%(num)d 户：%(households)s",
+        len(moved),
+        households=_join(listed),
     )
+    out.append(Change(_field("helper.", "households"), "", text))
     return out
 
 

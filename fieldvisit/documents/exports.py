@@ -301,6 +301,8 @@ def export_visits(
     return count
 
 
-def export_filename(township: str, month: str, village: str | None, fmt: str) -> str:
-    parts = [p for p in (township, village) if p]
-    return "-".join([*parts, f"{month_label(month)}走访记录"]) + f".{fmt}"
+def export_filename(month: str, village: str | None, fmt: str) -> str:
+    """``走访记录-2026-11.xlsx`` (``走访记录-2026-11-聂河村.xlsx`` for a village): the month in
+    digits sorts the files of a year in order in any folder. The township is not named: one
+    server holds one township's records, and its office knows whose they are."""
+    return "-".join(p for p in ("走访记录", month, village) if p) + f".{fmt}"

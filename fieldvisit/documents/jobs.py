@@ -42,12 +42,24 @@ class JobLimitError(RuntimeError):
     """The person already has as many unfinished jobs as allowed."""
 
 
+@dataclass(frozen=True)
+class Title:
+    """A job's title kept as the function that words it (its values bound in), worded each
+    time it is shown: the job lives a day, and whoever queued it may read its page in the
+    other language by then. ``str()`` needs a request or app context for the catalogue."""
+
+    words: Callable[[], str]
+
+    def __str__(self) -> str:
+        return self.words()
+
+
 @dataclass
 class Job:
     id: str
     owner: str  # phone of the user who queued it
     key: str  # what was asked for; the same request while unfinished reuses the job
-    title: str
+    title: Title | str  # shown with str(): a Title in the reader's language
     filename: str  # the download's name
     mimetype: str
     created: float = field(default_factory=time.time)
@@ -94,7 +106,7 @@ class JobRunner:
     # --- asking -------------------------------------------------------------------------
 
     def submit(
-        self, owner: str, key: str, title: str, filename: str, mimetype: str, work: Work
+        self, owner: str, key: str, title: Title | str, filename: str, mimetype: str, work: Work
     ) -> Job:
         """Queue ``work`` for ``owner``; the same ``key`` still unfinished returns that job.
         Raises JobLimitError when the owner already waits for too many."""

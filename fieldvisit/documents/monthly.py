@@ -30,6 +30,7 @@ from ..figures.month import (
     month_figures,
     too_early_message,
 )
+from ..figures.targets import Targets, targets
 from ..households.lookup import township_name
 from ..models import Household, Village
 from ..months import FIRST_MONTH, check_month, month_bounds, previous_month, this_month
@@ -172,15 +173,24 @@ class MonthlyReport:
     villages: dict[str, Village]
     lines: list[HouseholdLine] = field(default_factory=list)  # a village's report only
     generated: str = ""
+    # The township's completion target: 未完成 and the hatched bars mean "below it", as on
+    # the dashboard.
+    targets: Targets = field(default_factory=Targets)
+
+    @property
+    def last_day(self) -> date:
+        """The month's last day, printed as the end of a finished month's period: "至月末"
+        leaves the reader to count whether November has 30 days."""
+        return month_bounds(self.figures.month)[1]
 
 
-def _completion_chart(rows: list[VillageRow]) -> Markup:
+def _completion_chart(rows: list[VillageRow], rules: Targets) -> Markup:
     bars = [
         Bar(
             label=row.village,
             value=row.rate,
             text=f"{row.visited}/{row.households}  {percent(row.rate)}",
-            below_target=row.visited < row.households,
+            below_target=rules.below(row.visited, row.households),
         )
         for row in rows
     ]
@@ -198,6 +208,7 @@ def build_monthly_report(
     village = check_village(store, village)
     figures = month_figures(store, month, village, today=today)
     reg = store.registry()
+    rules = targets(store)
     _first, last = month_bounds(month)
 
     if village is None:
@@ -220,7 +231,7 @@ def build_monthly_report(
         as_of=today if today < last else None,
         previous_known=previous_month(month) in store.months(),
         completion=completion,
-        chart=_completion_chart(completion),
+        chart=_completion_chart(completion, rules),
         not_visited=[
             missing[h.id] for h in in_household_order([m.household for m in missing.values()])
         ],
@@ -231,6 +242,7 @@ def build_monthly_report(
         villages=reg.villages,
         lines=lines,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        targets=rules,
     )
 
 

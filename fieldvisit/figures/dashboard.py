@@ -41,6 +41,7 @@ from .month import (
     rate,
     too_early_message,
 )
+from .targets import Targets, targets
 
 # A gap is followed back this many months (the chosen one included). Households are visited
 # every month, so the latest answer about a guarantee is almost always within three months.
@@ -218,8 +219,9 @@ DEFAULT_FAR_METERS = 500
 
 @dataclass
 class EvidenceFlag:
-    """A visit a supervisor should look at: recorded far from the household, or an
-    in-person visit without a photo or without a location."""
+    """A visit a supervisor should look at: recorded far from the household; an in-person
+    visit without a location although the helper's phone gave one for another visit that
+    month; an in-person visit without a photo where the township requires one."""
 
     visit: Visit
     household: Household
@@ -230,6 +232,28 @@ class EvidenceFlag:
     no_location: bool
 
 
+@dataclass
+class HelperEvidence:
+    """One helper's flagged visits of the month, counted by kind: a supervisor calls the
+    helper about all of them at once, so the page shows one row per helper."""
+
+    phone: str
+    helper: User | None
+    flags: list[EvidenceFlag]
+
+    @property
+    def far(self) -> int:
+        return sum(f.far for f in self.flags)
+
+    @property
+    def no_location(self) -> int:
+        return sum(f.no_location for f in self.flags)
+
+    @property
+    def no_photo(self) -> int:
+        return sum(f.no_photo for f in self.flags)
+
+
 def far_meters() -> int:
     """FIELDVISIT_FAR_METERS, or the default outside a request."""
     if has_app_context():
@@ -238,22 +262,39 @@ def far_meters() -> int:
 
 
 def evidence_flags(
-    store: Store, month: str, village: str | None = None, limit: int | None = None
+    store: Store,
+    month: str,
+    village: str | None = None,
+    limit: int | None = None,
+    photo_required: bool | None = None,
 ) -> list[EvidenceFlag]:
-    """The month's flagged visits, farthest first, then in-person visits lacking evidence
-    by date. Phone calls and "nobody home" are flagged only when far away."""
+    """The month's flagged visits, farthest first, then the rest by date.
+
+    Only what is worth a call: a visit of any kind recorded far from the household; an
+    in-person visit without a location when the same helper's phone gave a location for
+    another visit that month (so it could, and this one's is missing — a phone that never
+    gives one, or a township without household locations, flags nothing); an in-person
+    visit without a photo only when the township requires photos (``targets``). Phone calls
+    and "nobody home" are flagged only when far away.
+    """
     limit = limit if limit is not None else far_meters()
+    if photo_required is None:
+        photo_required = targets(store).photo_required
     reg = store.registry()
+    visits = store.visits(month, village)
+    # Whole-township visits, not just the village's: a helper's phone may show a location in
+    # another village they help.
+    located = {v.helper for v in (visits if village is None else store.visits(month)) if v.location}
     flags = []
-    for visit in store.visits(month, village):
+    for visit in visits:
         household = reg.households.get(visit.household)
         if household is None:
             continue
         distance = geo.distance_m(household.location, visit.location)
         far = distance is not None and distance > limit
         in_person = visit.kind == "in_person"
-        no_photo = in_person and not visit.photos
-        no_location = in_person and not visit.location
+        no_photo = photo_required and in_person and not visit.photos
+        no_location = in_person and not visit.location and visit.helper in located
         if far or no_photo or no_location:
             flags.append(
                 EvidenceFlag(
@@ -267,6 +308,16 @@ def evidence_flags(
                 )
             )
     return sorted(flags, key=lambda f: (not f.far, -(f.distance or 0), f.visit.date, f.visit.id))
+
+
+def evidence_by_helper(flags: list[EvidenceFlag]) -> list[HelperEvidence]:
+    """``flags`` per helper, the one with the most far-away visits first, then the most
+    flagged; each helper's visits keep the order of ``flags``."""
+    rows: dict[str, HelperEvidence] = {}
+    for flag in flags:
+        phone = flag.visit.helper
+        rows.setdefault(phone, HelperEvidence(phone, flag.helper, [])).flags.append(flag)
+    return sorted(rows.values(), key=lambda r: (-r.far, -len(r.flags), r.phone))
 
 
 # --- the whole page ------------------------------------------------------------------------
@@ -288,6 +339,14 @@ class Completion:
     previous_same_day: int | None
     flags: list[EvidenceFlag] = field(default_factory=list)
     far_meters: int = DEFAULT_FAR_METERS
+    targets: Targets = field(default_factory=Targets)
+
+    @property
+    def evidence(self) -> list[HelperEvidence]:
+        return evidence_by_helper(self.flags)
+
+    def below_target(self, visited: int, households: int) -> bool:
+        return self.targets.below(visited, households)
 
     @property
     def month(self) -> str:
@@ -338,6 +397,7 @@ def completion(store: Store, query: Query, today: date | None = None) -> Complet
     if query.unit is not None:
         helpers = [row for row in helpers if row.unit == query.unit]
     same_day = figures.previous_same_day
+    rules = targets(store)
     return Completion(
         query=query,
         figures=figures,
@@ -347,6 +407,9 @@ def completion(store: Store, query: Query, today: date | None = None) -> Complet
         heads={m.household.id: m.household.head for m in figures.not_visited},
         today=today,
         previous_same_day=same_day,
-        flags=evidence_flags(store, query.month, query.village),
+        flags=evidence_flags(
+            store, query.month, query.village, photo_required=rules.photo_required
+        ),
         far_meters=far_meters(),
+        targets=rules,
     )

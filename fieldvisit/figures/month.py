@@ -19,7 +19,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from ..collation import in_household_order, pinyin_key
+from ..collation import in_household_order, name_key, pinyin_key
 from ..models import Household, Need, User, Visit
 from ..months import FIRST_MONTH, month_bounds, previous_month, this_month
 from ..storage import Store
@@ -237,9 +237,7 @@ def _helper_rows(
                 if states[h.id] == "attempted":
                     row.attempted += 1
     # Helpers who are behind first, the furthest behind at the top.
-    return sorted(
-        rows.values(), key=lambda r: (-len(r.missing), r.rate, pinyin_key(r.name), r.phone)
-    )
+    return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, name_key(r.name), r.phone))
 
 
 def open_at(need: Need, as_of: date) -> bool:

@@ -2,9 +2,11 @@
 
 A name matches when the query spells its characters from some character on, each character
 given by itself, its full pinyin or the start of its pinyin: 王建国 is found by ``王建国``,
-``wjg``, ``wangjianguo``, ``wangjg``, ``wjianguo`` and, from the given name, ``jg``. Every
-reading of a character counts (曾 is ``zeng`` and ``ceng``, 单 is ``shan`` and ``dan``), as
-the registry does not say which one a family uses, and ü may be typed ``v`` or ``u``.
+``wjg``, ``wangjianguo``, ``wangjg``, ``wjianguo`` and, from the given name, ``jg``. A
+person's surname is read as a surname first (曾 ``zeng``, 单 ``shan``, 黑 ``he``: see
+``collation.SURNAME_READINGS``), and every other reading of a character counts too (曾 is
+also ``ceng``), as the registry does not say which one a family uses; ü may be typed ``v``
+or ``u``. Villages and units are not names: they keep their everyday readings.
 Digits find a 户编号 or a phone number; several words must all match.
 
 Pinyin comes from pypinyin. The readings of the whole registry are worked out once per
@@ -24,7 +26,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from ..access.permissions import is_helper
-from ..collation import in_household_order
+from ..collation import in_household_order, name_key, surname_reading
 from ..models import Household, User
 from ..storage import Registry, Store
 from ..vocab import ATTRIBUTES, CAUSES, STATUSES
@@ -67,6 +69,18 @@ def _char_readings(ch: str) -> tuple[str, ...]:
 def readings(text: str) -> Readings:
     """Each character of ``text`` (normalized) with the ways it may be typed."""
     return tuple(_char_readings(ch) for ch in normalize(text))
+
+
+def name_readings(name: str) -> Readings:
+    """``readings`` of a person's name, its surname's own reading put first (the one its
+    initials and its order follow) and added where pypinyin lacks it (黑 hè)."""
+    chars = readings(name)
+    surname, reading = surname_reading(normalize(name))
+    fixed = tuple(
+        (options[0], own, *(r for r in options[1:] if r != own))
+        for options, own in zip(chars, reading, strict=False)
+    )
+    return fixed + chars[len(surname) :]
 
 
 def initials(text: str) -> str:
@@ -144,7 +158,7 @@ class _HelperRow:
     name_chars: Readings
     unit: str
     unit_chars: Readings
-    sort_key: str
+    sort_key: tuple[tuple[int, int, str], ...]  # collation.name_key: the office's order
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,11 @@ class _Index:
         villages = {name: readings(name) for name in {h.village for h in reg.households.values()}}
         households = tuple(
             _HouseholdRow(
-                h, normalize(h.head), readings(h.head), normalize(h.village), villages[h.village]
+                h,
+                normalize(h.head),
+                name_readings(h.head),
+                normalize(h.village),
+                villages[h.village],
             )
             for h in in_household_order(reg.households.values())
         )
@@ -165,11 +183,17 @@ class _Index:
         for user in reg.users.values():
             if not is_helper(user):
                 continue
-            chars = readings(user.name)
-            key = " ".join(r[1] if len(r) > 1 else r[0] for r in chars)
+            chars = name_readings(user.name)
             unit = normalize(user.unit)
             helpers.append(
-                _HelperRow(user, normalize(user.name), chars, unit, readings(user.unit), key)
+                _HelperRow(
+                    user,
+                    normalize(user.name),
+                    chars,
+                    unit,
+                    readings(user.unit),
+                    name_key(user.name),
+                )
             )
         helpers.sort(key=lambda row: (row.sort_key, row.user.phone))
         return cls(households, tuple(helpers))

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from .columns import REQUIRED_COLUMNS
 from .errors import RegistryError, RowError
+from .excel_damage import NUMBER_COLUMNS, damaged_columns, is_scientific, scientific_reason
 from .fields import _FIELDS, _Invalid
 from .reading import _normalise, _read_table, _Table
 
@@ -46,12 +47,25 @@ class _Plan:
 class _Checker:
     """Checks the rows of one file, collecting every problem before giving up."""
 
-    def __init__(self, table: _Table) -> None:
+    def __init__(self, table: _Table, from_file: bool = True) -> None:
         self.table = table
+        # Whether the cells come from a spreadsheet (what Excel did to them can be said) or
+        # from the office's form.
+        self.from_file = from_file
         self.errors: list[RowError] = []
         self.plan = _Plan()
         self.first_row_of: dict[str, int] = self.plan.rows  # 户编号 -> row
         self.plan.headers = dict(table.headers)
+        # (row, column) of cells a file-level error already explains (numbers Excel turned
+        # into 4.11721E+12): one explanation instead of the same error on every row.
+        self.explained: set[tuple[int, str]] = set()
+
+    def check_damage(self) -> None:
+        """One file-level error per column whose numbers Excel or WPS damaged."""
+        for damage in damaged_columns(self.table.rows, self.table.lossy):
+            header = self.table.headers.get(damage.column, damage.column)
+            self.errors.append(RowError(0, header, damage.reason))
+            self.explained.update((row, damage.column) for row in damage.suppressed)
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row, self.table.headers.get(column, column), reason))
@@ -76,8 +90,13 @@ class _Checker:
             if column not in _FIELDS:
                 continue
             name, parse = _FIELDS[column]
+            if (number, column) in self.explained:
+                continue
             if (number, column) in self.table.lossy:
                 self.error(number, column, _lossy_reason())
+                continue
+            if self.from_file and column in NUMBER_COLUMNS and is_scientific(text):
+                self.error(number, column, scientific_reason(text))
                 continue
             try:
                 values[name] = parse(text)
@@ -85,7 +104,9 @@ class _Checker:
                 self.error(number, column, str(exc.args[0]))
         self._check_exit_year(number, cells, values)
         self._check_repeat(number, values.get("id"))
-        if "帮扶责任人" in cells and "帮扶责任人电话" in cells:
+        if (number, "帮扶责任人电话") in self.explained:
+            values["helpers"] = []
+        elif "帮扶责任人" in cells and "帮扶责任人电话" in cells:
             values["helpers"] = self._check_helpers(number, cells)
         self.plan.households.append(values)
 
@@ -134,6 +155,8 @@ class _Checker:
             if not _MOBILE.fullmatch(phone):
                 ok = False
                 reason = _("“%(value)s”不是 11 位手机号码", value=phone)
+                if self.from_file and is_scientific(phone):
+                    reason = scientific_reason(phone)
                 self.error(number, "帮扶责任人电话", reason)
         for phone in sorted({p for p in phones if phones.count(p) > 1}):
             ok = False
@@ -200,7 +223,7 @@ def check_row(cells: dict[str, Any]) -> tuple[dict[str, Any], list[RowError]]:
     the same cleaning, per-column parsers and rules across columns. Returns the household's
     fields and the errors (row numbers are 1)."""
     normalised = {column: _normalise(column, value) for column, value in cells.items()}
-    checker = _Checker(_Table(0, {}, [], []))
+    checker = _Checker(_Table(0, {}, [], []), from_file=False)
     checker.check_row(1, normalised)
     fields = dict(checker.plan.households[0]) if checker.plan.households else {}
     return fields, list(checker.errors)
@@ -210,6 +233,7 @@ def _check(data: bytes, filename: str) -> _Plan:
     table = _read_table(data, filename)
     checker = _Checker(table)
     checker.check_header()
+    checker.check_damage()
     for number, cells in table.rows:
         checker.check_row(number, cells)
     if checker.errors:

@@ -26,6 +26,8 @@ class RowError:
             )
         if self.row:
             return _("第 %(row)d 行：%(reason)s", row=self.row, reason=self.reason)
+        if self.column:  # a whole column, e.g. numbers Excel damaged on every row
+            return _("%(column)s 列：%(reason)s", column=self.column, reason=self.reason)
         return self.reason
 
 

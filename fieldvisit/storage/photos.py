@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .durable import atomic_write_bytes
+from .durable import atomic_write_bytes, fsync_dir
 from .journal import StorageError
 from .paths import _MONTH_RE, PHOTO_ID_RE, check_month
 
@@ -31,6 +31,19 @@ class Photos:
         folder = self._visit_folder(month, visit_id)
         atomic_write_bytes(folder / f"{photo_id}.thumb.jpg", thumb)
         atomic_write_bytes(folder / f"{photo_id}.jpg", full)
+
+    def remove(self, month: str, visit_id: str, photo_id: str) -> None:
+        """Delete a photo and its thumbnail durably (the full photo first, the reverse of
+        ``save``). Called once the visit no longer lists the photo: a crash in between
+        leaves an unlisted file, never a listed photo without its file. A file already gone
+        is no error (a repeated removal)."""
+        if not PHOTO_ID_RE.match(photo_id):
+            raise StorageError(f"bad photo id {photo_id!r}")
+        folder = self._visit_folder(month, visit_id)
+        for name in (f"{photo_id}.jpg", f"{photo_id}.thumb.jpg"):
+            (folder / name).unlink(missing_ok=True)
+        if folder.is_dir():
+            fsync_dir(folder)
 
     def path(self, month: str, visit_id: str, photo_id: str, thumb: bool) -> Path | None:
         """The stored file of a photo, or None."""

@@ -13,11 +13,13 @@ from typing import Generic, TypeVar
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..access import tokens as api_tokens
 from ..access.permissions import is_helper, office_required, supervision_required
+from ..audit.targets import named
 from ..collation import sort_villages
 from ..documents import plate_records
 from ..households import office as admin
@@ -187,12 +189,24 @@ def helper(phone: str) -> tuple[str, int]:
 @office_required
 def transfer(phone: str) -> Response | tuple[str, int]:
     user = _helper(phone)
+    store = get_store()
     to = request.form.get("to", "")
     try:
-        moved = admin.transfer_households(get_store(), phone, to, actor=g.user.phone)
+        # Resolved here first, so that the message can name the helper the clerk meant.
+        to_phone = admin.helper_phone(store.registry(), to)
+        moved = admin.transfer_households(store, phone, to_phone, actor=g.user.phone)
     except admin.AdminError as exc:
-        return _helper_page(user, 400, problem=exc.errors.get("", ""))
-    flash(_with_reprint(_("已将 %(n)d 户转给新的帮扶责任人", n=len(moved)), moved))
+        # The form has this one field: what went wrong is shown there, with what was typed.
+        return _helper_page(user, 400, to=to, to_error=exc.errors.get("", ""))
+    receiver = store.user(to_phone)
+    helper_words = named(receiver.name, to_phone) if receiver else to_phone
+    message = ngettext(
+        "已将 %(num)d 户转交给 %(helper)s",
+        "已将 %(num)d 户转交给 %(helper)s",
+        len(moved),
+        helper=helper_words,
+    )
+    flash(_with_reprint(message, moved))
     return redirect(url_for("admin.helper", phone=phone))
 
 

@@ -102,7 +102,7 @@ def login() -> Response | tuple[str, int]:
         if user is not None:
             log_in(user)
             return redirect(safe_next(request.args.get("next")))
-        form.password.errors = [_("手机号或密码不对")]
+        form.password.errors = [_("手机号或密码错误")]
         return render_login(form, 200)
     return render_login(form)
 

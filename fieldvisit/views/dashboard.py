@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
 from .. import vocab
-from ..access.permissions import supervision_required
+from ..access.permissions import office_required, supervision_required
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
-from ..figures import dashboard
+from ..figures import dashboard, targets
 from ..figures.month import ChecklistRate, rate
 from ..months import this_month
 from ..storage.current import get_store
@@ -49,6 +50,34 @@ def index() -> str | tuple[str, int]:
     )
 
 
+@bp.get("/dashboard/settings")
+@office_required
+def settings() -> str:
+    return render_template("dashboard_settings.html", rules=targets.targets(get_store()))
+
+
+@bp.post("/dashboard/settings")
+@office_required
+def save_settings() -> Response | tuple[str, int]:
+    """The completion target and whether photos are required: the office's, audited."""
+    typed = request.form.get("target", "")
+    photo_required = request.form.get("photo_required") == "1"
+    try:
+        rules = targets.Targets(targets.parse_target(typed), photo_required)
+    except targets.TargetError as exc:
+        page = render_template(
+            "dashboard_settings.html",
+            rules=targets.targets(get_store()),
+            typed=typed.strip()[:10],
+            photo_required=photo_required,
+            problem=str(exc),
+        )
+        return page, 400
+    targets.set_targets(get_store(), rules, actor=g.user.phone)
+    flash(_("设置已保存"))
+    return redirect(url_for("dashboard.settings"), code=303)
+
+
 # --- charts --------------------------------------------------------------------------------
 
 # Narrow enough to stay legible when a phone scales them down, wide enough for a laptop.
@@ -60,10 +89,15 @@ def _share(part: int, whole: int) -> str:
 
 
 def village_chart(board: dashboard.Completion) -> Markup:
-    """Completion by village; villages below the completion of the whole page hatched."""
-    overall = board.figures.rate
+    """Completion by village; villages below the township's target hatched, the same bars
+    the monthly PDF hatches and the same villages both mark 未完成."""
     bars = [
-        Bar(row.village, row.rate, _share(row.visited, row.households), row.rate < overall)
+        Bar(
+            row.village,
+            row.rate,
+            _share(row.visited, row.households),
+            board.below_target(row.visited, row.households),
+        )
         for row in board.figures.by_village
     ]
     # charts.py escapes every text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -37,6 +38,7 @@ from ..months import months_back, this_month
 from ..storage.current import get_store
 from ..storage.paths import has_control
 from ..visits import form as visitform
+from ..visits import photos as visit_photos
 from ..visits import recording as visits
 from ..visits import validation
 from ..visits.fields import checklist
@@ -110,6 +112,11 @@ def household(token: str) -> Response | str | tuple[str, int]:
     months = store.months() if show_all else months_back(this_month(today), 12)
     history = visits.household_visits(store, household, months)
     users = store.registry().users
+    month = this_month(today)
+    this_months = [v for v in history if v.month == month]
+    month_state = visits.states_of(this_months, [household.id])[household.id]
+    # The visit the state rests on: the latest in person once visited, else the latest.
+    shown = [v for v in this_months if v.kind == "in_person" or month_state != "visited"]
     return render_template(
         "household.html",
         household=household,
@@ -120,6 +127,11 @@ def household(token: str) -> Response | str | tuple[str, int]:
         show_all=show_all,
         open_needs=households_domain.open_needs(store, household),
         may_record=may_record(g.user, household),
+        # This month's state by the one rule (an in-person visit counts), and the latest
+        # visit to name: once visited, the big button steps aside for a smaller one.
+        month_state=month_state,
+        month_visit=shown[0] if shown else None,
+        day=_day,
         may_correct=lambda v: may_correct(g.user, v, today),
         # The plate's link as printed; None while no address phones reach is set.
         plate_url=plate_url(store, token),
@@ -128,7 +140,20 @@ def household(token: str) -> Response | str | tuple[str, int]:
     )
 
 
-def _form_page(household: Household, token: str, values: dict, errors: dict, visit: Visit | None):
+def _day(iso: str) -> str:
+    """A visit's date without the year, "11月29日" (the month is this one)."""
+    day = date.fromisoformat(iso)
+    return _("%(month)d月%(day)d日", month=day.month, day=day.day)
+
+
+def _form_page(
+    household: Household,
+    token: str,
+    values: dict,
+    errors: dict,
+    visit: Visit | None,
+    photo_error: str | None = None,
+) -> str:
     store = get_store()
     helpers = [u for u in (store.user(p) for p in household.helpers) if u]
     if is_office(g.user):
@@ -142,6 +167,10 @@ def _form_page(household: Household, token: str, values: dict, errors: dict, vis
         checklist=checklist(store),
         helpers=helpers,
         editing=visit,
+        # A correction's photos are added and removed by their own small forms (photos.py).
+        photo_error=photo_error,
+        photo_id=str(uuid.uuid4()),  # the next photo's id: a double tap stores it once
+        max_photos=visit_photos.MAX_PHOTOS,
         today=date.today().isoformat(),
         # For the checks visit_form.js makes before saving (the same limits as the server's).
         limits={
@@ -177,25 +206,45 @@ def visit_form(token: str) -> Response | str | tuple[str, int]:
     return redirect(url_for("field.household", token=token))
 
 
-@bp.route("/h/<token>/visits/<visit_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
-    household = household_by_token(token)
-    store = get_store()
-    visit = households_domain.find_visit(store, household, visit_id)
+def correctable_visit(household: Household, visit_id: str) -> Visit:
+    """The household's visit of a correction's address, or a plain 404."""
+    visit = households_domain.find_visit(get_store(), household, visit_id)
     if visit is None:
         abort(404)
-    if not may_correct(g.user, visit, date.today()):
-        # Said plainly: who may correct what, and the way back to the household.
+    return visit
+
+
+def refuse_correction(token: str, message: str | None = None) -> tuple[str, int]:
+    """The 403 page of a correction (its fields or its photos) the user may not make: said
+    plainly, who may correct what, with the way back to the household."""
+    if message is None:
         message = (
             _("督查账号不能修改走访记录")
             if is_supervisor(g.user)
             else _("只能在当月修改自己的走访记录")
         )
-        back = url_for("field.household", token=token)
-        return render_template("error.html", code=403, message=message, back=back), 403
+    back = url_for("field.household", token=token)
+    return render_template("error.html", code=403, message=message, back=back), 403
+
+
+def correction_page(
+    household: Household, token: str, visit: Visit, photo_error: str | None = None
+) -> str:
+    """The correction form of a stored visit as it is now."""
+    values = visitform.values_from_visit(visit)
+    return _form_page(household, token, values, {}, visit, photo_error)
+
+
+@bp.route("/h/<token>/visits/<visit_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_visit(token: str, visit_id: str) -> Response | str | tuple[str, int]:
+    household = household_by_token(token)
+    store = get_store()
+    visit = correctable_visit(household, visit_id)
+    if not may_correct(g.user, visit, date.today()):
+        return refuse_correction(token)
     if request.method == "GET":
-        return _form_page(household, token, visitform.values_from_visit(visit), {}, visit)
+        return correction_page(household, token, visit)
     values = visitform.values_from_form(request.form)
     if "add_need" in request.form:
         return _form_page(household, token, values, {}, visit)

@@ -8,6 +8,7 @@ from flask import abort, current_app, g, request
 
 from .. import vocab
 from ..access import permissions
+from ..collation import name_pinyin
 from ..households.lookup import township_name
 from ..i18n import select_locale
 from ..models import Household
@@ -39,6 +40,8 @@ def template_globals() -> dict[str, Any]:
         "label": vocab.label,
         "lang": select_locale(),
         "township": township_name(get_store()),
+        # A name column's data-sort: the browser's own Chinese order reads 曾 as céng.
+        "name_pinyin": name_pinyin,
         # Templates ask who may do what by the same functions as the views.
         **permissions.template_functions(),
     }

@@ -55,11 +55,15 @@ def export() -> Response:
     )
 
 
-def _entry_page(need_id: str, status: int = 200, problem: str = "") -> tuple[str, int]:
+def _entry_page(
+    need_id: str, status: int = 200, problem: str = "", **reopen: str
+) -> tuple[str, int]:
+    """The need's page; ``reopen`` holds the reopening form's ``reason`` as typed and its
+    ``reason_error``, shown at the field rather than above the page."""
     entry = needs.entry(get_store(), need_id, date.today())
     if entry is None:
         abort(404)
-    return render_template("admin/need.html", entry=entry, problem=problem), status
+    return render_template("admin/need.html", entry=entry, problem=problem, **reopen), status
 
 
 @bp.get("/needs/<need_id>")
@@ -84,6 +88,8 @@ def _take_step(need_id: str, step: str) -> Response | tuple[str, int]:
     except LookupError:
         abort(404)
     except needs.LedgerError as exc:
+        if step == "reopen" and exc.status == 400:  # about the reason typed
+            return _entry_page(need_id, exc.status, reason=text, reason_error=exc.message)
         return _entry_page(need_id, exc.status, exc.message)
     return redirect(url_for("needs.show", need_id=need_id))
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import date
+from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,6 +24,7 @@ from ..documents.jobs import JobLimitError, get_runner
 from ..idcard import mask_id_number
 from ..models import AuditEntry
 from ..registry.exporting import RegistrySource
+from ..registry.template import template_xlsx
 from ..storage import Registry, Store
 from ..storage.current import get_store
 from .reports import busy_message, kind_of, plates_request, submit
@@ -165,6 +168,34 @@ def export_page() -> str:
     return render_template("export.html")
 
 
+@bp.get("/registry")
+@office_required
+def registry_page() -> str:
+    """The registry in one place: import, download (masked), the blank template."""
+    return render_template("registry.html")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attachment(data: bytes, mimetype: str, name: str, fallback: str) -> Response:
+    """A download called ``name`` (Chinese, RFC 5987 ``filename*``), with ``fallback`` for
+    browsers that only read ``filename``: send_file's own fallback drops every Chinese
+    character ("-2026-12-02.xlsx")."""
+    response = Response(data, mimetype=mimetype)
+    encoded = "UTF-8''" + quote(name, safe="!#$&+^`|~")
+    response.headers.set(
+        "Content-Disposition", "attachment", filename=fallback, **{"filename*": encoded}
+    )
+    return response
+
+
+@bp.get("/registry-template.xlsx")
+@office_required
+def registry_template() -> Response:
+    return attachment(template_xlsx(), XLSX, "花名册模板.xlsx", "registry-template.xlsx")
+
+
 @bp.route("/export-registry.<fmt>", methods=["GET", "POST"])
 @office_required
 def export_registry(fmt: str) -> Response | tuple[str, int]:
@@ -175,12 +206,11 @@ def export_registry(fmt: str) -> Response | tuple[str, int]:
     except UnconfirmedError as exc:
         return render_template("export.html", problem=str(exc)), 400
     data = registry_download(get_store(), fmt, full_ids, g.user.phone)
-    mimetype = (
-        "text/csv"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    headers = {"Content-Disposition": f'attachment; filename="registry.{fmt}"'}
+    # A dated Chinese name (花名册-2026-12-02.xlsx): several downloads stay apart in the
+    # clerk's folder.
+    today = date.today().isoformat()
+    mimetype = "text/csv" if fmt == "csv" else XLSX
+    response = attachment(data, mimetype, f"花名册-{today}.{fmt}", f"registry-{today}.{fmt}")
     if full_ids:
-        headers["Cache-Control"] = "no-store"  # not left in the browser's cache either
-    return Response(data, mimetype=mimetype, headers=headers)
+        response.headers["Cache-Control"] = "no-store"  # not left in the browser's cache either
+    return response

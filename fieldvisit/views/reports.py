@@ -30,7 +30,7 @@ from ..access.permissions import supervision_required
 from ..collation import sort_villages
 from ..documents import booklet, exports, plates
 from ..documents import monthly as reports
-from ..documents.jobs import Job, JobLimitError, Work, get_runner
+from ..documents.jobs import Job, JobLimitError, Title, Work, get_runner
 from ..documents.monthly import ReportError
 from ..documents.plate_address import require_plate_address
 from ..households.lookup import township_name
@@ -52,7 +52,7 @@ class Request:
     """A download as asked for in the form, checked: what to make and how to call it."""
 
     key: str
-    title: str
+    title: Title  # worded when shown, in the language of whoever reads the job's page
     filename: str
     mimetype: str
     work: Work
@@ -75,7 +75,9 @@ def _summary(form: Any, today: date) -> Request:
     name = reports.report_filename(township_name(store), month, village)
     return Request(
         key=f"summary/{month}/{village or ''}",
-        title=_("月度汇总：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
+        title=Title(
+            lambda: _("月度汇总：%(scope)s，%(month)s", scope=village or _("全镇"), month=month)
+        ),
         filename=name,
         mimetype=PDF,
         work=lambda _progress: reports.monthly_report_pdf(get_store(), month, village, today),
@@ -93,15 +95,17 @@ def _booklet(form: Any, today: date) -> Request:
     village = None if household else form.get("village") or None
     chosen = booklet.booklet_households(store, village, household)
     name = booklet.booklet_filename(township_name(store), year, village, household)
-    scope = household or village or _("全镇")
+    count = len(chosen)
     return Request(
         key=f"booklet/{year}/{village or ''}/{household or ''}",
-        title=ngettext(
-            "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
-            "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
-            len(chosen),
-            scope=scope,
-            year=year,
+        title=Title(
+            lambda: ngettext(
+                "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
+                "一户一册：%(scope)s，%(year)d 年度，%(num)d 户",
+                count,
+                scope=household or village or _("全镇"),
+                year=year,
+            )
         ),
         filename=name,
         mimetype=PDF,
@@ -120,8 +124,10 @@ def _visits(form: Any, today: date) -> Request:
         raise ReportError(_("请选择 Excel 或 CSV"))
     return Request(
         key=f"visits/{month}/{village or ''}/{fmt}",
-        title=_("走访记录：%(scope)s，%(month)s", scope=village or _("全镇"), month=month),
-        filename=exports.export_filename(township_name(store), month, village, fmt),
+        title=Title(
+            lambda: _("走访记录：%(scope)s，%(month)s", scope=village or _("全镇"), month=month)
+        ),
+        filename=exports.export_filename(month, village, fmt),
         mimetype=MIMETYPES[fmt],
         work=lambda _progress: exports.export_visits_bytes(get_store(), month, fmt, village, today)[
             0
@@ -150,17 +156,19 @@ def plates_request(
     households = plates.households_for_plates(store.registry(), village, household, stale=stale)
     if household is not None:
         household = households[0].id  # as stored, whatever spaces were typed around it
-    scope = household or (_("需要重新打印") if stale else village or _("全镇"))
+    count = len(households)
+
+    def title() -> str:
+        scope = household or (_("需要重新打印") if stale else village or _("全镇"))
+        return ngettext(
+            "户牌：%(scope)s，%(num)d 户", "户牌：%(scope)s，%(num)d 户", count, scope=scope
+        )
+
     return Request(
         # The address is part of the key: plates made after the address changed carry other
         # links, so they are not the same file.
         key="/".join(("plates", village or "", household or "", "stale" if stale else "", address)),
-        title=ngettext(
-            "户牌：%(scope)s，%(num)d 户",
-            "户牌：%(scope)s，%(num)d 户",
-            len(households),
-            scope=scope,
-        ),
+        title=Title(title),
         filename=plates.plates_filename(
             township_name(store), village, household or ("重新打印" if stale else None)
         ),

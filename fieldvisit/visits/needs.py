@@ -228,21 +228,24 @@ def resolve(store: Store, need_id: str, actor: str, note: str) -> Need:
     return need
 
 
-def reopen(store: Store, need_id: str, actor: str, note: str = "") -> Need:
-    """Open a resolved need again; its earlier 销号 stays in the history."""
-    note = (note or "").strip()[:MAX_NOTE]
+def reopen(store: Store, need_id: str, actor: str, reason: str) -> Need:
+    """Open a resolved need again, saying why (撤销销号 undoes what someone reported done, so
+    the log must say what was found); its earlier 销号 stays in the history."""
     at = now_iso()
     before: dict[str, Any] = {}
 
     def change(need: Need) -> None:
+        # The status first: an open need is refused as such, whatever reason was typed.
         if need.status != "resolved":
             raise LedgerError(_("这条需求还没有销号"), status=409)
+        text = _text(reason, _("请写明重新打开的原因"))
         before.update(_state(need))
         need.status, need.resolved_by, need.resolved_at, need.resolution = "open", "", "", ""
-        need.history.append({"action": "reopen", "who": actor, "at": at, "note": note})
+        need.history.append({"action": "reopen", "who": actor, "at": at, "note": text})
 
     need = _step(store, need_id, change)
-    store.audit(AuditEntry(at, actor, "need.reopen", need_id, before, _state(need)))
+    after = {**_state(need), "reason": need.history[-1]["note"]}
+    store.audit(AuditEntry(at, actor, "need.reopen", need_id, before, after))
     return need
 
 

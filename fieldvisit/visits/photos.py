@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
-from ..access.permissions import may_add_photo, may_record
+from ..access.permissions import may_add_photo, may_correct, may_record
 from ..clock import now_iso
 from ..models import AuditEntry, User, Visit
 from ..storage import PHOTO_ID_RE, Store
@@ -202,6 +202,50 @@ def add_photo(
 
     _stored, added = store.save_visit(visit, decide, needs_of, audit=audit)
     return added
+
+
+def remove_photo(
+    store: Store, visit: Visit, photo_id: str, user: User, today: date | None = None
+) -> bool:
+    """Take a photo off ``visit`` and delete its files, with its audit entry. A removal
+    changes the visit, so it follows the rule for correcting one (``may_correct``: helpers
+    their own visits within the visit's month, the office any time, supervisors never).
+    Returns False when the visit no longer lists the photo (a repeated tap). Raises
+    PhotoError."""
+    if not may_correct(user, visit, today or date.today()):
+        raise PhotoError(_("只能在当月修改自己的走访记录"), 403)
+    if not PHOTO_ID_RE.match(photo_id):
+        raise PhotoError(_("照片编号无效"))
+    before: list[str] = []
+
+    def decide(existing: Visit | None) -> Visit | None:
+        nonlocal before
+        if existing is None:
+            raise PhotoError(_("没有这条走访记录"), 404)
+        if photo_id not in existing.photos:
+            return None
+        before = existing.photos
+        existing.photos = [p for p in existing.photos if p != photo_id]
+        return existing
+
+    def audit(record: Visit) -> AuditEntry:
+        # Under the file's lock right after the save, as for an added photo; the removed
+        # photo's id is named, so the log says which one went.
+        return AuditEntry(
+            now_iso(),
+            user.phone,
+            "visit.photo_remove",
+            record.id,
+            {"photos": before, "photo": photo_id},
+            {"photos": record.photos},
+        )
+
+    _stored, removed = store.save_visit(visit, decide, needs_of, audit=audit)
+    if removed:
+        # Only once the visit no longer lists it: a crash before this leaves a file nobody
+        # is shown, never a listed photo without its file.
+        store.photos.remove(visit.month, visit.id, photo_id)
+    return removed
 
 
 def photo_file(

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from ..access.permissions import earliest_date, is_helper, is_office, may_record
+from ..access.permissions import HELPER_GRACE_DAYS, earliest_date, is_helper, is_office, may_record
 from ..models import Household, User
 from ..months import EARLIEST_DATE
 from ..storage import Store
@@ -203,7 +203,12 @@ def _parse_date(raw: Any, user: User, today: date, errors: dict[str, str]) -> st
         errors["date"] = _("日期不能早于 %(year)d 年", year=EARLIEST_DATE.year)
     oldest = earliest_date(user, today)
     if oldest is not None and day < oldest:
-        errors["date"] = _("只能登记本月的走访；更早的记录请镇扶贫办补录")
+        # The grace is part of the rule: "this month only" would be untrue on the 3rd,
+        # when the last days of the month before are still accepted.
+        errors["date"] = _(
+            "只能登记本月及 %(days)d 天内的走访，更早的请联系镇扶贫办补录",
+            days=HELPER_GRACE_DAYS,
+        )
     return day.isoformat()
 
 
