@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, g, request
+from flask import abort, g
 
 from .. import vocab
 from ..access import permissions
@@ -26,11 +26,6 @@ def household_by_token(token: str) -> Household:
 def may_view(household: Household) -> bool:
     """Whether this request's user may see ``household`` (``permissions.may_view``)."""
     return permissions.may_view(g.user, household)
-
-
-def base_url() -> str:
-    """The address phones reach: configured, or the one this request came in on."""
-    return current_app.config.get("BASE_URL") or request.host_url.rstrip("/")
 
 
 def template_globals() -> dict[str, Any]:
