@@ -242,6 +242,10 @@ def test_the_office_sets_the_target_and_photos_and_it_is_audited(client, auth, s
     assert entry.who == PEOPLE["admin"][0]
     assert entry.before == {"completion_target": 100, "photo_required": False}
     assert entry.after == {"completion_target": 90, "photo_required": True}
+    # The office reads it in words, under its own kind.
+    log = client.get("/office/audit?kind=settings.").get_data(as_text=True)
+    assert "设置完成率目标和拍照要求" in log and "完成率目标" in log and "全镇" in log
+    assert "settings.targets" not in log and "completion_target" not in log
 
 
 def _add(store: Store, **fields: Any) -> Household:

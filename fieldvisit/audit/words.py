@@ -35,6 +35,7 @@ KINDS: dict[str, Any] = {
     "helper.": _l("帮扶责任人"),
     "user.": _l("账号"),
     "token.": _l("API 令牌"),
+    "settings.": _l("设置"),
 }
 # Every action the domain modules write (tests/test_audit.py finds them in the source). An
 # unknown one (written by a newer version) is shown as its code.
@@ -62,6 +63,7 @@ ACTIONS: dict[str, Any] = {
     "registry.import": _l("导入名册"),
     "registry.export": _l("导出名册"),
     "settings.phone_address": _l("设置手机访问地址"),
+    "settings.targets": _l("设置完成率目标和拍照要求"),
 }
 _MAX_KEYS = 12  # every field the office can edit fits
 _MAX_VALUE = 80
@@ -111,11 +113,15 @@ _FIELDS: dict[str, Any] = {
     "sessions": _l("结束的登录数"),
     "tokens": _l("撤销的令牌数"),
     "phone_address": _l("手机访问地址"),
+    "completion_target": _l("完成率目标"),
+    "photo_required": _l("本镇要求入户走访拍照"),
 }
 _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "visit.": {"location": _l("走访定位")},
     "need.": {"status": _l("状态"), "reason": _l("重新打开的原因")},
     "user.": {"phone": _l("手机号")},
+    # A setting of the whole township (the completion target and photo rule) names no record.
+    "settings.": {"township": _l("全镇")},
 }
 # Coded values, by field; a need's status is its own.
 _VALUES: dict[str, dict[str, str]] = {
