@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 
 from ..clock import now_iso
 from ..months import MONTH_PATTERN
-from .durable import make_dirs
+from .durable import fsync_dir, make_dirs
 from .paths import ID_PATTERN
 from .store import Store
 
@@ -223,11 +223,7 @@ def write_backup(
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fd = os.open(out.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(out.parent)
     return BackupInfo(out, len(entries), out.stat().st_size)
 
 

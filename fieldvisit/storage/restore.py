@@ -18,7 +18,7 @@ from typing import IO, Any
 from flask_babel import gettext as _
 
 from .backup import FORMAT_VERSION, MANIFEST, BackupError, allowed_name, check_member, over_limits
-from .durable import make_dirs
+from .durable import fsync_dir, make_dirs
 
 # Files the app itself makes in a fresh folder; a folder with only these counts as empty.
 _HOUSEKEEPING = {".locks", "secret_key", "exports"}
@@ -204,11 +204,7 @@ def restore_backup(source: Path, root: Path) -> int:
             target = root / entry.name
             moved.append(target)
             os.replace(entry, target)
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(root)
     except BaseException:
         for path in moved:
             _remove(path)
