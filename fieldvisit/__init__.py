@@ -92,7 +92,7 @@ def register_extensions(app: Flask) -> None:
 #   1. security.refuse_token_guessing: an address that failed too many Bearer tokens gets
 #      429 before its token is looked up, so it must come before load_user.
 #   2. login.load_user: g.user from the Bearer token or the session; CSRF for browsers.
-#   3. field.refuse_control_characters: a control character in a path parameter or a month
+#   3. identifiers.refuse_control_characters: a control character in a path parameter or a month
 #      is a 400; after load_user, so a forged POST is refused as forged first and the error
 #      page shows the logged-in user's menu.
 #
@@ -112,7 +112,7 @@ def register_hooks(app: Flask) -> None:
     from .access.login import load_user
     from .access.security import add_headers, count_token_failure, refuse_token_guessing
     from .views.assets import lighten
-    from .views.field import refuse_control_characters
+    from .views.identifiers import refuse_control_characters
     from .views.offline import mark_cacheable
 
     app.before_request(refuse_token_guessing)

@@ -20,8 +20,8 @@ from fieldvisit.access.login import load_user
 from fieldvisit.access.security import add_headers, count_token_failure, refuse_token_guessing
 from fieldvisit.views.assets import asset_globals, lighten
 from fieldvisit.views.audit import audit_helpers
-from fieldvisit.views.field import refuse_control_characters
 from fieldvisit.views.helpers import template_globals
+from fieldvisit.views.identifiers import refuse_control_characters
 from fieldvisit.views.location import location_globals
 from fieldvisit.views.offline import mark_cacheable
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 from flask import (
     Blueprint,
     abort,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -30,13 +28,11 @@ from ..access.permissions import (
     office_required,
 )
 from ..documents.plate_address import plate_url
-from ..figures.month import month_shape_message
 from ..households import lookup as households_domain
 from ..idcard import mask_id_number
 from ..models import Household, Visit
 from ..months import months_back, this_month
 from ..storage.current import get_store
-from ..storage.paths import has_control
 from ..visits import form as visitform
 from ..visits import photos as visit_photos
 from ..visits import recording as visits
@@ -46,42 +42,6 @@ from .auth import render_login
 from .helpers import household_by_token, may_view
 
 bp = Blueprint("field", __name__)
-
-# Query parameters that are months or dates, wherever they are read (the dashboard and the
-# completion API, the visit list, the audit log's from/to).
-WHOLE_STRING_ARGS = ("month", "from", "to")
-
-
-def _whole_string_message(name: str) -> str:
-    if name == "month":
-        return month_shape_message()
-    if name in WHOLE_STRING_ARGS:
-        return _("请填写日期（年-月-日）")
-    return _("链接中含有无效字符")
-
-
-def refuse_control_characters() -> tuple[Any, int] | None:
-    """Identifiers are whole strings: a path parameter (a door plate's token, a visit or
-    photo id, a job id) or a month or date parameter holding a newline or another control
-    character is refused here, for every route at once, with 400. Left to the code that
-    reads it, such a value would be stripped ("2026-11\\n" read as 2026-11) or dropped (no
-    date: the whole log), or be a 404 that hides what was wrong."""
-    bad = [name for name, value in (request.view_args or {}).items() if _holds_control(value)]
-    bad += [
-        name
-        for name in WHOLE_STRING_ARGS
-        if any(has_control(value) for value in request.args.getlist(name))
-    ]
-    if not bad:
-        return None
-    message = _whole_string_message(bad[0])
-    if request.path.startswith("/api/"):
-        return jsonify(error=message, errors={bad[0]: message}), 400
-    return render_template("error.html", code=400, message=message), 400
-
-
-def _holds_control(value: object) -> bool:
-    return isinstance(value, str) and has_control(value)
 
 
 @bp.get("/")
