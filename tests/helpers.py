@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,36 @@ MESSY_ROWS: list[list[Any]] = [
     [],
     ["", "\u3000", None],
 ]
+
+
+# --- the browser -------------------------------------------------------------------------
+# Debian's Chromium, driven by Playwright (which downloads no browser of its own). Without
+# the background-networking flags it tries to reach hosts this network does not have.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def chromium(ignore_default_args: Sequence[str] = ()) -> Iterator[Any]:
+    """A headless Chromium for a module's browser tests; skips them when it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=list(ignore_default_args),
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

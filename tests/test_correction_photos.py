@@ -80,6 +80,19 @@ def add(client, households, page: str, data: bytes | None = None):
     )
 
 
+def add_without_page(client, households, csrf: str):
+    """A photo sent to the add route with a new id, as from a page opened earlier."""
+    return client.post(
+        f"/h/{households['h1'].token}/visits/{VISIT_ID}/photos",
+        data={
+            "csrf_token": csrf,
+            "id": "p4444444-0000-4000-8000-000000000004",
+            "file": (io.BytesIO(jpeg()), "x.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+
+
 def test_the_helper_sees_removes_and_adds_photos(client, auth, store, households, visit):
     page = client.get(edit_url(households)).get_data(as_text=True)
     for photo_id in (FIRST, SECOND):
@@ -142,15 +155,7 @@ def test_at_most_three_photos_still(client, auth, store, households, visit):
     assert 'class="fv-add-photo"' not in page and "每次走访最多 3 张照片" in page
     # A page opened before the third photo was added still offers the form: refused.
     third = stored(store).photos
-    response = client.post(
-        f"/h/{households['h1'].token}/visits/{VISIT_ID}/photos",
-        data={
-            "csrf_token": auth.csrf(),
-            "id": "p4444444-0000-4000-8000-000000000004",
-            "file": (io.BytesIO(jpeg()), "x.jpg"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = add_without_page(client, households, auth.csrf())
     assert response.status_code == 409
     assert "每次走访最多 3 张照片" in response.get_data(as_text=True)
     assert stored(store).photos == third
@@ -208,15 +213,7 @@ def test_a_visit_past_the_correction_window_is_refused(
     response = remove(client, households, FIRST, auth.csrf())
     assert response.status_code == 403
     assert "只能在当月修改自己的走访记录" in response.get_data(as_text=True)
-    response = client.post(
-        f"/h/{households['h1'].token}/visits/{VISIT_ID}/photos",
-        data={
-            "csrf_token": auth.csrf(),
-            "id": "p4444444-0000-4000-8000-000000000004",
-            "file": (io.BytesIO(jpeg()), "x.jpg"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = add_without_page(client, households, auth.csrf())
     assert response.status_code == 403
     assert stored(store).photos == [FIRST, SECOND] and photo_file(store, FIRST).exists()
     # The domain rule says the same, whoever asks it.

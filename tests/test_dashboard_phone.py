@@ -12,11 +12,10 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PEOPLE, make_household, visit_payload
+from helpers import PEOPLE, chromium, make_household, visit_payload
 
 from fieldvisit import create_app
 from fieldvisit.demo import DEMO_PASSWORD, SUPERVISOR, build_demo
@@ -27,15 +26,6 @@ from fieldvisit.models import Household
 from fieldvisit.storage import Store
 from fieldvisit.visits.recording import record_visit
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 360, "height": 740}
 TWO_SCREENS = 2 * PHONE["height"]
 TODAY = date.today()
@@ -68,12 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def phone(server: str) -> Iterator[Any]:
     """A supervisor's phone, logged in, on the whole township's dashboard."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport=PHONE, service_workers="block")
         page = context.new_page()
         page.goto(f"{server}/login")
@@ -84,7 +69,6 @@ def phone(server: str) -> Iterator[Any]:
         page.goto(f"{server}/dashboard")
         yield page
         context.close()
-        browser.close()
 
 
 def _top(page: Any, selector: str) -> float:

@@ -16,22 +16,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import PASSWORD, PEOPLE, Auth, seed, visit_payload
+from helpers import PASSWORD, PEOPLE, Auth, chromium, seed, visit_payload
 
 from fieldvisit import create_app
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
 from fieldvisit.vocab import DEFAULT_CHECKLIST
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MONTH = date.today().isoformat()[:7]
 
 
@@ -285,19 +276,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Playwright turns the back-forward cache off; phones have it on (back after saving).
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            ignore_default_args=["--disable-back-forward-cache"],
-        )
-        yield chromium
-        chromium.close()
+    # Playwright turns the back-forward cache off; phones have it on (back after saving).
+    with chromium(ignore_default_args=["--disable-back-forward-cache"]) as launched:
+        yield launched
 
 
 def _log_in(page: Any, url: str, who: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import PEOPLE, visit_payload
 from PIL import EpsImagePlugin, Image, JpegImagePlugin
+from test_photos import PHOTO_ID, headers, upload
 
 from fieldvisit.models import Visit
 from fieldvisit.visits import photos
@@ -25,7 +26,6 @@ from fieldvisit.visits.recording import record_visit
 
 TODAY = date.today()
 MONTH = TODAY.isoformat()[:7]
-PHOTO_ID = "p2222222-0000-4000-8000-000000000001"
 OWNER = PEOPLE["owner"][0]
 ROOT = Path(__file__).resolve().parents[1]
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n%%EOF\n"
@@ -57,19 +57,6 @@ def encoded(fmt: str, size: tuple[int, int] = (64, 48), **options: object) -> by
     mode = "RGB" if fmt not in ("GIF", "ICO") else "P" if fmt == "GIF" else "RGBA"
     Image.new(mode, size, 90).save(out, fmt, **options)
     return out.getvalue()
-
-
-def headers(client) -> dict[str, str]:
-    return {"X-CSRFToken": client.get("/api/v1/csrf").get_json()["csrf_token"]}
-
-
-def upload(client, visit_id: str, data: bytes, photo_id: str = PHOTO_ID, name: str = "a.jpg"):
-    return client.post(
-        f"/api/v1/visits/{visit_id}/photos",
-        data={"id": photo_id, "file": (io.BytesIO(data), name)},
-        headers=headers(client),
-        content_type="multipart/form-data",
-    )
 
 
 @pytest.fixture()
