@@ -1,6 +1,7 @@
 """Serve fieldvisit with a production WSGI server (waitress).
 
     python run.py [--host H] [--port P] [--data-dir D] [--base-url URL] [--no-demo]
+                  [--threads N] [--workers N]
 
 On an empty data folder it first builds the demo township (unless --no-demo) and prints how
 to log in as each role.
@@ -34,6 +35,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--base-url", help="the address phones open; QR codes encode it")
     parser.add_argument("--no-demo", action="store_true", help="do not build the demo township")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (see serving)"
+    )
     return parser.parse_args(argv)
 
 
@@ -56,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print("Empty data folder: building the demo township …", flush=True)
         with app.app_context():
-            print(describe(build_demo(store)), flush=True)
+            print(describe(build_demo(store, close_months=True)), flush=True)
 
-    print(f"Serving on http://{args.host}:{args.port}/  (data: {store.root})")
+    print(f"Serving on http://{args.host}:{args.port}/  (data: {store.location})")
     if args.host in ("0.0.0.0", "::"):
         for address in lan_addresses():
             print(f"Phones on the same network open: http://{address}:{args.port}/")
@@ -77,8 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         start_daily(store, folder, keep)
         print(f"Daily backup into {folder}, keeping the newest {keep}.")
 
+    if args.workers > 1:
+        from fieldvisit.serving import serve_processes
+
+        # Each process makes its own app after the fork; nothing opened here is carried over.
+        store.close()
+        print(f"{args.workers} server processes.", flush=True)
+        return serve_processes(
+            lambda: create_app(overrides), args.host, args.port, args.threads, args.workers
+        )
+
     from waitress import serve
 
+    from fieldvisit.serving import tune_collector
+
+    tune_collector()
     # waitress serves at most connection_limit sockets at once (its own two among them): on a
     # helping day every helper's phone keeps a connection open.
     serve(

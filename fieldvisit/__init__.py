@@ -59,9 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _finish_config(app: Flask) -> None:
     """Settings that depend on others: the store, the secret key, cookie lifetimes."""
     store = init_app(app)  # finishes a move of households cut short by a crash
-    from .visits.recording import recover_audit
-
-    recover_audit(store)  # audit lines of visits saved just before a crash
+    store.recover()  # the audit copies and visit-id index entries a crash kept from the disk
     if not app.config.get("SECRET_KEY"):
         # Generated once and kept with the data, so sessions survive a restart.
         app.config["SECRET_KEY"] = store.secret("secret_key", lambda: secrets.token_hex(32))
@@ -133,6 +131,8 @@ def register_blueprints(app: Flask) -> None:
         admin,
         audit,
         auth,
+        closing,
+        confirm,
         dashboard,
         field,
         location,
@@ -140,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
         office,
         offline,
         photos,
+        reconcile,
         reports,
     )
 
@@ -151,10 +152,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(needs.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(closing.bp)
     app.register_blueprint(offline.bp)
     app.register_blueprint(photos.bp)
     app.register_blueprint(location.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(reconcile.bp)
+    app.register_blueprint(confirm.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -166,9 +170,19 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from .cli.admin import commands
     from .cli.backup import commands as backup_commands
+    from .cli.months import commands as month_commands
+    from .cli.reconcile import commands as reconcile_commands
     from .cli.reports import commands as report_commands
+    from .cli.store import commands as store_commands
 
-    for command in [*commands, *report_commands, *backup_commands]:
+    for command in [
+        *commands,
+        *report_commands,
+        *month_commands,
+        *backup_commands,
+        *reconcile_commands,
+        *store_commands,
+    ]:
         app.cli.add_command(command)
 
 
@@ -179,8 +193,10 @@ def register_template_helpers(app: Flask) -> None:
     from .views.audit import audit_helpers
     from .views.helpers import template_globals
     from .views.location import location_globals
+    from .views.reconcile_globals import reconcile_globals
 
     app.context_processor(asset_globals)
     app.context_processor(location_globals)
     app.context_processor(audit_helpers)
     app.context_processor(template_globals)
+    app.context_processor(reconcile_globals)

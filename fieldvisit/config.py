@@ -110,4 +110,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     backup_dir = read_str(env, "BACKUP_DIR")
     config["BACKUP_DIR"] = str(Path(backup_dir).resolve()) if backup_dir else None
     config["BACKUP_KEEP"] = read_int(env, "BACKUP_KEEP", 14, minimum=1)
+    # PostgreSQL instead of the data folder (storage.current; docs/decisions/0015).
+    config["DATABASE_URL"] = read_str(env, "DATABASE_URL")
+    config["DATABASE_POOL"] = read_int(env, "DATABASE_POOL", 10, minimum=2)
+    config["SHARED_DIR"] = read_str(env, "SHARED_DIR")
     return config

@@ -80,3 +80,18 @@ def mask_id_number(s: str) -> str:
     if len(number) <= 8:
         return "*" * len(number)
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+_OLD_SHAPE = re.compile(r"[0-9]{15}")
+
+
+def upgrade_id_number(s: str) -> str:
+    """A 15-digit number (issued before 1999: two-digit year, no check digit) as the
+    18-character number it became: "19" before the year and the check digit after; any
+    other value normalized and otherwise as it is. Other departments' lists still hold old
+    numbers, and matching is by the 18-character one."""
+    number = normalize_id_number(s)
+    if not _OLD_SHAPE.fullmatch(number):
+        return number
+    first17 = number[:6] + "19" + number[6:]
+    return first17 + check_digit(first17)

@@ -9,6 +9,7 @@ a later version adds a field.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -50,11 +51,23 @@ class _Doc:
         return cls(**{k: _copy(v) for k, v in doc.items() if k in names})
 
 
+def village_key(township: str, name: str) -> str:
+    """The one identity of a village: its township and name (counties repeat names, 王庄村
+    in three townships). A village of the deployment's one township ("") is known by its name
+    alone, so a single township's data files, file names and URLs stay as they were."""
+    return f"{township}/{name}" if township else name
+
+
 @dataclass
 class Village(_Doc):
     name: str
     poor_village: bool = False  # 贫困村
     exit_year: int | None = None
+    township: str = ""  # 乡镇; "" = the deployment's one township (the `township` setting)
+
+    @property
+    def key(self) -> str:
+        return village_key(self.township, self.name)
 
 
 @dataclass
@@ -75,6 +88,12 @@ class Household(_Doc):
     helpers: list[str] = field(default_factory=list)  # helper phones, in pairing order
     location: dict[str, float] | None = None  # {"lat": .., "lng": ..}
     updated_at: str = ""
+    township: str = ""  # 乡镇; "" = the deployment's one township
+
+    @property
+    def village_key(self) -> str:
+        """Where the household's records are filed: its village's key (``village_key``)."""
+        return village_key(self.township, self.village)
 
 
 @dataclass
@@ -88,6 +107,9 @@ class User(_Doc):
     unit: str = ""  # 帮扶单位
     active: bool = True
     created_at: str = ""
+    # The account's scope: "" = the whole county (or the one township of a single-township
+    # deployment); a name = that township only. Helpers are scoped by their households.
+    township: str = ""
 
 
 @dataclass
@@ -174,3 +196,102 @@ class AuditEntry(_Doc):
     target: str
     before: Any = None
     after: Any = None
+    # Unique per entry: a change's entry is written with the change, then copied into the
+    # audit log, and after a crash copied again only if the log lacks this id.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+# --- other departments' lists (see fieldvisit/reconcile) ----------------------------------
+
+
+@dataclass
+class Member(_Doc):
+    """A person of a registered household (家庭成员), identified by their ID number."""
+
+    id_number: str  # 身份证号, 18 characters: how other departments know the person
+    household: str  # 户编号
+    name: str
+    relation: str  # 与户主关系, as the office writes it (户主, 配偶, 之子 …)
+    sex: str = ""  # 男 | 女 | ""
+    disability: str = ""  # reconcile.terms.DISABILITIES code, "" when none
+    disability_grade: str = ""  # 一级 … 四级, "" when none
+    school_stage: str = ""  # reconcile.terms.SCHOOL_STAGES code, "" when not at school
+    insured: bool | None = None  # 参加医保; None: the file did not say
+    updated_at: str = ""
+
+    # Every field holds a plain value (text, a bool, None), so there is nothing nested to
+    # copy: a county's 40,000 members are decoded and encoded on every registry write, and
+    # the generic conversions cost three times as much.
+    def to_doc(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Member:
+        try:
+            return cls(**doc)
+        except TypeError:  # a key a later version added: keep the known ones
+            names = _field_names(cls)
+            return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+@dataclass
+class Comparison(_Doc):
+    """One department's list compared with the registry: who, when, which file."""
+
+    id: str
+    department: str  # reconcile.terms.DEPARTMENTS code
+    filename: str
+    sha256: str  # of the file as uploaded
+    who: str
+    at: str
+    rows: int  # data rows read from the file
+    counts: dict[str, int] = field(default_factory=dict)  # difference kind (or "checks") -> n
+
+
+@dataclass
+class Difference(_Doc):
+    """One disagreement between a department's list and the registry.
+
+    Its id is made from what it is about (department, kind, person, both values), so the
+    same disagreement found by next month's list is the same record and keeps its state.
+    """
+
+    id: str
+    department: str
+    kind: str  # reconcile.terms.KINDS code
+    household: str = ""  # 户编号; "" for a person on the list only
+    id_number: str = ""
+    name: str = ""  # as the department's list has it
+    registry_value: str = ""  # in words, as stored
+    list_value: str = ""  # in words, as the list has it
+    target: str = ""  # what taking the list's value changes: "attribute", "members", …
+    proposed: Any = None  # the value taking it writes
+    status: str = "open"  # open | sent (to the helper) | settled | gone (lists now agree)
+    settlement: str = ""  # taken | explained | checked
+    note: str = ""
+    seen_in: list[str] = field(default_factory=list)  # comparison ids, oldest first
+    history: list[dict[str, Any]] = field(default_factory=list)  # {action, who, at, note}
+    updated_at: str = ""
+
+
+@dataclass
+class Check(_Doc):
+    """A warning (部门筛查预警) to be checked at the household's door before ``due``."""
+
+    id: str  # made from the warning itself: the same list sent again makes no second one
+    comparison: str
+    household: str
+    id_number: str
+    name: str
+    warning: str  # 预警类型
+    content: str  # 预警内容
+    pushed_on: str  # 推送日期, YYYY-MM-DD
+    due: str  # YYYY-MM-DD
+    created_at: str = ""
+    lists: list[str] = field(default_factory=list)  # comparisons whose list had it
+    status: str = "open"  # open | done
+    result: str = ""  # true (属实) | false (不属实)
+    action: str = ""  # what was done
+    note: str = ""
+    done_by: str = ""
+    done_at: str = ""

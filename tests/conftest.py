@@ -13,6 +13,12 @@ from helpers import (
     Auth,
     seed,
 )
+from pg_engine import (  # noqa: F401  the suite on PostgreSQL too: see pg_engine.py
+    postgresql_cleanup,
+    postgresql_engine,
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
 
 from fieldvisit import create_app
 from fieldvisit.models import Household
@@ -82,3 +88,17 @@ def app_context(app: Flask) -> Iterator[None]:
 @pytest.fixture()
 def blank(tmp_path: Path) -> Store:
     return Store(tmp_path / "store")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The number of crash points test_crashes.py exercised (each test records its own)."""
+    points = sum(
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "crash_points"
+    )
+    if points:
+        terminalreporter.write_line(f"crash points exercised: {points}")

@@ -318,3 +318,21 @@ def chromium(ignore_default_args: Sequence[str] = ()) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def stored_bytes(path: Path) -> bytes:
+    """A data file as stored: its content, then its journal's (a change lands in either:
+    the journal takes each change, a fold moves them into the file)."""
+    return b"".join(
+        p.read_bytes() for p in (path, path.with_name(path.name + ".log")) if p.exists()
+    )
+
+
+def stored_identity(path: Path) -> list[tuple[int, int, int] | None]:
+    """The (inode, mtime, size) of a data file and of its journal: equal while nothing was
+    written to either."""
+    out: list[tuple[int, int, int] | None] = []
+    for p in (path, path.with_name(path.name + ".log")):
+        st = p.stat() if p.exists() else None
+        out.append((st.st_ino, st.st_mtime_ns, st.st_size) if st else None)
+    return out

@@ -406,19 +406,19 @@ def _visit_entries(store, visit_id):
 def test_a_visit_saved_just_before_a_crash_gets_its_audit_line_on_the_next_start(
     app, store, households, monkeypatch
 ):
-    """The visit's journal line is durable before its audit line is written: a crash in
-    between leaves the visit, and the next start writes the line from the journal."""
+    """The visit's journal line holds its audit entry; the copy in the audit log follows.
+    A crash in between leaves the visit with its entry in the journal, and the next start
+    copies it into the log, once."""
     from fieldvisit import create_app
-    from fieldvisit.storage import Store
 
     owner = store.user(PEOPLE["owner"][0])
     h1 = households["h1"]
     record_visit(store, visit_payload(h1, id="before-crash-0001"), owner)
 
-    def crash(self, entry):  # stands for kill -9 between the two appends
+    def crash(records):  # stands for kill -9 between the commit and the audit log's copy
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Store, "audit", crash)
+    monkeypatch.setattr(store._files, "on_commit", crash)
     with pytest.raises(KeyboardInterrupt):
         record_visit(store, visit_payload(h1, id="at-the-crash-0001"), owner)
     visit = store.visits(date.today().isoformat()[:7])
@@ -439,16 +439,15 @@ def test_a_correction_cut_short_by_a_crash_is_logged_with_its_author(
     app, store, households, monkeypatch
 ):
     from fieldvisit import create_app
-    from fieldvisit.storage import Store
 
     owner, admin_user = store.user(PEOPLE["owner"][0]), store.user(PEOPLE["admin"][0])
     h1 = households["h1"]
     original, _ = record_visit(store, visit_payload(h1, id="to-be-corrected-01"), owner)
 
-    def crash(self, entry):  # stands for kill -9 between the two appends
+    def crash(records):  # stands for kill -9 between the commit and the audit log's copy
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Store, "audit", crash)
+    monkeypatch.setattr(store._files, "on_commit", crash)
     with pytest.raises(KeyboardInterrupt):
         correct_visit(store, original, visit_payload(h1, notes="改过"), admin_user)
     monkeypatch.undo()

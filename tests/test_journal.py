@@ -8,6 +8,7 @@ from helpers import PEOPLE, visit_payload
 
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
 from fieldvisit.storage import files as storage_files
+from fieldvisit.visits import needs as ledger
 from fieldvisit.visits.recording import record_visit
 
 MONTH = date.today().isoformat()[:7]
@@ -16,6 +17,13 @@ MONTH = date.today().isoformat()[:7]
 def paths(store: Store, village: str = "聂河村"):
     base = store.root / "visits" / MONTH / village_file_name(village)
     return base, base.with_name(base.name + JOURNAL_SUFFIX)
+
+
+def lines(journal) -> list[bytes]:
+    """The journal's lines: up to its last newline (after it, the zeros of space allocated
+    ahead, or what a crash tore)."""
+    raw = journal.read_bytes()
+    return raw[: raw.rfind(b"\n") + 1].splitlines()
 
 
 def save(store: Store, household, n: int, **kw):
@@ -30,8 +38,9 @@ def test_a_save_appends_one_line_and_does_not_rewrite_the_file(store, households
     save(store, households["h1"], 3)
     base, journal = paths(store)
     assert not base.exists()
-    lines = journal.read_bytes().splitlines()
-    assert len(lines) == 1 + 3  # the header, then one line per save
+    assert len(lines(journal)) == 1 + 3  # the header, then one line per save
+    raw = journal.read_bytes()
+    assert raw[raw.rfind(b"\n") + 1 :].strip(b"\0") == b""  # then allocated zeros
     assert len(Store(store.root).visits(MONTH)) == 3
 
 
@@ -40,7 +49,7 @@ def test_the_journal_is_folded_into_the_file(store, households, monkeypatch):
     save(store, households["h1"], 5)
     base, journal = paths(store)
     assert base.exists()
-    assert len(journal.read_bytes().splitlines()) == 1 + 1  # a new journal after the fold
+    assert len(lines(journal)) == 1 + 1  # a new journal after the fold
     fresh = Store(store.root)
     assert sorted(v.id for v in fresh.visits(MONTH)) == [f"visit-{i:04d}-abcdef" for i in range(5)]
 
@@ -48,14 +57,18 @@ def test_the_journal_is_folded_into_the_file(store, households, monkeypatch):
 def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(store, households):
     save(store, households["h1"], 2)
     _base, journal = paths(store)
-    with journal.open("ab") as fh:
-        fh.write(b'{"ops": [{"op": "put", "table": "visits", "doc": {"id": "half')  # a crash
+    end = journal.read_bytes().rfind(b"\n") + 1
+    with journal.open("r+b") as fh:  # a crash tore the next line where it was written
+        fh.seek(end)
+        fh.write(b'{"ops": [{"op": "put", "table": "visits", "doc": {"id": "half-written-but-long')
     fresh = Store(store.root)
     assert len(fresh.visits(MONTH)) == 2
     owner = fresh.user(PEOPLE["owner"][0])
     record_visit(fresh, visit_payload(households["h1"], id="after-the-crash-01"), owner)
     assert len(Store(store.root).visits(MONTH)) == 3
-    assert all(line.endswith(b"}") for line in journal.read_bytes().splitlines())
+    assert len(lines(journal)) == 1 + 3 and all(line.endswith(b"}") for line in lines(journal))
+    # What is left of the torn line lies after the last newline: never read.
+    assert b"half" not in b"\n".join(lines(journal))
 
 
 def test_a_crash_between_fold_and_journal_removal_replays_nothing_twice(
@@ -67,11 +80,8 @@ def test_a_crash_between_fold_and_journal_removal_replays_nothing_twice(
     base, journal = paths(store)
     kept_journal = journal.read_bytes()
 
-    def resolve(n):
-        n.status = "resolved"
-        n.resolution = "已报销"
-
-    store.update_need(MONTH, visit.village, need.id, resolve)  # folds the journal
+    monkeypatch.setattr(storage_files, "COMPACT_AFTER", 2)
+    ledger.resolve(store, need.id, PEOPLE["admin"][0], "已报销")  # the 2nd line: a fold
     assert base.exists() and not journal.exists()
     journal.write_bytes(kept_journal)  # as if the crash came before the journal was removed
     fresh = Store(store.root)
@@ -96,7 +106,7 @@ def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, househo
     payload["needs"].append({"category": "water", "description": "水管冻裂", "urgent": False})
     visit, _ = record_visit(store, payload, owner)
     water = next(n for n in store.needs(MONTH) if n.category == "water")
-    store.update_need(MONTH, visit.village, water.id, lambda n: setattr(n, "status", "resolved"))
+    ledger.resolve(store, water.id, PEOPLE["admin"][0], "已修好")
     changed = {
         **payload,
         "needs": [{"category": "housing", "description": "修屋顶", "urgent": True}],
@@ -114,10 +124,7 @@ def test_a_correction_keeps_the_comments_of_a_need_it_keeps(store, households):
     visit, _ = record_visit(store, payload, owner)
     [need] = store.needs(MONTH)
 
-    def comment(n):
-        n.comments.append({"who": "13700000001", "at": "2026-11-01", "text": "请尽快处理"})
-
-    store.update_need(MONTH, visit.village, need.id, comment)
+    ledger.comment(store, need.id, PEOPLE["admin"][0], "请尽快处理")
     correct_visit(store, visit, {**payload, "notes": "改了备注"}, owner)
     [after] = Store(store.root).needs(MONTH)
     assert after.id == need.id and after.comments[0]["text"] == "请尽快处理"

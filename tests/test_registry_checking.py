@@ -10,6 +10,7 @@ from helpers import (
     csv_bytes,
     import_errors,
     sample_rows,
+    stored_bytes,
     with_changes,
 )
 
@@ -42,18 +43,18 @@ def test_it_rejects_the_error_file_whole_naming_each_bad_row(blank: Store) -> No
     # Nothing at all was written: no registry, no audit entry.
     assert blank.registry().households == {}
     assert blank.registry().users == {}
-    assert not (blank.root / "registry.json").exists()
+    assert not stored_bytes(blank.root / "registry.json")
     assert not (blank.root / "audit").exists()
 
 
 def test_a_rejected_file_leaves_the_stored_registry_as_it_was(blank: Store) -> None:
     import_registry(blank, SAMPLE_CSV.read_bytes(), "registry-sample.csv", ACTOR)
     before = blank.registry()
-    registry_file = (blank.root / "registry.json").read_bytes()
+    registry_file = stored_bytes(blank.root / "registry.json")
 
     import_errors(blank, ERRORS_CSV.read_bytes(), "registry-errors.csv")
 
-    assert (blank.root / "registry.json").read_bytes() == registry_file
+    assert stored_bytes(blank.root / "registry.json") == registry_file
     assert blank.registry() is before
 
 

@@ -129,6 +129,7 @@ def test_household_fields_round_trip_through_the_columns() -> None:
     # Every field a spreadsheet can hold has a column; the rest are the app's own.
     columns_hold = {"id", "village", "group", "head", "members", "attribute", "cause"}
     columns_hold |= {"status", "exit_year", "phone", "id_number", "long_absent", "helpers"}
+    columns_hold |= {"township"}  # 乡镇: read, and written for a county (docs/decisions/0016)
     own = {"token", "location", "updated_at"}
     assert {f.name for f in dataclasses.fields(Household)} == columns_hold | own
     assert {name for name, _parse in registry._FIELDS.values()} | {"helpers"} == columns_hold

@@ -4,7 +4,6 @@ office's door plates, queued from their own page, are watched and downloaded her
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
@@ -88,9 +87,8 @@ def test_a_summary_is_queued_made_and_downloaded(app, client, auth, households):
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment")
     assert "filename*=UTF-8''" in disposition  # the Chinese name survives
-    # Stored under the data folder, named by the job's random id.
-    assert job.path is not None and job.path.parent.name == "exports"
-    assert job.path.name == f"{job_id}.pdf"
+    # Stored in the store's report files, named by the job's random id.
+    assert job.result == f"{job_id}.pdf"
     assert job_id in client.get("/reports").get_data(as_text=True)
 
 
@@ -155,10 +153,10 @@ def test_the_worker_survives_a_failure(app):
 
     failed = runner.submit("13600000001", "a", "坏", "a.pdf", "application/pdf", broken)
     fine = runner.submit("13600000001", "b", "好", "b.pdf", "application/pdf", lambda _p: b"%PDF")
-    assert runner.wait(failed.id).status == "failed"
-    assert "disk full" in failed.error
-    assert runner.wait(fine.id).status == "done"
-    assert fine.path is not None and fine.path.read_bytes() == b"%PDF"
+    failed = runner.wait(failed.id)  # a job is a reading of its record: read it again
+    assert failed.status == "failed" and "disk full" in failed.error
+    fine = runner.wait(fine.id)
+    assert fine.status == "done" and runner.result(fine) == b"%PDF"
 
 
 def test_the_same_request_reuses_the_unfinished_job_and_the_queue_is_bounded(app):
@@ -171,7 +169,7 @@ def test_the_same_request_reuses_the_unfinished_job_and_the_queue_is_bounded(app
 
     owner = "13600000001"
     first = runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow)
-    assert runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow) is first
+    assert runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow).id == first.id
     for n in range(1, MAX_WAITING_PER_OWNER):
         runner.submit(owner, f"other-{n}", "t", "a.pdf", "application/pdf", slow)
     with pytest.raises(JobLimitError):
@@ -187,15 +185,15 @@ def test_jobs_and_files_are_removed_after_a_day(app):
     runner = get_runner(app)
     job = runner.submit("13600000001", "k", "t", "a.pdf", "application/pdf", lambda _p: b"%PDF")
     runner.wait(job.id)
-    stray = runner.folder / "left-by-a-restart.pdf"
-    stray.write_bytes(b"old")
+    job = runner.wait(job.id)
+    stray = "left-by-a-restart-0000.pdf"
+    runner.store.reports.put(stray, b"old")
     runner.cleanup(now=time.time() + 60)
-    assert job.path is not None and job.path.exists() and stray.exists()
-    old = time.time() - JOB_TTL_SECONDS - 60
-    os.utime(stray, (old, old))
+    assert runner.result(job) == b"%PDF" and runner.store.reports.read(stray) == b"old"
     runner.cleanup(now=time.time() + JOB_TTL_SECONDS + 60)
     assert runner.get(job.id, "13600000001") is None
-    assert not job.path.exists() and not stray.exists()
+    assert job.result is not None and runner.store.reports.read(job.result) is None
+    assert runner.store.reports.read(stray) is None
 
 
 def test_the_pdf_is_chinese_whatever_language_the_page_speaks(app, client, auth, households):
@@ -207,8 +205,11 @@ def test_the_pdf_is_chinese_whatever_language_the_page_speaks(app, client, auth,
     job = _finish(app, job_id)
     assert job.status == "done", job.error
     text = subprocess.run(
-        ["pdftotext", str(job.path), "-"], check=True, capture_output=True, text=True
-    ).stdout
+        ["pdftotext", "-", "-"],
+        input=get_runner(app).result(job),
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
     assert "一、总体情况" in text and "两不愁三保障" in text
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from helpers import PEOPLE, make_household, visit_payload
+from helpers import PEOPLE, make_household, stored_bytes, stored_identity, visit_payload
 
 from fieldvisit.access.tokens import create_token
 from fieldvisit.models import Household, Need, Visit
@@ -249,7 +249,7 @@ def test_it_loads_a_folder_with_temp_files_left_by_a_crash(store, households):
     assert set(fresh.registry().households) == {"4117210010001", "4117210020001"}
     assert [v.id for v in fresh.visits(MONTH)] == ["a1b2c3d4-0000-4000-8000-000000000001"]
     assert fresh.months() == [MONTH]
-    assert json.loads(registry.read_bytes())  # the data files themselves are untouched
+    assert stored_bytes(registry)  # the data files themselves are untouched
 
 
 # --- transactions: all or nothing ----------------------------------------------------------
@@ -257,7 +257,7 @@ def test_it_loads_a_folder_with_temp_files_left_by_a_crash(store, households):
 
 def test_it_writes_nothing_when_a_registry_change_raises(store, households):
     path = store.root / "registry.json"
-    raw, inode = path.read_bytes(), path.stat().st_ino
+    raw, identity = stored_bytes(path), stored_identity(path)
 
     def change(reg: Registry) -> None:
         reg.households["4117210099999"] = make_household(id="4117210099999")
@@ -267,8 +267,8 @@ def test_it_writes_nothing_when_a_registry_change_raises(store, households):
     with pytest.raises(ValueError, match="bad row"):
         store.update_registry(change)
 
-    assert path.read_bytes() == raw
-    assert path.stat().st_ino == inode
+    assert stored_bytes(path) == raw
+    assert stored_identity(path) == identity
     assert set(store.registry().households) == {"4117210010001", "4117210020001"}
     assert set(Store(store.root).registry().households) == {"4117210010001", "4117210020001"}
     assert temp_files(store.root) == []

@@ -24,6 +24,7 @@ from fieldvisit.views.helpers import template_globals
 from fieldvisit.views.identifiers import refuse_control_characters
 from fieldvisit.views.location import location_globals
 from fieldvisit.views.offline import mark_cacheable
+from fieldvisit.views.reconcile_globals import reconcile_globals
 
 PACKAGE = Path(fieldvisit.__file__).resolve().parent
 FACTORY = PACKAGE / "__init__.py"
@@ -86,7 +87,8 @@ def test_after_request_hooks_run_in_the_documented_order(app: Flask) -> None:
 
 def test_template_helpers_come_from_create_app(app: Flask) -> None:
     processors = app.template_context_processors[None]
-    assert _ours(processors) == [asset_globals, location_globals, audit_helpers, template_globals]
+    ours = [asset_globals, location_globals, audit_helpers, template_globals, reconcile_globals]
+    assert _ours(processors) == ours
 
 
 def test_no_blueprint_has_hooks_of_its_own(app: Flask) -> None:

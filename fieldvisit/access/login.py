@@ -96,9 +96,14 @@ def log_out() -> None:
     if not isinstance(sid, str) or not isinstance(phone, str):
         return
     digest = token_digest(sid)
-    ended = store.sessions.update(lambda sessions: sessions.pop(digest, None))
-    if ended is not None:
-        store.audit(AuditEntry(now_iso(), ended.phone, "user.logout", ended.phone))
+    store.sessions.update(
+        lambda sessions: sessions.pop(digest, None),
+        lambda ended: (
+            [AuditEntry(now_iso(), ended.phone, "user.logout", ended.phone)]
+            if ended is not None
+            else []
+        ),
+    )
 
 
 def end_sessions(store: Store, phone: str, actor: str) -> int:
@@ -111,11 +116,13 @@ def end_sessions(store: Store, phone: str, actor: str) -> int:
             del sessions[digest]
         return len(mine)
 
-    count = store.sessions.update(drop)
-    if count:
-        entry = AuditEntry(now_iso(), actor, "user.sessions_end", phone, None, {"sessions": count})
-        store.audit(entry)
-    return count
+    def entries(count: int) -> list[AuditEntry]:
+        after = {"sessions": count}
+        return (
+            [AuditEntry(now_iso(), actor, "user.sessions_end", phone, None, after)] if count else []
+        )
+
+    return store.sessions.update(drop, entries)
 
 
 def log_out_everywhere(store: Store, phone: str) -> int:

@@ -11,7 +11,7 @@ API and the tests ask them as the pages do; templates get them as globals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -61,17 +61,43 @@ def is_helper(user: User | None) -> bool:
 # --- households and visits ---------------------------------------------------------------
 
 
+def in_scope(user: User | None, household: Household) -> bool:
+    """Whether ``household`` lies within the township of ``user``'s account: the one home of
+    the county's rule. An account without a township (the county's office, or any account of
+    a single-township deployment) reaches every township; one of a township only its own.
+    Helpers are scoped by their pairings, not by this."""
+    return user is not None and (not user.township or user.township == household.township)
+
+
+def scope_households(user: User | None, households: Iterable[Household]) -> list[Household]:
+    """The households of ``households`` within ``user``'s township (see ``in_scope``)."""
+    if user is None:
+        return []
+    if not user.township:
+        return list(households)
+    return [h for h in households if h.township == user.township]
+
+
+def scoped_township(user: User | None, asked: str | None) -> str | None:
+    """The township a query of ``user``'s covers: their own when their account has one
+    (whatever was asked), else the one ``asked`` (None: every township)."""
+    if user is not None and user.township:
+        return user.township
+    return asked
+
+
 def may_view(user: User | None, household: Household) -> bool:
-    """Helpers see their own households; supervisors and the office see all."""
+    """Helpers see their own households; supervisors and the office see all of their
+    township (the county's: every township)."""
     if user is None:
         return False
-    return may_supervise(user) or user.phone in household.helpers
+    return (may_supervise(user) and in_scope(user, household)) or user.phone in household.helpers
 
 
 def may_record(user: User | None, household: Household) -> bool:
-    """Helpers record for their own households; the office may enter on anyone's behalf.
-    Supervisors record nothing."""
-    return is_office(user) or (
+    """Helpers record for their own households; the office may enter on anyone's behalf
+    within its township. Supervisors record nothing."""
+    return (is_office(user) and in_scope(user, household)) or (
         user is not None and is_helper(user) and user.phone in household.helpers
     )
 

@@ -37,7 +37,7 @@ def note_token_use(store: Store, token: ApiToken) -> None:
         if stored is not None:
             stored.last_used = now.isoformat(timespec="seconds")
 
-    store.update_registry(touch)
+    store.update_registry(touch, tables=("tokens",))
 
 
 def create_token(store: Store, phone: str, actor: str) -> str:
@@ -51,8 +51,7 @@ def create_token(store: Store, phone: str, actor: str) -> str:
             raise AccountError(_("没有手机号为 %(phone)s 的账号", phone=phone))
         reg.tokens[token_digest(token)] = ApiToken(token_digest(token), phone, now_iso())
 
-    store.update_registry(add)
-    store.audit(AuditEntry(now_iso(), actor, "token.create", phone))
+    store.update_registry(add, lambda _r: [AuditEntry(now_iso(), actor, "token.create", phone)])
     return token
 
 
@@ -72,11 +71,12 @@ def drop_tokens(reg: Registry, phone: str, prefix: str = "") -> int:
     return len(gone)
 
 
-def audit_revoked_tokens(store: Store, phone: str, count: int, actor: str) -> None:
-    """Write the revocation of ``count`` tokens to the audit log (nothing when none were)."""
-    if count:
-        entry = AuditEntry(now_iso(), actor, "token.revoke", phone, None, {"tokens": count})
-        store.audit(entry)
+def revoked_entries(phone: str, count: int, actor: str) -> list[AuditEntry]:
+    """The audit entry of revoking ``count`` tokens (none when none were), for the registry
+    change that revoked them."""
+    if not count:
+        return []
+    return [AuditEntry(now_iso(), actor, "token.revoke", phone, None, {"tokens": count})]
 
 
 def revoke_tokens(store: Store, phone: str, actor: str, prefix: str = "") -> int:
@@ -88,6 +88,4 @@ def revoke_tokens(store: Store, phone: str, actor: str, prefix: str = "") -> int
             raise AccountError(_("没有手机号为 %(phone)s 的账号", phone=phone))
         return drop_tokens(reg, phone, prefix)
 
-    count = store.update_registry(drop)
-    audit_revoked_tokens(store, phone, count, actor)
-    return count
+    return store.update_registry(drop, lambda count: revoked_entries(phone, count, actor))

@@ -15,7 +15,7 @@ from ..vocab import ROLES
 from .errors import AccountError
 from .login import end_sessions
 from .passwords import MIN_LENGTH, hash_password, random_password
-from .tokens import audit_revoked_tokens, drop_tokens
+from .tokens import drop_tokens, revoked_entries
 
 __all__ = [
     "PHONE_RE",
@@ -46,9 +46,16 @@ def check_new_password(password: str) -> str:
 
 
 def create_user(
-    store: Store, role: str, name: str, phone: str, password: str | None, actor: str
+    store: Store,
+    role: str,
+    name: str,
+    phone: str,
+    password: str | None,
+    actor: str,
+    township: str = "",
 ) -> tuple[User, str]:
-    """A new user; returns it and its password (generated when none is given)."""
+    """A new user; returns it and its password (generated when none is given). ``township``
+    limits an office or supervisor account to that township (see permissions.in_scope)."""
     if role not in ROLES:
         raise AccountError(_("未知角色：%(role)s", role=role))
     phone = check_phone(phone)
@@ -61,15 +68,19 @@ def create_user(
         role=role,
         password_hash=hash_password(password),
         created_at=now_iso(),
+        township=township.strip(),
     )
 
     def add(reg: Registry) -> None:
         if phone in reg.users:
             raise AccountError(_("手机号 %(phone)s 已有账号", phone=phone))
+        if user.township and user.township not in {h.township for h in reg.households.values()}:
+            raise AccountError(_("名册里没有乡镇“%(name)s”", name=user.township))
         reg.users[phone] = user
 
-    store.update_registry(add)
-    store.audit(AuditEntry(now_iso(), actor, "user.create", phone, None, _public(user)))
+    store.update_registry(
+        add, lambda _r: [AuditEntry(now_iso(), actor, "user.create", phone, None, _public(user))]
+    )
     return user, password
 
 
@@ -86,9 +97,11 @@ def set_password(store: Store, phone: str, password: str | None, actor: str) -> 
         user.password_hash = hashed
         return drop_tokens(reg, phone)  # in the same write as the new password
 
-    revoked = store.update_registry(change)
-    store.audit(AuditEntry(now_iso(), actor, "user.password", phone))
-    audit_revoked_tokens(store, phone, revoked, actor)
+    def entries(revoked: int) -> list[AuditEntry]:
+        entry = AuditEntry(now_iso(), actor, "user.password", phone)
+        return [entry, *revoked_entries(phone, revoked, actor)]
+
+    store.update_registry(change, entries)
     end_sessions(store, phone, actor)
     return password
 

@@ -94,6 +94,25 @@ def document() -> dict[str, Any]:
                             "description": "One village's figures; the township when left out",
                         },
                         {
+                            "name": "township",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "One township of a county (an account of a township "
+                            "always gets its own)",
+                        },
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "The page of not_visited (see next)",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                            "description": "Households per page of not_visited (default 1000)",
+                        },
+                        {
                             "name": "unit",
                             "in": "query",
                             "schema": {"type": "string"},
@@ -170,7 +189,9 @@ def document() -> dict[str, Any]:
                         ),
                         "403": _json(ERROR, "Not the household's helper"),
                         "404": _json(ERROR, "No such visit"),
-                        "409": _json(ERROR, "The visit already has 3 photos"),
+                        "409": _json(
+                            ERROR, "The visit already has 3 photos, or its month is closed"
+                        ),
                         "413": _json(ERROR, "Larger than 2 MB"),
                         **_ERRORS,
                     },
@@ -205,7 +226,11 @@ def document() -> dict[str, Any]:
                         "400": _json(ERROR, "Invalid; `errors` names each field"),
                         "403": _json(ERROR, "Not the household's helper"),
                         "404": _json(ERROR, "No such household"),
-                        "409": _json(ERROR, "The id is used by another household's visit"),
+                        "409": _json(
+                            ERROR,
+                            "The id is used by another household's visit, or the office closed "
+                            "the visit's month (`error` names it)",
+                        ),
                         "413": _json(ERROR, "Larger than FIELDVISIT_MAX_UPLOAD_MB"),
                         **_ERRORS,
                     },

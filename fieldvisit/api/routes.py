@@ -6,17 +6,27 @@ header for writes) or with ``Authorization: Bearer <token>``.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from ..access.permissions import is_helper, login_required, may_view, supervision_required
+from ..access.permissions import (
+    in_scope,
+    is_helper,
+    login_required,
+    may_view,
+    scoped_township,
+    supervision_required,
+)
 from ..figures import dashboard
-from ..figures.month import HelperRow, MissingHousehold
+from ..figures.county import township_rows
+from ..figures.month import HelperRow, MissingHousehold, VillageRow
 from ..models import User, Visit
 from ..months import check_month, this_month
 from ..storage.current import get_store
@@ -46,10 +56,58 @@ def _answerable(helpers: list[User]) -> dict[str, str]:
     return {"helper": first.name if first else "", "phone": first.phone if first else ""}
 
 
+# Households not visited per page of GET /api/v1/completion: a township's list (676
+# households in the reference township) fits in the first page, a county's comes in pages.
+NOT_VISITED_PAGE = 1000
+
+
+def _page_arg(name: str, default: int, most: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    return min(max(value, 1), most)
+
+
+def _not_visited_page(board: dashboard.Completion) -> dict[str, Any]:
+    """One page of the households not visited, and the link to the next when there is one."""
+    page = _page_arg("page", 1, 10**6)
+    limit = _page_arg("limit", NOT_VISITED_PAGE, NOT_VISITED_PAGE)
+    missing = board.figures.not_visited
+    start = (page - 1) * limit
+    out: dict[str, Any] = {
+        "not_visited": [_missing_json(m) for m in missing[start : start + limit]],
+        "not_visited_total": len(missing),
+        "page": page,
+        "next": None,
+    }
+    if start + limit < len(missing):
+        args = {**request.args.to_dict(), "page": str(page + 1), "limit": str(limit)}
+        out["next"] = f"{request.path}?{urlencode(args)}"
+    return out
+
+
+def _village_json(r: VillageRow) -> dict[str, Any]:
+    # A county's village names its township; a single township's rows are as they were.
+    row = {"village": r.village, "households": r.households, "visited": r.visited}
+    row["attempted"] = r.attempted
+    return {**row, "township": r.township} if r.township else row
+
+
 def completion_json(board: dashboard.Completion) -> dict[str, Any]:
     """The figures of GET /api/v1/completion (documented in openapi.py)."""
     f = board.figures
     return {
+        **_not_visited_page(board),
+        "by_township": [
+            {
+                "township": r.village,
+                "households": r.households,
+                "visited": r.visited,
+                "attempted": r.attempted,
+            }
+            for r in township_rows(f)
+        ],
         "month": f.month,
         "village": f.village,
         "as_of": board.as_of.isoformat(),
@@ -59,16 +117,7 @@ def completion_json(board: dashboard.Completion) -> dict[str, Any]:
         "rate": round(f.rate, 4),
         "previous_visited": f.previous_visited,
         "previous_visited_same_day": board.previous_same_day,
-        "not_visited": [_missing_json(m) for m in f.not_visited],
-        "by_village": [
-            {
-                "village": r.village,
-                "households": r.households,
-                "visited": r.visited,
-                "attempted": r.attempted,
-            }
-            for r in f.by_village
-        ],
+        "by_village": [_village_json(r) for r in f.by_village],
         "by_helper": [_helper_row_json(r) for r in board.helpers],
         "guarantee_gaps": [_gap_json(gap) for gap in board.gaps],
         "environment": [
@@ -196,7 +245,7 @@ def create_visit() -> tuple[Response, int]:
     try:
         visit, created = visits.record_visit(get_store(), payload, g.user)
     except VisitError as exc:
-        return _error(exc.status, _("走访记录无法保存"), exc.errors)
+        return _error(exc.status, exc.message or _("走访记录无法保存"), exc.errors)
     return jsonify(visit_json(visit)), 201 if created else 200
 
 
@@ -251,6 +300,9 @@ def list_visits() -> Response | tuple[Response, int]:
         reg = store.registry()
         mine = {h.id for h in reg.households.values() if g.user.phone in h.helpers}
         found = [v for v in found if v.household in mine or v.helper == g.user.phone]
+    elif g.user.township:  # a township's office: its own township's households only
+        reg = store.registry()
+        found = [v for v in found if (h := reg.households.get(v.household)) and in_scope(g.user, h)]
     found = sorted(found, key=lambda v: (v.date, v.household, v.created_at))
     return jsonify([visit_json(v) for v in found])
 
@@ -265,4 +317,5 @@ def completion() -> Response | tuple[Response, int]:
         query = dashboard.parse_query(store, request.args, today)
     except dashboard.QueryError as exc:
         return _error(400, exc.message, {exc.field: exc.message})
+    query = dataclasses.replace(query, township=scoped_township(g.user, query.township))
     return jsonify(completion_json(dashboard.completion(store, query, today)))

@@ -151,6 +151,7 @@ COMPLETION = {
         "visited",
         "attempted",
         "not_visited",
+        "by_township",
         "by_village",
         "by_helper",
     ],
@@ -168,9 +169,30 @@ COMPLETION = {
             "description": "Visited in the month before up to the same day; "
             "null unless the month is still under way",
         },
+        "page": {**COUNT, "description": "The page of not_visited (from 1)"},
+        "not_visited_total": {**COUNT, "description": "Households not visited, in all pages"},
+        "next": {
+            "type": ["string", "null"],
+            "description": "The link to the next page of not_visited; null on the last page",
+        },
+        "by_township": {
+            "type": "array",
+            "description": "A county's townships ('' = the deployment's one township)",
+            "items": {
+                "type": "object",
+                "required": ["township", "households", "visited", "attempted"],
+                "properties": {
+                    "township": {"type": "string"},
+                    "households": COUNT,
+                    "visited": COUNT,
+                    "attempted": COUNT,
+                },
+            },
+        },
         "not_visited": {
             "type": "array",
-            "description": "Every household without an in-person visit in the month",
+            "description": "The households without an in-person visit in the month, one page "
+            "(?page=, ?limit= up to 1000; a township's list fits in the first)",
             "items": {
                 "type": "object",
                 "required": ["id", "village", "head", "helper"],
@@ -194,6 +216,11 @@ COMPLETION = {
                 "required": ["village", "households", "visited", "attempted"],
                 "properties": {
                     "village": {"type": "string"},
+                    "township": {
+                        "type": "string",
+                        "description": "A county's village: its township (absent for the "
+                        "deployment's one township)",
+                    },
                     "households": COUNT,
                     "visited": COUNT,
                     "attempted": COUNT,

@@ -82,10 +82,10 @@ def household_keys(store: Store, household: Household, since: str = "") -> set[s
     keys = {household.id}
     for month in months_between(store.months(), since):
         keys.update(
-            v.id for v in store.visits(month, household.village) if v.household == household.id
+            v.id for v in store.visits(month, household.village_key) if v.household == household.id
         )
         keys.update(
-            n.id for n in store.needs(month, household.village) if n.household == household.id
+            n.id for n in store.needs(month, household.village_key) if n.household == household.id
         )
     return keys
 
@@ -140,3 +140,21 @@ def household_history(
     """The entries about one household in the last twelve months, newest first."""
     since = window_start(today or date.today(), WINDOW_MONTHS)
     return entries(store, Filters(household=household.id, date_from=since))
+
+
+def in_township(store: Store, entry: AuditEntry, township: str) -> bool:
+    """Whether a township's office may read ``entry``: only an entry about one of the
+    township's households, visits or helpers. An entry that cannot be placed (an import of
+    the county's file, a setting, a need) is the county office's alone: a township's account
+    never sees another township's records by way of the log."""
+    kind = entry.action.split(".", 1)[0]
+    household = None
+    if kind == "household":
+        household = store.household(entry.target)
+    elif kind == "visit":
+        visit = store.visit_by_id(entry.target)
+        household = store.household(visit.household) if visit is not None else None
+    elif kind in ("user", "token", "helper"):
+        user = store.user(entry.target)
+        return user is not None and user.township == township
+    return household is not None and household.township == township

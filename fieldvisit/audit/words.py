@@ -36,6 +36,8 @@ KINDS: dict[str, Any] = {
     "user.": _l("账号"),
     "token.": _l("API 令牌"),
     "settings.": _l("设置"),
+    "reconcile.": _l("部门比对"),
+    "month.": _l("关账"),
 }
 # Every action the domain modules write (tests/test_audit.py finds them in the source). An
 # unknown one (written by a newer version) is shown as its code.
@@ -64,6 +66,17 @@ ACTIONS: dict[str, Any] = {
     "registry.export": _l("导出名册"),
     "settings.phone_address": _l("设置手机访问地址"),
     "settings.targets": _l("设置完成率目标和拍照要求"),
+    "registry.members": _l("导入家庭成员"),
+    "reconcile.compare": _l("比对部门名单"),
+    "reconcile.take": _l("采用部门数据"),
+    "reconcile.explain": _l("说明差异"),
+    "reconcile.send": _l("交帮扶责任人核实"),
+    "reconcile.answer": _l("帮扶责任人核实差异"),
+    "reconcile.check": _l("预警核查反馈"),
+    "reconcile.export": _l("下载比对结果"),
+    "settings.check_days": _l("设置预警核查时限"),
+    "month.close": _l("关账并存档月度汇总"),
+    "month.reopen": _l("重新打开已关账的月份"),
 }
 _MAX_KEYS = 12  # every field the office can edit fits
 _MAX_VALUE = 80
@@ -115,6 +128,21 @@ _FIELDS: dict[str, Any] = {
     "phone_address": _l("手机访问地址"),
     "completion_target": _l("完成率目标"),
     "photo_required": _l("本镇要求入户走访拍照"),
+    # Members and other departments' lists (fieldvisit/reconcile).
+    "relation": _l("与户主关系"),
+    "disability": _l("残疾类别"),
+    "disability_grade": _l("残疾等级"),
+    "school_stage": _l("在校学段"),
+    "insured": _l("参加医保"),
+    "difference": _l("差异"),
+    "department": _l("部门"),
+    "note": _l("说明"),
+    "result": _l("核查结果"),
+    "action_taken": _l("采取的措施"),
+    "warning": _l("预警类型"),
+    "comparison": _l("比对记录"),
+    "counts": _l("结果"),
+    "check_days": _l("预警核查时限（天）"),
 }
 _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "visit.": {"location": _l("走访定位")},
@@ -122,6 +150,7 @@ _KIND_FIELDS: dict[str, dict[str, Any]] = {
     "user.": {"phone": _l("手机号")},
     # A setting of the whole township (the completion target and photo rule) names no record.
     "settings.": {"township": _l("全镇")},
+    "month.": {"pdf": _l("存档汇总的 SHA-256"), "reason": _l("重新打开的原因")},
 }
 # Coded values, by field; a need's status is its own.
 _VALUES: dict[str, dict[str, str]] = {

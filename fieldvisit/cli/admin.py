@@ -21,15 +21,24 @@ ACTOR = "cli"
 
 @click.command("seed-demo")
 @click.option("--months", default=3, show_default=True, type=click.IntRange(1, 240))
+@click.option(
+    "--townships", default=1, show_default=True, type=click.IntRange(1, 99),
+    help="More than one: a county of that many demo townships.",
+)  # fmt: skip
 @with_appcontext
-def seed_demo(months: int) -> None:
-    """Build the demo township (registry, helpers, N months of visits) in an empty folder."""
+def seed_demo(months: int, townships: int) -> None:
+    """Build the demo township (registry, helpers, N months of visits, the past months closed)
+    in an empty folder; with --townships N a county of N townships (past months left open)."""
     from ..demo import build_demo, describe
+    from ..demo.county import build_county
 
     store = get_store()
     if not store.is_empty():
-        raise click.ClickException(_("%(path)s 已有数据，请用空的数据目录", path=store.root))
-    info = build_demo(store, months=months)
+        raise click.ClickException(_("%(path)s 已有数据，请用空的数据目录", path=store.location))
+    if townships > 1:
+        info = build_county(store, townships, months=months)
+    else:
+        info = build_demo(store, months=months, close_months=True)
     click.echo(describe(info))
 
 
@@ -122,11 +131,14 @@ def door_plates(out: Path, village: str | None, household: str | None, stale: bo
 @click.option("--name", required=True)
 @click.option("--phone", required=True)
 @click.option("--password", default=None, help="Generated and printed when left out.")
+@click.option("--township", default="", help="Limit an office account to one township.")
 @with_appcontext
-def create_user(role: str, name: str, phone: str, password: str | None) -> None:
+def create_user(role: str, name: str, phone: str, password: str | None, township: str) -> None:
     """Create a user who logs in with phone and password."""
     try:
-        user, password = users.create_user(get_store(), role, name, phone, password, actor=ACTOR)
+        user, password = users.create_user(
+            get_store(), role, name, phone, password, actor=ACTOR, township=township
+        )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

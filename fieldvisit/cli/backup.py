@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from ..storage.backup import BackupError, write_backup
 from ..storage.current import get_store
+from ..storage.folder_only import folder_store
 from ..storage.restore import restore_backup
 
 
@@ -21,7 +22,9 @@ from ..storage.restore import restore_backup
 def backup(out: Path, include_secret: bool, no_photos: bool) -> None:
     """Write a consistent snapshot of the data folder to a zip file (the server may run)."""
     try:
-        info = write_backup(get_store(), out, include_secret, include_photos=not no_photos)
+        info = write_backup(
+            folder_store(get_store()), out, include_secret, include_photos=not no_photos
+        )
     except BackupError as exc:  # a file the backup cannot hold: said, and nothing written
         raise click.ClickException(str(exc)) from None
     click.echo(_("已备份 %(n)d 个文件到 %(path)s", n=info.files, path=info.path))
@@ -32,8 +35,8 @@ def backup(out: Path, include_secret: bool, no_photos: bool) -> None:
 @with_appcontext
 def restore(file: Path) -> None:
     """Rebuild an empty data folder from a backup made by ``backup``."""
-    store = get_store()
     try:
+        store = folder_store(get_store())
         count = restore_backup(file, store.root)
     except (BackupError, OSError) as exc:  # OSError: a full or failing disk, said plainly
         raise click.ClickException(str(exc)) from None

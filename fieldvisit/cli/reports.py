@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
 from ..documents.monthly import ReportError
+from ..models import village_key
 from ..storage import atomic_write_bytes
 from ..storage.current import get_store
 
@@ -37,14 +38,21 @@ def _year(value: str) -> int:
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village.")
+@click.option("--township", default=None, help="Only this township of a county.")
 @with_appcontext
-def monthly_report(month: str, out: Path, village: str | None) -> None:
-    """The month's summary (月度帮扶走访汇总) as an A4 PDF, for the township or one village."""
+def monthly_report(month: str, out: Path, village: str | None, township: str | None) -> None:
+    """The month's summary (月度帮扶走访汇总) as an A4 PDF, for the township or one village
+    (a county: ``--township NAME`` for one township's report)."""
     from ..documents.monthly import monthly_report_pdf
 
     _check_suffix(out, ".pdf")
+    store = get_store()
+    if township and township not in {h.township for h in store.registry().households.values()}:
+        raise click.ClickException(_("名册里没有乡镇“%(name)s”", name=township))
+    if township and village and "/" not in village:
+        village = village_key(township, village)  # a village of that township, by its name
     try:
-        pdf = monthly_report_pdf(get_store(), month, village)
+        pdf = monthly_report_pdf(store, month, village, township=township)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     atomic_write_bytes(out.resolve(), pdf)

@@ -11,8 +11,10 @@ from flask_babel import gettext
 
 from ..access.passwords import hash_password
 from ..models import Household, User, Village
+from ..months import month_of, months_back
 from ..storage import Registry, Store
 from ..vocab import DEFAULT_CHECKLIST, ROLES, label
+from .departments import build_departments
 from .history import _History, _month_starts
 from .people import _example_helper, _helpers, _households, _PhoneBook
 from .profiles import _profiles
@@ -33,12 +35,21 @@ class DemoInfo:
 
 
 def build_demo(
-    store: Store, months: int = 3, today: dt.date | None = None, seed: int = 2018
+    store: Store,
+    months: int = 3,
+    today: dt.date | None = None,
+    seed: int = 2018,
+    *,
+    close_months: bool = False,
 ) -> DemoInfo:
     """Build the demo township into ``store``, which must hold no households yet.
 
     Visit history covers the last ``months`` months up to ``today``'s month, which is only
     partly visited and only up to ``today``. Same seed, same township (bar the QR tokens).
+    With ``close_months`` (``seed-demo`` and ``run.py``: the demo a township tries) the
+    months before today's are closed by the demo's office, as a township closes each month
+    once its visits are in; that renders a summary PDF for each, so it needs an application
+    context.
     """
     if months < 1:
         raise ValueError("months must be at least 1")
@@ -65,6 +76,9 @@ def build_demo(
     store.import_visits(visits, needs)
 
     example = _example_helper(households, helpers)
+    build_departments(store, households, example.phone, today, seed)  # members, lists, checks
+    if close_months:  # last: each past month is closed with the registry as built
+        close_history(store, today, months)
     return DemoInfo(
         township=township,
         households=len(households),
@@ -78,6 +92,16 @@ def build_demo(
             ("helper", example.name, example.phone, DEMO_PASSWORD),
         ],
     )
+
+
+def close_history(store: Store, today: dt.date, months: int) -> list[str]:
+    """Close the demo's months before ``today``'s, oldest first, as its office; returns them."""
+    from ..closing import close_month  # renders PDFs: only a build that closes loads it
+
+    past = months_back(month_of(today), months)[:-1]
+    for month in past:
+        close_month(store, month, ADMIN[0], today)
+    return past
 
 
 def describe(info: DemoInfo) -> str:

@@ -90,7 +90,7 @@ class _History:
         visit = Visit(
             id=self._uuid(),
             household=household.id,
-            village=household.village,
+            village=household.village_key,
             helper=helper,
             recorded_by=ADMIN[0] if late else helper,
             date=date.isoformat(),
@@ -152,7 +152,7 @@ class _History:
                 id=self._uuid(),
                 visit=visit.id,
                 household=household.id,
-                village=household.village,
+                village=household.village_key,
                 category=category,
                 description=description,
                 urgent=urgent,

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..collation import in_household_order
+from ..figures.frozen import MonthSource, month_source
 from ..figures.month import MonthFigures, month_figures
-from ..households.lookup import township_name
 from ..models import Visit
 from ..storage import Store, atomic_write_bytes
 from ..visits.fields import checklist
@@ -56,9 +56,10 @@ class Share(float):
     """A share from 0 to 1, written as a number formatted as a percentage."""
 
 
-def visit_columns(store: Store) -> list[str]:
-    """The header row: fixed columns, each guarantee, each checklist item, then the rest."""
-    items = [item.label for item in checklist(store)]
+def visit_columns(store: Store, source: MonthSource | None = None) -> list[str]:
+    """The header row: fixed columns, each guarantee, each checklist item (of ``source``'s
+    month; today's checklist by default), then the rest."""
+    items = [item.label for item in (source.checklist() if source else checklist(store))]
     return [*BASE_COLUMNS, *GUARANTEES.values(), *items, *TAIL_COLUMNS]
 
 
@@ -76,12 +77,16 @@ def _needs_text(visit: Visit) -> str:
     )
 
 
-def visit_rows(store: Store, month: str, village: str | None = None) -> list[list[Any]]:
+def visit_rows(
+    store: Store, month: str, village: str | None = None, source: MonthSource | None = None
+) -> list[list[Any]]:
     """One row per visit of ``month`` (optionally one village), in the columns of
-    ``visit_columns``, ordered by village, group, household and date."""
-    reg = store.registry()
-    keys = [item.key for item in checklist(store)]
-    visits = store.visits(month, village)
+    ``visit_columns``, ordered by village, group, household and date; households, helpers
+    and villages as the month's registry has them (``frozen.month_source``)."""
+    src = source or month_source(store, month)
+    reg = src.registry
+    keys = [item.key for item in src.checklist()]
+    visits = src.visits(month, village)
     order = {h.id: i for i, h in enumerate(in_household_order(list(reg.households.values())))}
     visits = sorted(
         visits, key=lambda v: (order.get(v.household, len(order)), v.date, v.created_at)
@@ -95,7 +100,7 @@ def visit_rows(store: Store, month: str, village: str | None = None) -> list[lis
         rows.append(
             [
                 v.household,
-                v.village,
+                src.village_of(v.household, v.village),
                 group_label(h.group) if h else "",
                 h.head if h else "",
                 helper.name if helper else "",
@@ -263,9 +268,10 @@ def export_visits_bytes(
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {FORMATS}, not {fmt!r}")
     month = check_report_month(month, today)
-    village = check_village(store, village)
-    header = visit_columns(store)
-    rows = visit_rows(store, month, village)
+    src = month_source(store, month)
+    village = check_village(store, village, src.registry)
+    header = visit_columns(store, src)
+    rows = visit_rows(store, month, village, src)
     if fmt == "csv":
         text_buffer = io.StringIO(newline="")
         writer = csv.writer(text_buffer, lineterminator="\r\n")
@@ -275,11 +281,11 @@ def export_visits_bytes(
 
     from openpyxl import Workbook
 
-    figures = month_figures(store, month, village, today=today)
+    figures = month_figures(store, month, village, today=today, source=src)
     book = Workbook(write_only=True)
     text = {i for i, name in enumerate(header) if name in TEXT_COLUMNS}
     _sheet(book, VISITS_SHEET, header, rows, text)
-    _sheet(book, SUMMARY_SHEET, None, summary_rows(figures, township_name(store)), set())
+    _sheet(book, SUMMARY_SHEET, None, summary_rows(figures, src.township()), set())
     missing = missing_rows(figures)
     _sheet(book, MISSING_SHEET, missing[0], missing[1:], {3, 6})
     buffer = io.BytesIO()

@@ -7,9 +7,12 @@ double the memory (WeasyPrint holds a whole part of a booklet in memory). The wo
 daemon thread: stopping the server abandons a half-made PDF rather than waiting for it, and
 nothing half-written is left behind because results are written atomically.
 
-Jobs live in memory; their results are files under ``<data>/exports/``, named by the job's
-random id. A job and its file are removed a day after it was queued (and stray files from
-before a restart with them). Only the person who queued a job can see or download it.
+A job's record is the store's (``store.jobs``: this process's memory for the embedded
+store, a table on PostgreSQL, so any server process shows its progress and serves it) and its
+result a file in ``store.reports`` named by the job's random id. The work itself runs in the
+process that queued it. A job and its file are removed a day after it was queued (and stray
+files from before a restart with them). Only the person who queued a job can see or download
+it.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import force_locale, get_locale
 
-from ..storage import atomic_write_bytes
+from ..storage import Store
 
 LOG = logging.getLogger(__name__)
 EXTENSION_KEY = "fieldvisit.documents.jobs"
@@ -68,7 +74,7 @@ class Job:
     total: int = 0
     finished: float | None = None
     error: str = ""  # for the log and the operator; people see a plain message
-    path: Path | None = None
+    result: str | None = None  # its file's name in store.reports
 
     @property
     def finished_ok(self) -> bool:
@@ -84,6 +90,35 @@ class Job:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
 
+    def to_doc(self, titles: dict[str, str]) -> dict[str, Any]:
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "title"}
+        return {**doc, "titles": titles}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Job:
+        names = {f.name for f in fields(cls)} - {"title"}
+        titles = dict(doc.get("titles") or {})
+        return cls(
+            title=Title(partial(_in_reader_language, titles)),
+            **{k: v for k, v in doc.items() if k in names},
+        )
+
+
+def _in_reader_language(titles: dict[str, str]) -> str:
+    return titles.get(str(get_locale() or "zh"), "") or titles.get("zh", "")
+
+
+def _worded(title: Title | str) -> dict[str, str]:
+    """A title in each language, worded when the job is queued: another server process may
+    show the job, and only this one holds the function that words it."""
+    if isinstance(title, str):
+        return {"zh": title, "en": title}
+    out = {}
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            out[lang] = str(title)
+    return out
+
 
 def _release_memory() -> None:
     """Give the C heap's free pages back to the system: a booklet's layout leaves a few
@@ -93,15 +128,14 @@ def _release_memory() -> None:
 
 
 class JobRunner:
-    """One worker thread and the jobs it has done or will do."""
+    """One worker thread for the jobs this process queued; their records are the store's."""
 
-    def __init__(self, app: Flask, folder: Path) -> None:
+    def __init__(self, app: Flask, store: Store) -> None:
         self.app = app
-        self.folder = folder
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        self.store = store
         self._queue: queue.Queue[tuple[Job, Work]] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     # --- asking -------------------------------------------------------------------------
 
@@ -111,15 +145,13 @@ class JobRunner:
         """Queue ``work`` for ``owner``; the same ``key`` still unfinished returns that job.
         Raises JobLimitError when the owner already waits for too many."""
         self.cleanup()
+        job = Job(secrets.token_urlsafe(24), owner, key, title, filename, mimetype)
+        doc, created = self.store.jobs.add(job.to_doc(_worded(title)), MAX_WAITING_PER_OWNER)
+        if doc is None:
+            raise JobLimitError(owner)
+        if not created:
+            return Job.from_doc(doc)
         with self._lock:
-            mine = [j for j in self._jobs.values() if j.owner == owner and j.unfinished]
-            for job in mine:
-                if job.key == key:
-                    return job
-            if len(mine) >= MAX_WAITING_PER_OWNER:
-                raise JobLimitError(owner)
-            job = Job(secrets.token_urlsafe(24), owner, key, title, filename, mimetype)
-            self._jobs[job.id] = job
             self._start_worker()
         self._queue.put((job, work))
         return job
@@ -127,46 +159,45 @@ class JobRunner:
     def get(self, job_id: str, owner: str) -> Job | None:
         """The job, if it exists and belongs to ``owner``; None otherwise (the same answer
         for both, so ids cannot be probed)."""
-        job = self._jobs.get(job_id)
-        if job is None or not secrets.compare_digest(job.owner, owner):
+        doc = self.store.jobs.get(job_id)
+        if doc is None or not secrets.compare_digest(doc["owner"], owner):
             return None
-        return job
+        return Job.from_doc(doc)
 
     def jobs_of(self, owner: str) -> list[Job]:
         """The owner's jobs, newest first."""
-        with self._lock:
-            mine = [j for j in self._jobs.values() if j.owner == owner]
+        mine = [Job.from_doc(d) for d in self.store.jobs.of_owner(owner)]
         return sorted(mine, key=lambda j: j.created, reverse=True)
+
+    def result(self, job: Job) -> bytes | None:
+        """The finished job's file, or None."""
+        if not job.finished_ok or job.result is None:
+            return None
+        return self.store.reports.read(job.result)
 
     def wait(self, job_id: str, timeout: float = 60) -> Job:
         """Block until the job has finished (for commands and tests)."""
         deadline = time.monotonic() + timeout
-        job = self._jobs[job_id]
-        while job.unfinished:
+        while True:
+            doc = self.store.jobs.get(job_id)
+            if doc is None:
+                raise KeyError(job_id)
+            job = Job.from_doc(doc)
+            if not job.unfinished:
+                return job
             if time.monotonic() > deadline:
                 raise TimeoutError(job_id)
             time.sleep(0.02)
-        return job
 
     # --- housekeeping ---------------------------------------------------------------------
 
     def cleanup(self, now: float | None = None) -> None:
-        """Forget finished jobs older than a day and delete their files, and any file in the
-        exports folder older than a day (left by a previous run of the server)."""
+        """Forget finished jobs older than a day and delete their files, and any report file
+        older than a day (left by a previous run of the server)."""
         now = time.time() if now is None else now
         cutoff = now - JOB_TTL_SECONDS
-        with self._lock:
-            for job in [j for j in self._jobs.values() if j.created < cutoff and not j.unfinished]:
-                del self._jobs[job.id]
-            kept = {j.path for j in self._jobs.values() if j.path is not None}
-        if not self.folder.is_dir():
-            return
-        for path in self.folder.iterdir():
-            try:
-                if path not in kept and path.stat().st_mtime < cutoff:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
+        kept = self.store.jobs.forget_older(cutoff)
+        self.store.reports.remove_older(cutoff, kept)
 
     # --- the worker -----------------------------------------------------------------------
 
@@ -184,29 +215,30 @@ class JobRunner:
                 self._queue.task_done()
 
     def _run(self, job: Job, work: Work) -> None:
-        def progress(done: int, total: int) -> None:
-            job.done, job.total = done, total
+        jobs = self.store.jobs
 
-        job.status = "running"
+        def progress(done: int, total: int) -> None:
+            jobs.update(job.id, done=done, total=total, heartbeat=time.time())
+
         try:
+            jobs.update(job.id, status="running", heartbeat=time.time())
             with self.app.app_context():
                 payload = work(progress)
-            suffix = Path(job.filename).suffix.lower()
-            path = self.folder / f"{job.id}{suffix}"
-            atomic_write_bytes(path, payload)
-            job.path = path
-            job.status = "done"
+            name = f"{job.id}{Path(job.filename).suffix.lower()}"
+            self.store.reports.put(name, payload)
+            jobs.update(job.id, result=name, status="done", finished=time.time())
         except Exception as exc:  # any failure ends the job, never the worker
             LOG.exception("job %s (%s) failed", job.id, job.key)
-            job.error = f"{type(exc).__name__}: {exc}"
-            job.status = "failed"
+            error = f"{type(exc).__name__}: {exc}"
+            # The store itself may be what failed (its database gone, or closed): logged.
+            with suppress(Exception):
+                jobs.update(job.id, error=error, status="failed", finished=time.time())
         finally:
-            job.finished = time.time()
             _release_memory()
 
 
 def get_runner(app: Flask | None = None) -> JobRunner:
-    """The app's job runner, made on first use (exports under the data folder)."""
+    """The app's job runner, made on first use."""
     # The proxy's real app (the worker thread outlives the request); Flask types the proxy
     # as the app itself, which has no such method.
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -214,6 +246,5 @@ def get_runner(app: Flask | None = None) -> JobRunner:
     if runner is None:
         from .. import STORE_KEY
 
-        folder = app.extensions[STORE_KEY].root / "exports"
-        runner = app.extensions.setdefault(EXTENSION_KEY, JobRunner(app, folder))
+        runner = app.extensions.setdefault(EXTENSION_KEY, JobRunner(app, app.extensions[STORE_KEY]))
     return runner

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from flask import render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..collation import in_household_order, sort_villages
+from ..figures.frozen import MonthSource, month_source
 from ..figures.month import (
     HelperRow,
     HouseholdLine,
@@ -30,11 +32,10 @@ from ..figures.month import (
     month_figures,
     too_early_message,
 )
-from ..figures.targets import Targets, targets
-from ..households.lookup import township_name
+from ..figures.targets import Targets
 from ..models import Household, Village
 from ..months import FIRST_MONTH, check_month, month_bounds, previous_month, this_month
-from ..storage import Store
+from ..storage import Registry, Store
 from ..vocab import (
     ATTRIBUTES,
     CAUSES,
@@ -75,13 +76,15 @@ def check_report_month(month: str, today: date | None = None) -> str:
     return month
 
 
-def check_village(store: Store, village: str | None) -> str | None:
-    """``village`` if the registry has households there (None stays None: the township)."""
+def check_village(store: Store, village: str | None, reg: Registry | None = None) -> str | None:
+    """``village`` if the registry (``reg``: the month's, ``frozen.registry_for``; today's by
+    default) has households there (None stays None: the township)."""
+    reg = reg or store.registry()
     if not village:
-        if not store.registry().households:
+        if not reg.households:
             raise ReportError(_("还没有登记任何户"))
         return None
-    if not any(h.village == village for h in store.registry().households.values()):
+    if not any(h.village_key == village for h in reg.households.values()):
         raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
     return village
 
@@ -113,6 +116,29 @@ def change_text(change: float, short: bool = False) -> str:
 def month_label(month: str) -> str:
     year, mon = month.split("-")
     return f"{year}年{int(mon)}月"
+
+
+def time_label(at: str) -> str:
+    """An ISO time stamp as "2026年12月2日 10:30"."""
+    return f"{date_label(at[:10])} {at[11:16]}".strip()
+
+
+def closing_notes(record: dict[str, Any] | None) -> list[str]:
+    """What a report says of its month's closing (``closing``): closed, and when; or
+    reopened; and every reopening with its reason. Chinese, like the rest of the PDF."""
+    if not record:
+        return []
+    notes = []
+    if record.get("state") == "closed":
+        notes.append(
+            f"本月已于 {time_label(str(record.get('closed_at', '')))} 关账，按关账时的名册统计"
+        )
+    else:
+        notes.append("本月关账后已重新打开，按当前名册统计")
+    for again in record.get("reopenings", []):
+        at, reason = time_label(str(again.get("at", ""))), again.get("reason", "")
+        notes.append(f"本月曾于 {at} 重新打开：原因 {reason}")
+    return notes
 
 
 def date_label(day: date | str) -> str:
@@ -176,6 +202,7 @@ class MonthlyReport:
     # The township's completion target: 未完成 and the hatched bars mean "below it", as on
     # the dashboard.
     targets: Targets = field(default_factory=Targets)
+    notes: list[str] = field(default_factory=list)  # the month's closing (closing_notes)
 
     @property
     def last_day(self) -> date:
@@ -199,16 +226,23 @@ def _completion_chart(rows: list[VillageRow], rules: Targets) -> Markup:
 
 
 def build_monthly_report(
-    store: Store, month: str, village: str | None = None, today: date | None = None
+    store: Store,
+    month: str,
+    village: str | None = None,
+    today: date | None = None,
+    *,
+    source: MonthSource | None = None,
+    township: str | None = None,
 ) -> MonthlyReport:
-    """Gather the month's figures for the township (or one village) and put them in the
-    order the report prints them. Raises ReportError for a bad month or village."""
+    """The month's figures for the township (or one village, or one ``township`` of a county)
+    in the report's order, from ``frozen.month_source`` (or ``source``). ReportError: bad
+    month or village."""
     today = today or date.today()
     month = check_report_month(month, today)
-    village = check_village(store, village)
-    figures = month_figures(store, month, village, today=today)
-    reg = store.registry()
-    rules = targets(store)
+    reg = (src := source or month_source(store, month)).registry
+    village = check_village(store, village, reg)
+    figures = month_figures(store, month, village, today=today, source=src, township=township)
+    rules = src.targets()
     _first, last = month_bounds(month)
 
     if village is None:
@@ -217,7 +251,9 @@ def build_monthly_report(
         }
         completion = sorted(figures.by_village, key=lambda r: (r.rate, order[r.village]))
     else:
-        scoped = in_household_order([h for h in reg.households.values() if h.village == village])
+        scoped = in_household_order(
+            [h for h in reg.households.values() if h.village_key == village]
+        )
         completion = completion_rows(scoped, figures.states, lambda h: group_label(h.group) or "—")
     missing = {m.household.id: m for m in figures.not_visited}
     lines: list[HouseholdLine] = []
@@ -227,9 +263,13 @@ def build_monthly_report(
         lines.sort(key=lambda line: order[line.household.id])
     return MonthlyReport(
         figures=figures,
-        township=township_name(store),
+        township=township or src.township(),
         as_of=today if today < last else None,
-        previous_known=previous_month(month) in store.months(),
+        previous_known=(
+            src.frozen.pins.previous_known
+            if src.frozen is not None
+            else previous_month(month) in store.months()
+        ),
         completion=completion,
         chart=_completion_chart(completion, rules),
         not_visited=[
@@ -243,6 +283,7 @@ def build_monthly_report(
         lines=lines,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         targets=rules,
+        notes=closing_notes(src.record),
     )
 
 
@@ -254,10 +295,17 @@ def monthly_report_html(report: MonthlyReport) -> str:
 
 
 def monthly_report_pdf(
-    store: Store, month: str, village: str | None = None, today: date | None = None
+    store: Store,
+    month: str,
+    village: str | None = None,
+    today: date | None = None,
+    *,
+    source: MonthSource | None = None,
+    township: str | None = None,
 ) -> bytes:
     """The monthly summary as an A4 PDF. Needs an application context; raises ReportError."""
-    return pdf.render_pdf(monthly_report_html(build_monthly_report(store, month, village, today)))
+    report = build_monthly_report(store, month, village, today, source=source, township=township)
+    return pdf.render_pdf(monthly_report_html(report))
 
 
 def report_filename(township: str, month: str, village: str | None) -> str:

@@ -184,7 +184,12 @@ def set_phone_address(store: Store, value: str, actor: str) -> str | None:
             reg.settings[SETTING] = new
         return old
 
-    old = store.update_registry(change)
-    if old != new:
-        store.audit(AuditEntry(now_iso(), actor, ACTION, SETTING, {SETTING: old}, {SETTING: new}))
+    store.update_registry(
+        change,
+        lambda old: (
+            [AuditEntry(now_iso(), actor, ACTION, SETTING, {SETTING: old}, {SETTING: new})]
+            if old != new
+            else []
+        ),
+    )
     return new

@@ -33,6 +33,7 @@ from ..months import (
 from ..storage import Store
 from ..visits import location as geo
 from ..vocab import GUARANTEES
+from .frozen import MonthSource, month_source
 from .month import (
     HelperRow,
     MonthFigures,
@@ -61,8 +62,9 @@ class QueryError(ValueError):
 @dataclass(frozen=True)
 class Query:
     month: str
-    village: str | None = None
+    village: str | None = None  # the village's key (models.village_key)
     unit: str | None = None
+    township: str | None = None  # one township of a county (see permissions.scoped_township)
 
 
 def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
@@ -82,16 +84,18 @@ def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
     if month < FIRST_MONTH:
         raise QueryError("month", too_early_message(month))
     village = (args.get("village") or "").strip() or None
-    if village is not None and village not in villages(store):
+    # A closed month knows the villages of its own registry.
+    if village is not None and village not in month_source(store, month).villages():
         raise QueryError("village", _("没有这个村：%(village)s", village=village))
     unit = (args.get("unit") or "").strip() or None
-    return Query(month, village, unit)
+    township = (args.get("township") or "").strip() or None
+    return Query(month, village, unit, township)
 
 
 def villages(store: Store) -> set[str]:
     """Every village of the registry, including any only named by a household."""
     reg = store.registry()
-    return set(reg.villages) | {h.village for h in reg.households.values()}
+    return set(reg.villages) | {h.village_key for h in reg.households.values()}
 
 
 def units(store: Store) -> list[str]:
@@ -125,15 +129,16 @@ def unresolved_gaps(
 
     Each guarantee is followed on its own: a later visit that says it is met resolves it, while
     a visit that does not answer it (a short phone call) or could not check it (nobody home)
-    leaves it standing.
+    leaves it standing. Households are those of ``month``'s registry (``month_source``).
     """
-    reg = store.registry()
+    src = month_source(store, month)
+    reg = src.registry
     scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
     # Nobody at home means nothing was checked, whatever the record says.
     window = [
         v
         for m in months_back(month, months)
-        for v in store.visits(m, village)
+        for v in src.visits(m, village)
         if v.kind != "nobody_home"
     ]
     # Gaps are rare (a few households a month): only their households' visits are replayed.
@@ -180,10 +185,10 @@ class TrendPoint:
         return rate(self.visited, self.households)
 
 
-def visited_count(store: Store, month: str, ids: set[str], village: str | None = None) -> int:
+def visited_count(src: MonthSource, month: str, ids: set[str], village: str | None = None) -> int:
     """Households of ``ids`` with an in-person visit in ``month``: ``month_figures``' visited,
-    without the rest of its work."""
-    return len({v.household for v in store.visits(month, village) if v.kind == "in_person"} & ids)
+    without the rest of its work (visits placed by ``src``, the source of the figures)."""
+    return len({v.household for v in src.visits(month, village) if v.kind == "in_person"} & ids)
 
 
 def completion_trend(
@@ -192,9 +197,10 @@ def completion_trend(
     """Completion of the ``months`` months up to the figures' month, oldest first, leaving
     out the months before the first recorded visit (a new township is not 0% behind).
 
-    Households are today's registry: it keeps no history of who was registered when, and the
-    monthly PDF divides by the same count.
+    Households are those of the figures' month (today's registry, or the one frozen with the
+    month when it is closed), and the monthly PDF divides by the same count.
     """
+    src = figures.source or month_source(store, figures.month)
     recorded = store.months()
     first = recorded[0] if recorded else figures.month
     ids = set(figures.states)
@@ -207,7 +213,7 @@ def completion_trend(
         elif m == previous_month(figures.month):
             visited = figures.previous_visited
         else:
-            visited = visited_count(store, m, ids, figures.village)
+            visited = visited_count(src, m, ids, figures.village)
         points.append(TrendPoint(m, figures.households, visited))
     return points
 
@@ -278,10 +284,11 @@ def evidence_flags(
     and "nobody home" are flagged only when far away.
     """
     limit = limit if limit is not None else far_meters()
+    src = month_source(store, month)
     if photo_required is None:
-        photo_required = targets(store).photo_required
-    reg = store.registry()
-    visits = store.visits(month, village)
+        photo_required = src.targets().photo_required
+    reg = src.registry
+    visits = src.visits(month, village)
     # Whole-township visits, not just the village's: a helper's phone may show a location in
     # another village they help.
     located = {v.helper for v in (visits if village is None else store.visits(month)) if v.location}
@@ -392,24 +399,33 @@ class Completion:
 def completion(store: Store, query: Query, today: date | None = None) -> Completion:
     """The dashboard of ``query.month`` for the township or one village."""
     today = today or date.today()
-    figures = month_figures(store, query.month, query.village, today, needs=False)
+    figures = month_figures(
+        store, query.month, query.village, today, needs=False, township=query.township
+    )
+    ids = figures.states  # the households in scope: lists of the whole month keep only these
     helpers = figures.by_helper
     if query.unit is not None:
         helpers = [row for row in helpers if row.unit == query.unit]
     same_day = figures.previous_same_day
-    rules = targets(store)
+    rules = figures.source.targets() if figures.source is not None else targets(store)
     return Completion(
         query=query,
         figures=figures,
-        gaps=unresolved_gaps(store, query.month, query.village),
+        gaps=[
+            g for g in unresolved_gaps(store, query.month, query.village) if g.household.id in ids
+        ],
         trend=completion_trend(store, figures),
         helpers=helpers,
         heads={m.household.id: m.household.head for m in figures.not_visited},
         today=today,
         previous_same_day=same_day,
-        flags=evidence_flags(
-            store, query.month, query.village, photo_required=rules.photo_required
-        ),
+        flags=[
+            f
+            for f in evidence_flags(
+                store, query.month, query.village, photo_required=rules.photo_required
+            )
+            if f.household.id in ids
+        ],
         far_meters=far_meters(),
         targets=rules,
     )

@@ -13,26 +13,24 @@ still not visited.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import gettext as _
 
 from ..collation import in_household_order, name_key, pinyin_key
-from ..models import Household, Need, User, Visit
+from ..models import Household, User, Visit
 from ..months import FIRST_MONTH, month_bounds, previous_month, this_month
 from ..storage import Store
-from ..visits.fields import ChecklistItem, checklist
+from ..visits.fields import ChecklistItem
 from ..visits.recording import states_of
-from ..vocab import ATTRIBUTES, CAUSES, GUARANTEES, NEED_CATEGORIES, SATISFACTION, STATUSES
+from ..vocab import ATTRIBUTES, CAUSES, GUARANTEES, SATISFACTION, STATUSES
+from .frozen import MonthSource, month_source
+from .ledger import AGE_BUCKETS as AGE_BUCKETS  # where the ledger's pages look for them
+from .ledger import needs_figures
+from .ledger import open_at as open_at
 
-AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("≤30", 0, 30),
-    ("31–60", 31, 60),
-    ("61–90", 61, 90),
-    (">90", 91, None),
-)
 FAILING_ITEMS = 3  # a household failing this many checklist items is listed by name
 
 
@@ -59,6 +57,7 @@ class VillageRow:
     people: int
     visited: int
     attempted: int
+    township: str = ""  # a county's village: its township ("" = the one township)
 
     @property
     def not_visited(self) -> int:
@@ -156,6 +155,9 @@ class MonthFigures:
     # While the month is under way: last month's visited households up to the same day, since
     # comparing half a month with a whole one says nothing. None once the month is over.
     previous_same_day: int | None = None
+    # What they were made from (``frozen.month_source``): the household lines of a village
+    # report are read from the same registry.
+    source: MonthSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def rate(self) -> float:
@@ -240,36 +242,6 @@ def _helper_rows(
     return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, name_key(r.name), r.phone))
 
 
-def open_at(need: Need, as_of: date) -> bool:
-    """Whether ``need`` was raised by ``as_of`` and not yet resolved (销号) on that day."""
-    if need.raised_at > as_of.isoformat():
-        return False
-    return need.status == "open" or need.resolved_at[:10] > as_of.isoformat()
-
-
-def _needs(
-    store: Store, month: str, village: str | None, ids: set[str], as_of: date
-) -> tuple[dict[str, int], dict[str, int], int]:
-    raised = Counter(n.category for n in store.needs(month, village) if n.household in ids)
-    by_age = dict.fromkeys((b[0] for b in AGE_BUCKETS), 0)
-    resolved = 0
-    for m in store.months():
-        if m > month:
-            break
-        for need in store.needs(m, village):
-            if need.household not in ids:
-                continue
-            if need.status == "resolved" and need.resolved_at[:7] == month:
-                resolved += 1
-            if open_at(need, as_of):
-                age = (as_of - date.fromisoformat(need.raised_at)).days
-                for name, low, high in AGE_BUCKETS:
-                    if age >= low and (high is None or age <= high):
-                        by_age[name] += 1
-                        break
-    return {c: raised.get(c, 0) for c in NEED_CATEGORIES}, by_age, resolved
-
-
 def month_figures(
     store: Store,
     month: str,
@@ -277,27 +249,29 @@ def month_figures(
     today: date | None = None,
     *,
     needs: bool = True,
+    source: MonthSource | None = None,
+    township: str | None = None,
 ) -> MonthFigures:
-    """Every figure of ``month`` for the township (or one ``village``).
+    """Every figure of ``month`` for the county or township (or one ``village``, by its key;
+    or one ``township``), from ``frozen.month_source`` (or ``source``: see closing).
 
     ``needs=False`` leaves the needs figures empty: open needs by age read every month's
     needs back to the first, which a page that does not show them should not pay for.
     """
     today = today or date.today()
+    src = source or month_source(store, month)
     _first, last = month_bounds(month)
     as_of = min(today, last)
-    reg = store.registry()
-    scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
+    scope = _scope((reg := src.registry).households.values(), village, township)
     households = in_household_order(scope.values())
-    visits = [v for v in store.visits(month, village) if v.household in scope]
+    visits = [v for v in src.visits(month, village) if v.household in scope]
     states = states_of(visits, scope)
-    previous = states_of(store.visits(previous_month(month), village), scope)
     latest_any = _latest(visits, in_person_only=False)
     in_person = _latest(visits, in_person_only=True)
-    environment, failing = _environment(checklist(store), in_person, scope)
+    environment, failing = _environment(src.checklist(), in_person, scope)
     satisfaction = Counter(v.satisfaction for v in latest_any.values() if v.satisfaction)
     if needs:
-        raised, by_age, resolved = _needs(store, month, village, set(scope), as_of)
+        raised, by_age, resolved = needs_figures(src, month, village, set(scope), as_of)
     else:
         raised, by_age, resolved = {}, {}, 0
     return MonthFigures(
@@ -307,7 +281,7 @@ def month_figures(
         people=sum(h.members for h in households),
         visited=_count(states, "visited"),
         attempted=_count(states, "attempted"),
-        previous_visited=_count(previous, "visited"),
+        previous_visited=_previous_visited(src, month, village, scope),
         previous_same_day=(
             visited_by_day(store, previous_month(month), as_of.day, set(scope), village)
             if as_of < last
@@ -326,7 +300,31 @@ def month_figures(
         structure=_structure(households),
         states=states,
         latest=latest_any,
+        source=src,
     )
+
+
+def _scope(
+    households: Iterable[Household], village: str | None, township: str | None
+) -> dict[str, Household]:
+    """The households of one village (by its key: models.village_key) or one township, or
+    all of them."""
+    return {
+        h.id: h
+        for h in households
+        if (village is None or h.village_key == village)
+        and (township is None or h.township == township)
+    }
+
+
+def _previous_visited(
+    src: MonthSource, month: str, village: str | None, scope: dict[str, Household]
+) -> int:
+    """The households of ``scope`` visited in person the month before: as pinned when the
+    month was closed (that month may take 补录 since), else as recorded now."""
+    if src.frozen is not None:
+        return len(src.frozen.pins.previous_visited & scope.keys())
+    return _count(states_of(src.visits(previous_month(month), village), scope), "visited")
 
 
 def _count(states: dict[str, str], state: str) -> int:
@@ -336,8 +334,12 @@ def _count(states: dict[str, str], state: str) -> int:
 
 def _village_rows(households: list[Household], states: dict[str, str]) -> list[VillageRow]:
     """Completion by village, the lowest first (then by name in pinyin)."""
-    rows = completion_rows(households, states, key=lambda h: h.village)
-    return sorted(rows, key=lambda r: (r.rate, pinyin_key(r.village)))
+    # Grouped by the village's key: a county repeats names (王庄村 in three townships).
+    rows = completion_rows(households, states, key=lambda h: h.village_key)
+    places = {h.village_key: (h.township, h.village) for h in households}
+    for row in rows:
+        row.township, row.village = places[row.village]
+    return sorted(rows, key=lambda r: (r.rate, pinyin_key(r.village), r.township))
 
 
 def _not_visited(
@@ -413,13 +415,14 @@ def household_lines(store: Store, figures: MonthFigures) -> list[HouseholdLine]:
     """One line per household in the figures' scope (callers choose the order). The visit
     shown is the one that decided the household's state: its last in-person visit, else its
     last attempt."""
-    reg = store.registry()
+    src = figures.source or month_source(store, figures.month)
+    reg = src.registry
     visits = [
-        v for v in store.visits(figures.month, figures.village) if v.household in figures.states
+        v for v in src.visits(figures.month, figures.village) if v.household in figures.states
     ]
     in_person = _latest(visits, in_person_only=True)
     needs: dict[str, list[str]] = {}
-    for need in sorted(store.needs(figures.month, figures.village), key=lambda n: n.raised_at):
+    for need in sorted(src.needs(figures.month, figures.village), key=lambda n: n.raised_at):
         needs.setdefault(need.household, []).append(need.category)
     lines = []
     for hid, state in figures.states.items():

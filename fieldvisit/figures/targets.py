@@ -69,9 +69,11 @@ def set_targets(store: Store, new: Targets, actor: str) -> Targets:
         reg.settings[PHOTO_SETTING] = new.photo_required
         return old
 
-    old = store.update_registry(change)
-    if old != new:
+    def entries(old: Targets) -> list[AuditEntry]:
+        if old == new:
+            return []
         before = {TARGET_SETTING: old.target, PHOTO_SETTING: old.photo_required}
         after = {TARGET_SETTING: new.target, PHOTO_SETTING: new.photo_required}
-        store.audit(AuditEntry(now_iso(), actor, ACTION, "township", before, after))
-    return old
+        return [AuditEntry(now_iso(), actor, ACTION, "township", before, after)]
+
+    return store.update_registry(change, entries)

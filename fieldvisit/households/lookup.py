@@ -80,7 +80,7 @@ def open_needs(store: Store, household: Household) -> list[Need]:
     found = [
         n
         for month in store.months()
-        for n in store.needs(month, household.village)
+        for n in store.needs(month, household.village_key)
         if n.household == household.id and n.status == "open"
     ]
     return sorted(found, key=lambda n: (not n.urgent, n.raised_at))
@@ -88,7 +88,7 @@ def open_needs(store: Store, household: Household) -> list[Need]:
 
 def find_visit(store: Store, household: Household, visit_id: str) -> Visit | None:
     for month in reversed(store.months()):
-        visit = store.find_visit(month, household.village, visit_id)
+        visit = store.find_visit(month, household.village_key, visit_id)
         if visit is not None and visit.household == household.id:
             return visit
     return None
@@ -104,6 +104,7 @@ def reissue_token(store: Store, household_id: str, actor: str) -> str:
             raise LookupError(household_id)
         household.token = token
 
-    store.update_registry(change)
-    store.audit(AuditEntry(now_iso(), actor, "household.token", household_id, None, None))
+    store.update_registry(
+        change, lambda _r: [AuditEntry(now_iso(), actor, "household.token", household_id)]
+    )
     return token

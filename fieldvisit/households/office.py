@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from .. import registry
 from ..access.login import end_sessions
 from ..access.permissions import is_helper
-from ..access.tokens import audit_revoked_tokens, drop_tokens
+from ..access.tokens import drop_tokens, revoked_entries
 from ..access.users import set_password
 from ..clock import now_iso
 from ..idcard import mask_id_number
@@ -48,10 +48,8 @@ class AdminError(ValueError):
         super().__init__("; ".join(self.errors.values()))
 
 
-def _audit(
-    store: Store, at: str, actor: str, action: str, target: str, before: Any, after: Any
-) -> None:
-    store.audit(AuditEntry(at, actor, action, target, before, after))
+def _entry(at: str, actor: str, action: str, target: str, before: Any, after: Any) -> AuditEntry:
+    return AuditEntry(at, actor, action, target, before, after)
 
 
 # --- registry fields ----------------------------------------------------------------------
@@ -125,9 +123,12 @@ def edit_household(
             raise AdminError({"id_number": str(exc.args[0])}) from None
     if all(getattr(current, name) == new for name, new in values.items()):
         return {}  # nothing to write
-    store.update_registry(change)
-    if after:
-        _audit(store, at, actor, "household.edit", household_id, before, after)
+    store.update_registry(
+        change,
+        lambda _r: (
+            [_entry(at, actor, "household.edit", household_id, before, after)] if after else []
+        ),
+    )
     return after
 
 
@@ -185,9 +186,14 @@ def set_helpers(store: Store, household_id: str, entries: list[str], actor: str)
             household.updated_at = at
         return old
 
-    old = store.update_registry(change)
-    if old != phones:
-        _audit(store, at, actor, "household.helpers", household_id, old, phones)
+    store.update_registry(
+        change,
+        lambda old: (
+            [_entry(at, actor, "household.helpers", household_id, old, phones)]
+            if old != phones
+            else []
+        ),
+    )
     return phones
 
 
@@ -215,16 +221,12 @@ def transfer_households(store: Store, from_phone: str, to: str, actor: str) -> l
             raise AdminError(_("这位帮扶责任人没有结对的帮扶户"))
         return moved
 
-    moved = store.update_registry(change)
-    _audit(
-        store,
-        at,
-        actor,
-        "helper.transfer",
-        from_phone,
-        {"households": {hid: old for hid, (old, _new) in moved.items()}},
-        {"to": to_phone, "households": {hid: new for hid, (_old, new) in moved.items()}},
-    )
+    def entries(moved: dict[str, tuple[list[str], list[str]]]) -> list[AuditEntry]:
+        before = {"households": {hid: old for hid, (old, _new) in moved.items()}}
+        after = {"to": to_phone, "households": {hid: new for hid, (_old, new) in moved.items()}}
+        return [_entry(at, actor, "helper.transfer", from_phone, before, after)]
+
+    moved = store.update_registry(change, entries)
     return list(moved)
 
 
@@ -274,15 +276,18 @@ def set_active(store: Store, phone: str, active: bool, actor: str) -> bool:
         user.active = active
         return was, revoked
 
-    was, revoked = store.update_registry(change)
-    audit_revoked_tokens(store, phone, revoked, actor)
+    def entries(outcome: tuple[bool, int]) -> list[AuditEntry]:
+        was, revoked = outcome
+        out = revoked_entries(phone, revoked, actor)
+        if was != active:
+            action = "user.activate" if active else "user.deactivate"
+            out.append(_entry(at, actor, action, phone, {"active": was}, {"active": active}))
+        return out
+
+    was, _revoked = store.update_registry(change, entries)
     if not active:
         end_sessions(store, phone, actor)  # also when it was stopped already: a clean slate
-    if was == active:
-        return False
-    action = "user.activate" if active else "user.deactivate"
-    _audit(store, at, actor, action, phone, {"active": was}, {"active": active})
-    return True
+    return was != active
 
 
 def reset_password(store: Store, phone: str, actor: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..models import Household
 from ..storage import Registry, Store, atomic_write_bytes
 from ..vocab import ATTRIBUTES, CAUSES, STATUSES
-from .columns import _FORMULA_START, _TEXT_COLUMNS, COLUMNS
+from .columns import _FORMULA_START, _TEXT_COLUMNS, COLUMNS, READ_COLUMNS
 
 _SHEET_TITLE = "花名册"
 FORMATS = ("xlsx", "csv")
@@ -44,10 +44,14 @@ def _export_row(household: Household, reg: Registry) -> list[Any]:
     ]
 
 
-def _export_rows(reg: Registry) -> list[list[Any]]:
+def _export_rows(reg: Registry) -> tuple[list[list[Any]], tuple[str, ...]]:
+    """The rows and their columns: with 乡镇 last only for a county, so that a township's file
+    is exactly the columns it always had."""
     # Numeric order of 户编号, which is also village order in the township's numbering.
     ordered = sorted(reg.households.values(), key=lambda h: (len(h.id), h.id))
-    return [_export_row(h, reg) for h in ordered]
+    if not any(h.township for h in ordered):
+        return [_export_row(h, reg) for h in ordered], COLUMNS
+    return [[*_export_row(h, reg), h.township] for h in ordered], READ_COLUMNS
 
 
 def _display_width(value: Any) -> int:
@@ -55,14 +59,14 @@ def _display_width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _column_widths(rows: Iterable[list[Any]]) -> list[int]:
-    widths = [_display_width(h) for h in COLUMNS]
+def _column_widths(rows: Iterable[list[Any]], columns: tuple[str, ...]) -> list[int]:
+    widths = [_display_width(h) for h in columns]
     for row in rows:
         widths = [max(w, _display_width(v)) for w, v in zip(widths, row, strict=True)]
     return [min(max(w + 2, 6), 40) for w in widths]
 
 
-def _xlsx_bytes(rows: list[list[Any]]) -> bytes:
+def _xlsx_bytes(rows: list[list[Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -71,16 +75,16 @@ def _xlsx_bytes(rows: list[list[Any]]) -> bytes:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_SHEET_TITLE)
     sheet.freeze_panes = "A2"
-    for index, width in enumerate(_column_widths(rows), start=1):
+    for index, width in enumerate(_column_widths(rows, columns), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
     header = []
-    for title in COLUMNS:
+    for title in columns:
         cell = WriteOnlyCell(sheet, value=title)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    text_columns = [c in _TEXT_COLUMNS for c in COLUMNS]
+    text_columns = [c in _TEXT_COLUMNS for c in columns]
     for row in rows:
         cells = []
         for value, is_text in zip(row, text_columns, strict=True):
@@ -108,10 +112,10 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_bytes(rows: list[list[Any]]) -> bytes:
+def _csv_bytes(rows: list[list[Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     writer.writerows([_csv_cell(v) for v in row] for row in rows)
     # With a BOM, as Excel saves it, so that Excel opens the Chinese text correctly.
     return buffer.getvalue().encode("utf-8-sig")
@@ -132,8 +136,8 @@ def export_registry_bytes(store: RegistrySource, fmt: str) -> bytes:
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {FORMATS}, not {fmt!r}")
-    rows = _export_rows(store.registry())
-    return _xlsx_bytes(rows) if fmt == "xlsx" else _csv_bytes(rows)
+    rows, columns = _export_rows(store.registry())
+    return _xlsx_bytes(rows, columns) if fmt == "xlsx" else _csv_bytes(rows, columns)
 
 
 def export_registry(store: Store, path: Path) -> int:
@@ -143,6 +147,7 @@ def export_registry(store: Store, path: Path) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"export to a .xlsx or .csv file, not {path.name!r}")
     reg = store.registry()
-    rows = _export_rows(reg)
-    atomic_write_bytes(path, _xlsx_bytes(rows) if fmt == "xlsx" else _csv_bytes(rows))
+    rows, columns = _export_rows(reg)
+    data = _xlsx_bytes(rows, columns) if fmt == "xlsx" else _csv_bytes(rows, columns)
+    atomic_write_bytes(path, data)
     return len(rows)

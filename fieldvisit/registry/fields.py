@@ -24,7 +24,7 @@ from ..vocab import ATTRIBUTES, CAUSES, STATUSES, code_for
 _DIGITS = re.compile(r"[0-9]+")
 FIRST_EXIT_YEAR = 2000
 # Longest text a cell may hold: a name or place longer than this is a pasted paragraph.
-MAX_TEXT = {"village": 30, "group": 20, "head": 30}
+MAX_TEXT = {"village": 30, "group": 20, "head": 30, "township": 30}
 # A phone number as people write it: mobile, or landline with or without its area code.
 _PHONE_DIGITS = re.compile(r"[0-9]{7,12}")
 _PHONE_SEPARATORS = re.compile(r"[、,，;；/\s]+")
@@ -179,6 +179,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "联系电话": ("phone", _phone),
     "身份证号": ("id_number", _id_number),
     "长期不在家": ("long_absent", _yes_no),
+    "乡镇": ("township", _bounded("township", required=False)),
 }
 
 

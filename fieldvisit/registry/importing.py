@@ -12,7 +12,7 @@ from ..access.permissions import may_supervise
 from ..clock import now_iso
 from ..households.lookup import new_token
 from ..idcard import mask_id_number
-from ..models import AuditEntry, Household, User, Village
+from ..models import AuditEntry, Household, User, Village, village_key
 from ..storage import Registry, Store
 from .checking import _check, _Helper, _Plan
 from .errors import RegistryError, RowError
@@ -133,9 +133,10 @@ def _upsert_household(
         # clearing them must not wipe every household's ID number.
         stored = existing.id_number if existing is not None else ""
         values = {**values, "id_number": keep_or_replace_id_number(values["id_number"], stored)}
-    village = values["village"]
+    township = values.get("township", existing.township if existing is not None else "")
+    village = village_key(township, values["village"])
     if village not in reg.villages:
-        reg.villages[village] = Village(village)
+        reg.villages[village] = Village(values["village"], township=township)
         report.villages_added_names.append(village)
     if existing is None:
         household = Household(**values, token=new_token(), updated_at=at)
@@ -214,21 +215,23 @@ def import_registry(store: Store, data: bytes, filename: str, actor: str) -> Imp
     """
     plan = _check(data, filename)
     at = now_iso()
-    report, households, helpers = store.update_registry(lambda reg: _apply(reg, plan, at))
-    after: dict[str, Any] = {
-        "counts": report.counts(),
-        "added": report.added_ids,
-        "updated": report.updated_ids,
-        "helpers_added": report.helpers_added_phones,
-        "helpers_updated": report.helpers_updated_phones,
-        "villages_added": report.villages_added_names,
-        "households": households.after,
-        "helpers": helpers.after,
-    }
-    before = {"households": households.before, "helpers": helpers.before}
-    store.audit(
-        AuditEntry(
-            at=at, who=actor, action="registry.import", target=filename, before=before, after=after
-        )
+
+    def entries(outcome: tuple[ImportReport, Any, Any]) -> list[AuditEntry]:
+        report, households, helpers = outcome
+        after: dict[str, Any] = {
+            "counts": report.counts(),
+            "added": report.added_ids,
+            "updated": report.updated_ids,
+            "helpers_added": report.helpers_added_phones,
+            "helpers_updated": report.helpers_updated_phones,
+            "villages_added": report.villages_added_names,
+            "households": households.after,
+            "helpers": helpers.after,
+        }
+        before = {"households": households.before, "helpers": helpers.before}
+        return [AuditEntry(at, actor, "registry.import", filename, before, after)]
+
+    report, _households, _helpers = store.update_registry(
+        lambda reg: _apply(reg, plan, at), entries
     )
     return report

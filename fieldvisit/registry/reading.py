@@ -9,6 +9,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -16,8 +17,25 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .columns import _ALIASES, _COMPACT, _FORMULA_START, _HEADER_KEYS, _NUMERIC, COLUMNS
+from .columns import _ALIASES, _COMPACT, _FORMULA_START, _HEADER_KEYS, _NUMERIC, READ_COLUMNS
 from .errors import _file_error
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of one kind of spreadsheet: the registry's, or another list read the same
+    way (household members, other departments' lists; see fieldvisit/reconcile)."""
+
+    columns: tuple[str, ...]
+    keys: tuple[str, ...]  # the header row is the first row that has all of these
+    aliases: Mapping[str, str] = field(default_factory=dict)  # other headers -> column
+    numeric: frozenset[str] = frozenset()  # cells holding numbers (see _normalise)
+    compact: frozenset[str] = frozenset()  # cells where a space is never meant
+    # What to say when no row has the keys; None: the registry's message.
+    no_header: Callable[[], str] | None = None
+
+
+REGISTRY_LAYOUT = Layout(READ_COLUMNS, _HEADER_KEYS, _ALIASES, _NUMERIC, _COMPACT)
 
 # Title rows above the header are a line or two; a file without a header in its first
 # rows is the wrong file, and scanning further only delays saying so.
@@ -73,43 +91,43 @@ def _cell_text(value: Any) -> str:
     return text
 
 
-def _normalise(column: str, value: Any) -> str:
+def _normalise(column: str, value: Any, layout: Layout = REGISTRY_LAYOUT) -> str:
     text = _cell_text(value)
-    if column in _NUMERIC:
+    if column in layout.numeric:
         text = unicodedata.normalize("NFKC", text)
         match = _ZERO_DECIMALS.fullmatch(text)
         if match:
             text = match.group(1)
-    if column in _COMPACT:
+    if column in layout.compact:
         text = "".join(text.split())
     return text
 
 
-def _header_name(value: Any) -> str:
+def _header_name(value: Any, layout: Layout = REGISTRY_LAYOUT) -> str:
     text = "".join(_cell_text(value).split()).strip("*＊")
-    return _ALIASES.get(text, text)
+    return layout.aliases.get(text, text)
 
 
-def _header_index(grid: list[list[Any]]) -> int | None:
+def _header_index(grid: list[list[Any]], layout: Layout) -> int | None:
     for index, raw in enumerate(grid[:_HEADER_SEARCH_ROWS]):
-        names = {_header_name(v) for v in raw}
-        if all(key in names for key in _HEADER_KEYS):
+        names = {_header_name(v, layout) for v in raw}
+        if all(key in names for key in layout.keys):
             return index
     return None
 
 
-def _find_table(grid: list[list[Any]]) -> _Table | None:
+def _find_table(grid: list[list[Any]], layout: Layout = REGISTRY_LAYOUT) -> _Table | None:
     """The header row and the data rows below it, or None when ``grid`` has no header."""
-    index = _header_index(grid)
+    index = _header_index(grid, layout)
     if index is None:
         return None
     raw = grid[index]
-    names = [_header_name(v) for v in raw]
+    names = [_header_name(v, layout) for v in raw]
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     duplicates: list[str] = []
     for pos, name in enumerate(names):
-        if name not in COLUMNS:
+        if name not in layout.columns:
             continue  # 序号 and other columns of the office's own
         if name in positions:
             duplicates.append(name)
@@ -119,10 +137,10 @@ def _find_table(grid: list[list[Any]]) -> _Table | None:
     table = _Table(index + 1, headers, duplicates, [])
     for number, line in enumerate(grid[index + 1 :], start=index + 2):
         raw_cells = {c: line[p] if p < len(line) else None for c, p in positions.items()}
-        cells = {c: _normalise(c, v) for c, v in raw_cells.items()}
+        cells = {c: _normalise(c, v, layout) for c, v in raw_cells.items()}
         if not any(cells.values()):
             continue  # empty rows, and rows that only number themselves (序号)
-        if all(_header_name(text) == column for column, text in cells.items()):
+        if all(_header_name(text, layout) == column for column, text in cells.items()):
             continue  # the header repeated, as a printed file has on each page
         table.rows.append((number, cells))
         table.lossy.update((number, c) for c, v in raw_cells.items() if _is_lossy(v))
@@ -140,7 +158,7 @@ def _file_kind(data: bytes, filename: str) -> str:
     raise _file_error(_("不支持这种文件（%(name)s），请上传 .xlsx 或 .csv 文件", name=filename))
 
 
-def _xlsx_table(data: bytes) -> _Table | None:
+def _xlsx_table(data: bytes, layout: Layout = REGISTRY_LAYOUT) -> _Table | None:
     import openpyxl  # only the office's import pages need it
 
     try:
@@ -155,7 +173,7 @@ def _xlsx_table(data: bytes) -> _Table | None:
         for sheet in sheets:
             # Some programs write a wrong size into the file; read every row regardless.
             sheet.reset_dimensions()
-            table = _find_table([list(r) for r in sheet.iter_rows(values_only=True)])
+            table = _find_table([list(r) for r in sheet.iter_rows(values_only=True)], layout)
             if table is not None:
                 return table
         return None
@@ -177,7 +195,7 @@ def _decode(data: bytes) -> str:
         raise _file_error(_("无法识别这个 CSV 文件的编码，请另存为 UTF-8 编码")) from exc
 
 
-def _csv_table(data: bytes) -> _Table | None:
+def _csv_table(data: bytes, layout: Layout = REGISTRY_LAYOUT) -> _Table | None:
     text = _decode(data)
     # The delimiter is whichever one turns up a header row: guessing from the data alone
     # is unreliable when helpers' names are themselves separated by commas.
@@ -186,15 +204,17 @@ def _csv_table(data: bytes) -> _Table | None:
             grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         except csv.Error as exc:
             raise _file_error(_("无法读取这个 CSV 文件")) from exc
-        table = _find_table(grid)
+        table = _find_table(grid, layout)
         if table is not None:
             return table
     return None
 
 
-def _read_table(data: bytes, filename: str) -> _Table:
+def _read_table(data: bytes, filename: str, layout: Layout = REGISTRY_LAYOUT) -> _Table:
     kind = _file_kind(data, filename)
-    table = _xlsx_table(data) if kind == "xlsx" else _csv_table(data)
+    table = _xlsx_table(data, layout) if kind == "xlsx" else _csv_table(data, layout)
+    if table is None and layout.no_header is not None:
+        raise _file_error(layout.no_header())
     if table is None:
         raise _file_error(_("找不到表头行：需要有一行同时含有“户编号”“户主姓名”“村”这几列的标题"))
     return table

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..models import AuditEntry
-from .durable import append_durably
+from .durable import append_durably, append_unsynced, sync_file
 from .journal import signature
 from .paths import _MONTH_RE, check_month
 
@@ -31,11 +31,42 @@ class AuditLog:
         return self.folder / f"{check_month(month)}.jsonl"
 
     def append(self, entry: AuditEntry) -> None:
-        """Append one audit entry, durably. The log is never rewritten."""
+        """Append one audit entry, durably: for an entry that is itself the change (a report
+        downloaded); a change's entry is committed with the change (``copy``)."""
         path = self.folder / f"{entry.at[:7]}.jsonl"
         line = json.dumps(entry.to_doc(), ensure_ascii=False, default=str) + "\n"
         # One O_APPEND write is atomic among writers, so no lock is needed.
         append_durably(path, line.encode("utf-8"))
+
+    def copy(self, records: list[dict[str, object]]) -> None:
+        """Append audit entries (as documents) already durable in a change's journal line,
+        without an fsync of their own: the line is the record, and ``storage.recovery``
+        writes a copy again if a crash kept this one from the disk."""
+        by_month: dict[str, list[str]] = {}
+        for doc in records:
+            line = json.dumps(doc, ensure_ascii=False, default=str) + "\n"
+            by_month.setdefault(str(doc["at"])[:7], []).append(line)
+        for month, lines in by_month.items():
+            append_unsynced(self.path(month), "".join(lines).encode("utf-8"))
+
+    def sync(self, records: list[dict[str, object]]) -> None:
+        """Make the copies of these entries durable (before their journal is folded away).
+
+        A copy may be missing: the one after the commit failed (a full disk), or a crash
+        came before it and the journal is folded before ``storage.recovery`` ran (a restart
+        finishes moves first). Those are copied now, found by id, or the fold would lose
+        them with the journal."""
+        months = sorted({str(doc["at"])[:7] for doc in records})
+        known = {month: {e.id for e in self.entries(month)} for month in months}
+        missing = [doc for doc in records if doc.get("id") not in known[str(doc["at"])[:7]]]
+        if missing:
+            self.copy(missing)
+        for month in months:
+            sync_file(self.path(month))
+
+    def ids(self, month: str) -> set[str]:
+        """The ids of the month's entries (entries written before ids existed have none)."""
+        return {e.id for e in self.read_entries(month)}
 
     def months(self) -> list[str]:
         """Months that have audit entries, oldest first."""

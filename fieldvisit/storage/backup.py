@@ -51,6 +51,7 @@ _ALLOWED = re.compile(
     rf"|audit/{_MONTH}\.jsonl"
     rf"|photos/{_MONTH}/{_ID}/{_ID}(?:\.thumb)?\.jpg"
     r"|secret_key"
+    rf"|closed/{_MONTH}/[0-9a-f]{{64}}\.(?:json|pdf)"
 )
 DAILY_NAME = re.compile(r"fieldvisit-([0-9]{8})\.zip")  # used with fullmatch
 
@@ -127,14 +128,23 @@ def _check_journal(name: str, fh: IO[bytes]) -> None:
             header = False
             continue
         ops = item.get("ops") if isinstance(item, dict) else None
-        if not isinstance(ops, list) or not all(
-            isinstance(op, dict)
-            and isinstance(op.get("table"), str)
-            and (
-                (op.get("op") == "put" and isinstance(op.get("doc"), dict) and "id" in op["doc"])
-                or (op.get("op") == "drop" and isinstance(op.get("where"), dict))
+        if (
+            not isinstance(ops, list)
+            or not all(
+                isinstance(op, dict)
+                and isinstance(op.get("table"), str)
+                and (
+                    (
+                        op.get("op") == "put"
+                        and isinstance(op.get("doc"), dict)
+                        and isinstance(op.get("key", "id"), str)
+                        and op.get("key", "id") in op["doc"]
+                    )
+                    or (op.get("op") == "drop" and isinstance(op.get("where"), dict))
+                )
+                for op in ops
             )
-            for op in ops
+            or not isinstance(item.get("audit", []), list)
         ):
             raise BackupError(_("%(name)s 第 %(line)d 行不是有效的记录", name=name, line=number))
 
@@ -167,6 +177,9 @@ def check_member(name: str, fh: IO[bytes]) -> None:
         _check_journal(name, fh)
     elif name.endswith(".jsonl"):
         _check_audit(name, fh)
+    elif name.endswith(".pdf"):
+        if fh.read(5) != b"%PDF-":
+            raise BackupError(_("%(name)s 不是 PDF 文件", name=name))
     elif name.endswith(".jpg"):
         if fh.read(len(_JPEG_MAGIC)) != _JPEG_MAGIC:
             raise BackupError(_("%(name)s 不是 JPEG 照片", name=name))

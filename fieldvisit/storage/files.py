@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import logging
 import threading
 import time
 import uuid
@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import filelock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .durable import append_durably, atomic_write_bytes, dumps, fsync_dir, make_dirs
+from .durable import atomic_write_bytes, blank_out, dumps, make_dirs, unlink, write_in_place
 from .journal import (
     META,
     Journal,
@@ -30,6 +29,7 @@ from .journal import (
     replay,
     signature,
 )
+from .locks import FileLock, lock_for
 
 # The only import of TinyDB: the Store's other modules use its tables through these names.
 Database = TinyDB
@@ -42,7 +42,21 @@ _CACHE_FILES = 2048
 # Journal entries appended before they are folded into the TinyDB file. A fold rewrites the
 # file (~50 visits); amortised over this many saves it costs little.
 COMPACT_AFTER = 64
+# A journal this long is folded whatever its number of entries (an import is one big entry).
+COMPACT_BYTES = 4 << 20
+_log = logging.getLogger(__name__)
+
+# What a commit hands on: the audit entries (as documents) written in its journal line.
+Records = list[dict[str, Any]]
 _STALE_TEMP_SECONDS = 3600
+_RECENT_NS = 2_000_000_000
+
+
+def _recent(journal: Signature) -> bool:
+    """Whether a journal was written so lately that its signature may not show the next
+    write: its lines are written over allocated space, so its size stays the same, and a
+    file time moves in ticks of some milliseconds. Such a journal's tail is read again."""
+    return journal is not None and time.time_ns() - journal[1] < _RECENT_NS
 
 
 class _MemoryStorage(Storage):
@@ -75,26 +89,26 @@ class Files:
     """Locks, atomic transactions, journals and a read cache over the JSON files of one data
     folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        on_commit: Callable[[Records], None] | None = None,
+        before_fold: Callable[[Records], None] | None = None,
+    ) -> None:
         self.root = root
+        # ``on_commit(records)`` runs after a journal line with audit entries is durable (the
+        # Store copies them into the audit log); ``before_fold(records)`` before a journal
+        # holding such lines is folded away (the Store makes their copies durable first).
+        self.on_commit = on_commit
+        self.before_fold = before_fold
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._locks_by_path: dict[Path, tuple[threading.RLock, filelock.FileLock]] = {}
-        self._guard = threading.Lock()
         self._lock_dir = root / ".locks"
         make_dirs(self._lock_dir)
 
-    def _locks(self, path: Path) -> tuple[threading.RLock, filelock.FileLock]:
-        with self._guard:
-            locks = self._locks_by_path.get(path)
-            if locks is None:
-                rel = path.relative_to(self.root).as_posix().replace("/", "__")
-                locks = (
-                    threading.RLock(),
-                    filelock.FileLock(self._lock_dir / f"{rel}.lock", timeout=60),
-                )
-                self._locks_by_path[path] = locks
-            return locks
+    def _lock(self, path: Path) -> FileLock:
+        rel = path.relative_to(self.root).as_posix().replace("/", "__")
+        return lock_for(self._lock_dir / f"{rel}.lock")
 
     def _remember(self, path: Path, entry: _Cached) -> _Cached:
         with self._cache_lock:
@@ -125,7 +139,7 @@ class Files:
         sig = (signature(path), signature(journal_path(path)))
         with self._cache_lock:
             hit = self._cache.get(path)
-            if hit is not None and hit.signature == sig:
+            if hit is not None and hit.signature == sig and not _recent(sig[1]):
                 self._cache.move_to_end(path)
                 hit.checked = time.monotonic()
                 return hit
@@ -169,6 +183,9 @@ class Files:
             count += 1
         if (signature(path), signature(jpath))[0] != sig[0]:
             return None  # folded while we read
+        if not consumed:  # nothing new: keep the entry, and what was derived from it
+            hit.signature, hit.checked = sig, time.monotonic()
+            return hit
         valid = hit.journal.valid_bytes + consumed
         journal = Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
         return _Cached(sig, data, journal, count)
@@ -202,69 +219,131 @@ class Files:
         self,
         path: Path,
         change: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], T]],
-        durable: Callable[[T], None] | None = None,
+        audit: Callable[[T], Records] | None = None,
     ) -> T:
-        """Append one change to ``path``'s journal: the cheap write for hot files.
-
-        ``durable(result)``, when given, runs once the change is durable, still under the
-        lock and before the journal may be folded away: what must follow the change (its
-        audit line) can then be recovered from the journal after a crash in between.
+        """Append one change to ``path``'s journal: one write and one fsync, the commit.
 
         ``change(data)`` runs under the file's lock with the current content and returns the
-        operations to append (none: nothing is written) and a result. The operations are
-        durable when this returns; every ``COMPACT_AFTER`` entries the journal is folded into
-        the file.
+        operations to append and a result; with no operations and no audit entry nothing
+        is written. ``audit(result)`` gives
+        the change's audit entries (as documents): they are part of the same journal line,
+        so the change and its record are durable together or not at all, and are copied into
+        the audit log after the commit (``on_commit``; ``storage.recovery`` copies again
+        what a crash kept from reaching it).
+
+        The operations are durable when this returns; every ``COMPACT_AFTER`` entries (or
+        ``COMPACT_BYTES``) the journal is folded into the file. What fails after the commit
+        (the copy, the fold) is logged, not raised: the change stands and a restart finishes
+        the rest.
         """
-        tlock, flock = self._locks(path)
-        with tlock, flock:
+        with self._lock(path):
             current = self.read(path)
             ops, result = change(current.data)
-            if not ops:
+            # An action that changed nothing may still be one to record (an import of the
+            # registry as it stands): its line then holds only the entry.
+            records = audit(result) if audit is not None else []
+            if not ops and not records:
                 return result
-            jpath = journal_path(path)
-            line = dumps({"ops": ops}) + b"\n"
-            journal = current.journal
+            entry: dict[str, Any] = {"ops": ops, "audit": records} if records else {"ops": ops}
+            journal = self._append_entry(path, current, entry)
+            data = apply_entry(current.data, entry)
+            entries = current.journal_entries + 1
+            sig = (current.signature[0], signature(journal_path(path)))
+            self._remember(path, _Cached(sig, data, journal, entries))
+            if records and self.on_commit is not None:
+                try:
+                    self.on_commit(records)
+                except Exception:  # committed: recovery writes the copy on the next start
+                    _log.exception("could not copy audit entries after a commit to %s", path)
+            if entries >= COMPACT_AFTER or journal.valid_bytes >= COMPACT_BYTES:
+                try:
+                    self._fold(path, data, journal.ident, entries)
+                except Exception:  # the journal still holds everything: fold next time
+                    _log.exception("could not fold the journal of %s", path)
+                    self._forget(path)
+            return result
+
+    def _forget(self, path: Path) -> None:
+        """Drop the cached reading of ``path``: the disk may now be ahead of it."""
+        with self._cache_lock:
+            self._cache.pop(path, None)
+
+    def _append_entry(self, path: Path, current: _Cached, entry: dict[str, Any]) -> Journal:
+        """Write ``entry`` after the journal's last line and sync it (the commit); on failure
+        leave the journal as it was, so that nothing unacknowledged is read back."""
+        jpath = journal_path(path)
+        line = dumps(entry) + b"\n"
+        journal = current.journal
+        try:
             if journal.ident is None:
                 # No usable journal yet (or only a header torn by a crash): start one.
-                with suppress(FileNotFoundError):
-                    jpath.unlink()
+                unlink(jpath)
                 journal = Journal(ident=uuid.uuid4().hex)
                 line = dumps({"journal": journal.ident}) + b"\n" + line
-            elif journal.size > journal.valid_bytes:
-                os.truncate(jpath, journal.valid_bytes)  # drop a torn, unacknowledged tail
-            try:
-                append_durably(jpath, line)
-            except BaseException:
-                # Not acknowledged, so it must not be read back either: undo the append.
-                with suppress(OSError):
-                    if journal.valid_bytes:
-                        os.truncate(jpath, journal.valid_bytes)
-                    else:
-                        jpath.unlink()
-                raise
-            size = journal.valid_bytes + len(line)
-            journal = Journal(ident=journal.ident, valid_bytes=size, size=size)
-            data = apply_entry(current.data, {"ops": ops})
-            entries = current.journal_entries + 1
-            sig = (current.signature[0], signature(jpath))
-            self._remember(path, _Cached(sig, data, journal, entries))
-            if durable is not None:
-                durable(result)
-            if entries >= COMPACT_AFTER:
-                self._fold(path, data, journal.ident, entries)
-            return result
+            # Written where the last complete line ends: over the zeros of an allocated
+            # journal, or over what a crash tore (it holds no newline, so whatever of it
+            # is left after this line is not read).
+            allocated = write_in_place(jpath, line, journal.valid_bytes, journal.size)
+        except BaseException:
+            # Not acknowledged, so it must not be read back either.
+            with suppress(OSError):
+                if current.journal.ident is None:
+                    unlink(jpath)
+                elif jpath.exists():
+                    blank_out(jpath, journal.valid_bytes, len(line))
+            self._forget(path)
+            raise
+        return Journal(
+            ident=journal.ident, valid_bytes=journal.valid_bytes + len(line), size=allocated
+        )
+
+    def commit_tables(
+        self,
+        path: Path,
+        keys: dict[str, str],
+        change: Callable[[dict[str, Any]], tuple[dict[str, list[dict[str, Any]]], T]],
+        audit: Callable[[T], Records] | None = None,
+    ) -> T:
+        """Replace whole tables of ``path`` (``keys``: table -> the field that identifies
+        its documents) with the rows ``change(data)`` returns, as one journal line holding
+        only the documents that differ, with the change's audit entries (see ``journaled``).
+        """
+
+        def diff(data: dict[str, Any]) -> tuple[list[dict[str, Any]], T]:
+            rows, result = change(data)
+            ops: list[dict[str, Any]] = []
+            for table, docs in rows.items():
+                key = keys[table]
+                before = {d.get(key): d for d in data.get(table, {}).values()}
+                after = {d[key]: d for d in docs}
+                ops.extend(
+                    {"op": "drop", "table": table, "where": {key: k}}
+                    for k in before
+                    if k not in after
+                )
+                ops.extend(
+                    {"op": "put", "table": table, "key": key, "doc": d}
+                    for k, d in after.items()
+                    if before.get(k) != d
+                )
+            return ops, result
+
+        return self.journaled(path, diff, audit)
 
     def _fold(self, path: Path, data: dict[str, Any], ident: str | None, applied: int) -> None:
         """Write the journal's content into the file, then remove the journal. The file says
-        which journal it holds, so a crash between the two steps replays nothing twice."""
+        which journal it holds, so a crash between the two steps replays nothing twice. The
+        audit entries the journal holds are made durable in the audit log first."""
+        jpath = journal_path(path)
+        if self.before_fold is not None and ident is not None:
+            records = [r for e in read_journal(jpath).entries for r in e.get("audit", ())]
+            if records:
+                self.before_fold(records)
         folded = dict(data)
         if ident is not None:
             folded[META] = {"1": {"journal": ident, "applied": applied}}
         atomic_write_bytes(path, dumps(folded))
-        jpath = journal_path(path)
-        if jpath.exists():
-            jpath.unlink()
-            fsync_dir(path.parent)
+        unlink(jpath)
         self._remember(path, _Cached((signature(path), None), folded, Journal(), 0))
 
     @contextmanager
@@ -275,8 +354,7 @@ class Files:
         fresh from disk inside it (with its journal folded in). An exception in the block
         writes nothing.
         """
-        tlock, flock = self._locks(path)
-        with tlock, flock:
+        with self._lock(path):
             current = self._load_current(path)
             db = TinyDB(storage=_MemoryStorage, data=dict(current.data))
             yield db
@@ -287,8 +365,7 @@ class Files:
 
     @contextmanager
     def locked(self, path: Path) -> Iterator[None]:
-        tlock, flock = self._locks(path)
-        with tlock, flock:
+        with self._lock(path):
             yield
 
     def sweep_temp_files(self) -> None:

@@ -99,26 +99,46 @@ def apply_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """``data`` with one journal entry applied, as a new dict: tables are copied, documents
     are replaced and never changed in place, so readers of the old dict are safe.
 
-    Operations are idempotent (``put`` upserts by ``id``; ``drop`` removes matches), so
-    replaying a journal over a file that already holds part of it gives the same result.
+    Operations are idempotent (``put`` upserts by its ``key`` field, ``id`` unless it names
+    another; ``drop`` removes matches), so replaying a journal over a file that already
+    holds part of it gives the same result. Other keys of an entry (its ``audit`` entries)
+    are not the file's.
     """
     out = dict(data)
+    tables: dict[str, dict[str, Any]] = {}
+    # Per table and key field: key value -> document id, built once per entry so that an
+    # import's thousands of puts cost one pass over the table, not one each.
+    indexes: dict[tuple[str, str], dict[Any, str]] = {}
+    next_ids: dict[str, int] = {}
     for op in entry["ops"]:
-        table: dict[str, Any] = dict(out.get(op["table"], {}))
+        name = op["table"]
+        table = tables.get(name)
+        if table is None:
+            table = tables[name] = dict(out.get(name, {}))
         if op["op"] == "put":
-            doc = op["doc"]
-            for doc_id, existing in table.items():
-                if existing.get("id") == doc["id"]:
-                    table[doc_id] = doc
-                    break
-            else:
-                table[str(max((int(k) for k in table), default=0) + 1)] = doc
+            doc, key = op["doc"], op.get("key", "id")
+            index = indexes.get((name, key))
+            if index is None:
+                index = indexes[(name, key)] = {d.get(key): k for k, d in table.items()}
+            doc_id = index.get(doc[key])
+            if doc_id is None:
+                if name not in next_ids:
+                    next_ids[name] = max((int(k) for k in table), default=0) + 1
+                doc_id = str(next_ids[name])
+                next_ids[name] += 1
+                index[doc[key]] = doc_id
+            table[doc_id] = doc
         elif op["op"] == "drop":
             where = op["where"]
-            table = {k: d for k, d in table.items() if any(d.get(f) != v for f, v in where.items())}
+            gone = [k for k, d in table.items() if all(d.get(f) == v for f, v in where.items())]
+            for k in gone:
+                del table[k]
+            if gone:  # the table's indexes now name removed documents
+                for stale in [k for k in indexes if k[0] == name]:
+                    del indexes[stale]
         else:
             raise StorageError(f"unknown journal operation {op['op']!r}")
-        out[op["table"]] = table
+    out.update(tables)
     return out
 
 

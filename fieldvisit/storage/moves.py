@@ -26,7 +26,7 @@ def note_moves(reg: Registry, villages_before: dict[str, str]) -> bool:
     moved = [
         {"household": h.id, "from": villages_before[h.id]}
         for h in reg.households.values()
-        if h.id in villages_before and h.village != villages_before[h.id]
+        if h.id in villages_before and h.village_key != villages_before[h.id]
     ]
     reg.moves.extend(moved)
     return bool(moved)
@@ -50,8 +50,8 @@ def finish_moves(files: Files, visit_files: VisitFiles, registry_path: Path) -> 
         plan: dict[str, dict[str, str]] = {}
         for move in pending:
             household = households.get(move["household"])
-            if household is not None and household.village != move["from"]:
-                plan.setdefault(move["from"], {})[household.id] = household.village
+            if household is not None and household.village_key != move["from"]:
+                plan.setdefault(move["from"], {})[household.id] = household.village_key
         for month in visit_files.months():
             for source, targets in plan.items():
                 _move_records(files, visit_files, month, source, targets)

@@ -54,6 +54,14 @@ class Photos:
         )
         return path if path.is_file() else None
 
+    def read(self, month: str, visit_id: str, photo_id: str, thumb: bool) -> bytes | None:
+        """The stored bytes of a photo, or None (the engine-neutral form of ``path``)."""
+        path = self.path(month, visit_id, photo_id, thumb)
+        try:
+            return path.read_bytes() if path is not None else None
+        except FileNotFoundError:  # removed between the look and the read
+            return None
+
     def months(self, visit_id: str) -> list[str]:
         """Months (newest first) that hold photos of this visit id."""
         if not PHOTO_ID_RE.match(visit_id) or not self.folder.is_dir():

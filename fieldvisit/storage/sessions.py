@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..models import LoginSession
-from .files import Files
+from ..models import AuditEntry, LoginSession
+from .files import Files, Records
 
 SESSIONS = "sessions.json"
 T = TypeVar("T")
@@ -39,17 +39,21 @@ class LoginSessions:
         """The login whose session id has this digest, or None."""
         return self.all().get(digest)
 
-    def update(self, change: Callable[[dict[str, LoginSession]], T]) -> T:
-        """Apply ``change`` to a private copy of the records and write them atomically,
-        under the file's lock (nothing is written when ``change`` raises)."""
-        with self._files.transaction(self.path) as db:
-            sessions = _sessions_of(db.storage.read() or {})
-            before = {d: s.to_doc() for d, s in sessions.items()}
+    def update(
+        self,
+        change: Callable[[dict[str, LoginSession]], T],
+        audit: Callable[[T], list[AuditEntry]] | None = None,
+    ) -> T:
+        """Apply ``change`` to a private copy of the records and commit what changed with
+        the audit entries ``audit(result)`` gives, in one durable write, under the file's
+        lock (nothing is written when ``change`` raises or changes nothing)."""
+
+        def rows(data: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], T]:
+            sessions = _sessions_of(data)
             result = change(sessions)
-            after = {d: s.to_doc() for d, s in sessions.items()}
-            if after != before:  # a check that changed nothing writes nothing
-                table = db.table("sessions", cache_size=0)
-                table.truncate()
-                if after:
-                    table.insert_multiple(after.values())
-        return result
+            return {"sessions": [s.to_doc() for s in sessions.values()]}, result
+
+        def records(result: T) -> Records:
+            return [e.to_doc() for e in audit(result)] if audit is not None else []
+
+        return self._files.commit_tables(self.path, {"sessions": "digest"}, rows, records)

@@ -3,67 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import AuditEntry, Household, Need, User, Visit
 from .audit_log import AuditLog
+from .closed import CLOSED, ClosedFiles, MonthClosed
+from .closed import SETTING as CLOSED_SETTING
 from .durable import atomic_write_bytes, make_dirs
-from .files import Files, Where
-from .journal import JOURNAL_SUFFIX, StorageError, journal_path, read_journal
+from .files import Files, Records
+from .folder_parts import FolderParts
+from .journal import StorageError
 from .moves import finish_moves, note_moves
 from .paths import REGISTRY
 from .photos import Photos
 from .quarantine import quarantine_misnamed
-from .registry_file import Registry, read_registry, write_registry
+from .recovery import recover
+from .registry_file import REGISTRY_KEYS, Registry, read_registry, registry_rows
 from .sessions import SESSIONS, LoginSessions
+from .snapshot import Folder, backed_up_paths, snapshot_files
 from .visit_files import VisitFiles
+from .visit_index import Placed, VisitIndex
+from .visit_ops import VillageChanged, closed_in, records_of, save_ops, stored_visit
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
-class _VillageChanged(Exception):
-    """The household of a visit being saved is now filed under another village."""
-
-    def __init__(self, village: str) -> None:
-        super().__init__(village)
-        self.village = village
-
-
-def _docs_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {d["id"]: d for d in data.get("visits", {}).values() if "id" in d}
-
-
-def _stored_visit(data: dict[str, Any], visit_id: str) -> Visit | None:
-    """The visit of this id in a visit file's content, or None."""
-    found = next((d for d in data.get("visits", {}).values() if d.get("id") == visit_id), None)
-    return Visit.from_doc(found) if found else None
-
-
-def _save_ops(
-    data: dict[str, Any],
-    visit_id: str,
-    record: Visit,
-    needs_for: Callable[[Visit, list[Need]], list[Need]],
-) -> list[dict[str, Any]]:
-    """The journal operations that store ``record`` (of ``visit_id``) with its needs in a
-    visit file whose content is ``data``: see ``Store.save_visit``."""
-    stored = [
-        Need.from_doc(d) for d in data.get("needs", {}).values() if d.get("visit") == visit_id
-    ]
-    ops: list[dict[str, Any]] = [
-        {"op": "put", "table": "visits", "doc": record.to_doc()},
-        {"op": "drop", "table": "needs", "where": {"visit": visit_id, "status": "open"}},
-    ]
-    ops.extend(
-        {"op": "put", "table": "needs", "doc": need.to_doc()} for need in needs_for(record, stored)
-    )
-    return ops
-
-
-class Store:
+class Store(FolderParts):
     """Domain-level access to one data folder: the registry, visits and needs here; the
     audit log, photos and login records in the members ``audit_log``, ``photos`` and
     ``sessions``."""
@@ -71,44 +41,68 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         make_dirs(self.root)
-        self._files = Files(self.root)
+        self.audit_log = AuditLog(self.root / "audit")
+        self._files = Files(self.root, self.audit_log.copy, self.audit_log.sync)
         self._files.sweep_temp_files()
         self._visit_files = VisitFiles(self.root / "visits")
-        self.audit_log = AuditLog(self.root / "audit")
+        self.visit_index = VisitIndex(self.root)
+        self._registry_path = self.root / REGISTRY
         self.photos = Photos(self.root / "photos")
+        self.closed = ClosedFiles(self.root / CLOSED)
         self.sessions = LoginSessions(self._files, self.root / SESSIONS)
         # Files whose names a backup could not hold are moved aside (see quarantine).
-        quarantine_misnamed(self.root, self._backed_up_paths())
+        quarantine_misnamed(self.root, backed_up_paths(self._folder()))
 
     def audit(self, entry: AuditEntry) -> None:
-        """Append one audit entry, durably: the one way every change is written down."""
+        """Append one audit entry that is a change by itself (a download of full ID
+        numbers, a login), durably. A change to stored data passes its entries to the
+        function that writes it, which commits both in one write."""
         self.audit_log.append(entry)
 
-    # registry ------------------------------------------------------------------------
+    def recover(self) -> tuple[int, int]:
+        """After a start: copy into the audit log and the visit-id index what a crash kept
+        from them (see ``storage.recovery``). Returns (audit entries, ids) written."""
+        return recover(self._files, self._visit_files, self.audit_log, self.visit_index)
 
-    @property
-    def _registry_path(self) -> Path:
-        return self.root / REGISTRY
+    # registry ------------------------------------------------------------------------
 
     def registry(self) -> Registry:
         """The current registry (cached; read-only)."""
         return read_registry(self._files, self._registry_path)
 
-    def update_registry(self, change: Callable[[Registry], T]) -> T:
-        """Apply ``change`` to a private copy of the registry and write it atomically.
+    def update_registry(
+        self,
+        change: Callable[[Registry], T],
+        audit: Callable[[T], list[AuditEntry]] | None = None,
+        tables: Collection[str] | None = None,
+    ) -> T:
+        """Apply ``change`` to a private copy of the registry and commit it with the audit
+        entries ``audit(result)`` gives, in one durable write.
 
         ``change`` runs under the registry's lock, on data read fresh from disk; if it raises,
-        nothing is written.
+        nothing is written. A change that reads and writes only some tables names them in
+        ``tables``: it then gets only those (the others left empty), and only those are
+        compared and written — at a county's size the rest (members above all) would cost
+        more to decode and compare than the change itself.
         """
-        with self._files.transaction(self._registry_path) as db:
-            reg = Registry.from_data(db.storage.read() or {})
-            villages = {h.id: h.village for h in reg.households.values()}
+
+        if tables is not None and "households" in tables:
+            tables = {*tables, "moves"}  # a household's village change is noted there
+
+        def rows(data: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], tuple[T, bool]]:
+            reg = Registry.from_data(data, tables)
+            villages = {h.id: h.village_key for h in reg.households.values()}
             result = change(reg)
             # A household's records are filed under its village: one that changed village
             # has them carried over, and the move is written down with the change itself so
             # that a crash half-way through is finished on the next start.
             moved = note_moves(reg, villages)
-            write_registry(db, reg)
+            return registry_rows(reg, tables), (result, moved)
+
+        def records(outcome: tuple[T, bool]) -> Records:
+            return records_of(audit(outcome[0])) if audit is not None else []
+
+        result, moved = self._files.commit_tables(self._registry_path, REGISTRY_KEYS, rows, records)
         if moved:
             self.finish_moves()
         return result
@@ -173,18 +167,22 @@ class Store:
             out.extend(self._visits_of(path))
         return out
 
-    def find_visit_in_month(self, month: str, visit_id: str) -> Visit | None:
-        """The visit with this client id in any village's file of ``month``.
+    def visit_by_id(self, visit_id: str) -> Visit | None:
+        """The stored visit of this client id, whatever its date, or None."""
+        placed = self.visit_index.get(visit_id)
+        return self._placed_visit(visit_id, placed) if placed is not None else None
 
-        Used on every save to refuse an id another village's visit already has; it may be
-        a second behind another process (a resend is caught exactly, under its own file's
-        lock), which keeps the helping day's hot path from asking the disk about every
-        village's file each time.
-        """
-        for path in self._month_paths(month, max_age=1.0):
-            by_id = self._files.derived(path, "visit_ids", _docs_by_id, max_age=1.0)
-            if visit_id in by_id:
-                return Visit.from_doc(by_id[visit_id])
+    def _placed_visit(self, visit_id: str, placed: Placed) -> Visit | None:
+        household = self.household(placed.household)
+        if household is not None:
+            found = self.find_visit(placed.month, household.village_key, visit_id)
+            if found is not None:
+                return found
+        # A move not yet carried out: look in every village's file of the month.
+        for path in self._month_paths(placed.month):
+            found = stored_visit(self._files.read(path).data, visit_id)
+            if found is not None:
+                return found
         return None
 
     def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
@@ -218,88 +216,106 @@ class Store:
         needs_for: Callable[[Visit, list[Need]], list[Need]],
         audit: Callable[[Visit], AuditEntry] | None = None,
     ) -> tuple[Visit, bool]:
-        """Store a visit with its needs in its month and village file, durably.
+        """Store a visit with its needs and its audit entry, in one durable write.
 
-        ``decide(existing)`` runs under the file's lock with the stored visit of ``visit.id``
-        (or None) and returns the record to write, or None to leave the stored one as it is
-        (a resend). Returns the record now stored and whether anything was written.
+        The visit's id is looked up in the visit-id index first, under the id's lock: an id
+        already stored, whatever its date, is that visit, so ``decide`` sees it and the
+        write goes to its file. ``decide(existing)`` runs under the file's lock with the
+        stored visit of ``visit.id`` (or None) and returns the record to write, or None to
+        leave the stored one as it is (a resend). Returns the record now stored and whether
+        anything was written.
 
         ``needs_for(record, stored)``, under the same lock, gives the needs to write with the
         record from those of the visit now stored (open and resolved): they are written as
         given, the visit's other open needs are dropped and its other resolved ones kept.
         Which needs keep their state is the ledger's rule (``visits.needs.carry_over``).
 
-        ``audit(record)`` makes the audit entry of a record written: it is appended under
-        the file's lock right after the journal line, so that a crash between the two is
-        repaired from the journal on the next start (see ``with_recent_visits``).
-
-        This is the hot path of the helping day: one line appended to the file's journal and
-        one fsync, whatever the file's size (see ``Files.journaled``).
+        ``audit(record)`` makes the audit entry of a record written; it is part of the
+        journal line. This is the hot path of the helping day: one line appended to the
+        file's journal and one fsync, whatever the file's size (see ``Files.journaled``).
         """
-        target = visit
+        with self.visit_index.locked(visit.id):
+            placed = self.visit_index.get(visit.id)
+            if placed is not None and self._placed_visit(visit.id, placed) is None:
+                placed = None  # indexed by a write a crash undid: the id is free
+            month = placed.month if placed is not None else visit.month
+            owner = self.household(placed.household if placed is not None else visit.household)
+            target = visit.village if owner is None else owner.village_key
+            where = (month, target, owner.id if owner is not None else visit.household)
+            stored, written = self._save_in(where, visit, decide, needs_for, audit)
+            if written and placed is None:
+                try:
+                    self.visit_index.add([(stored.id, month, stored.household)])
+                except OSError:  # committed: recovery indexes it from the file on next start
+                    _log.exception("could not index visit %s", stored.id)
+            return stored, written
+
+    def _save_in(
+        self,
+        where: tuple[str, str, str],
+        visit: Visit,
+        decide: Callable[[Visit | None], Visit | None],
+        needs_for: Callable[[Visit, list[Need]], list[Need]],
+        audit: Callable[[Visit], AuditEntry] | None,
+    ) -> tuple[Visit, bool]:
+        # The file of the visit stored with this id (or of the new one): its month, and the
+        # village of the household it belongs to.
+        month, target, owner = where
 
         def change(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
             # The office may have moved the household to another village since the request
             # looked it up; under this file's lock that is settled (finish_moves takes it too).
-            household = self.household(visit.household)
-            if household is not None and household.village != target.village:
-                raise _VillageChanged(household.village)
-            existing = _stored_visit(data, visit.id)
+            reg = self.registry()  # once, under this file's lock: current for both checks
+            household = reg.households.get(owner)
+            if household is not None and household.village_key != target:
+                raise VillageChanged(household.village_key)
+            if closed_in(reg, month):  # see set_month
+                raise MonthClosed(month)
+            existing = stored_visit(data, visit.id)
             record = decide(existing)
             if record is None:
-                assert existing is not None
+                if existing is None:
+                    raise StorageError(f"nothing to store for visit {visit.id}")
                 return [], (existing, False)
-            if record.village != target.village:
-                record = dataclasses.replace(record, village=target.village)
-            return _save_ops(data, visit.id, record, needs_for), (record, True)
+            if record.village != target:
+                record = dataclasses.replace(record, village=target)
+            return save_ops(data, visit.id, record, needs_for), (record, True)
 
-        def durable(result: tuple[Visit, bool]) -> None:
-            if audit is not None and result[1]:
-                self.audit(audit(result[0]))
+        def records(result: tuple[Visit, bool]) -> Records:
+            return [audit(result[0]).to_doc()] if audit is not None and result[1] else []
 
         for _attempt in range(3):
             try:
-                return self._files.journaled(
-                    self._visit_path(visit.month, target.village), change, durable
-                )
-            except _VillageChanged as moved:
-                target = dataclasses.replace(target, village=moved.village)
+                return self._files.journaled(self._visit_path(month, target), change, records)
+            except VillageChanged as moved:
+                target = moved.village
         raise StorageError(f"household {visit.household} keeps changing village")
 
-    def with_recent_visits(self, since: float, check: Callable[[list[Visit]], None]) -> None:
-        """``check(visits)`` with the visits written to each journal changed since ``since``
-        (a time stamp), under that file's lock: after a crash, what should have followed a
-        save (its audit line) is repaired from there, never while a save is writing it."""
-        for jpath in self._visit_files.journals():
-            try:
-                if jpath.stat().st_mtime < since:
-                    continue
-            except FileNotFoundError:
-                continue
-            with self._files.locked(jpath.with_name(jpath.name.removesuffix(JOURNAL_SUFFIX))):
-                docs = [
-                    op["doc"]
-                    for entry in read_journal(jpath).entries
-                    for op in entry.get("ops", [])
-                    if op.get("op") == "put" and op.get("table") == "visits"
-                ]
-                if docs:
-                    check([Visit.from_doc(doc) for doc in docs])
-
     def update_need(
-        self, month: str, village: str, need_id: str, change: Callable[[Need], None]
+        self,
+        month: str,
+        village: str,
+        need_id: str,
+        change: Callable[[Need], AuditEntry | None],
     ) -> Need | None:
-        """Apply ``change`` to one stored need; None when there is no such need."""
+        """Apply ``change`` to one stored need and commit it with the audit entry ``change``
+        returns, in one durable write; None when there is no such need. When ``change``
+        returns None, nothing is written."""
         path = self._visit_path(month, village)
-        q = Where()
-        with self._files.transaction(path) as db:
-            table = db.table("needs", cache_size=0)
-            doc = table.get(q.id == need_id)
+
+        def ops(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Need | None, Any]]:
+            doc = next((d for d in data.get("needs", {}).values() if d.get("id") == need_id), None)
             if doc is None:
-                return None
-            need = Need.from_doc(dict(doc))
-            change(need)
-            table.update(need.to_doc(), doc_ids=[doc.doc_id])
+                return [], (None, None)
+            need = Need.from_doc(doc)
+            entry = change(need)
+            if entry is None:
+                return [], (need, None)
+            return [{"op": "put", "table": "needs", "doc": need.to_doc()}], (need, entry)
+
+        need, _entry = self._files.journaled(
+            path, ops, lambda result: [result[1].to_doc()] if result[1] is not None else []
+        )
         return need
 
     def import_visits(self, visits: list[Visit], needs: list[Need]) -> None:
@@ -315,6 +331,58 @@ class Store:
                     db.table("visits", cache_size=0).insert_multiple(v.to_doc() for v in vs)
                 if ns:
                     db.table("needs", cache_size=0).insert_multiple(n.to_doc() for n in ns)
+        self.visit_index.add((v.id, v.month, v.household) for v in visits)
+        self.visit_index.sync()
+
+    # closed months -----------------------------------------------------------------------
+
+    def closed_months(self) -> dict[str, dict[str, Any]]:
+        """Every month ever closed -> its record (``state`` "closed" or "reopened")."""
+        months = self.setting(CLOSED_SETTING) or {}
+        return dict(months) if isinstance(months, dict) else {}
+
+    def is_closed(self, month: str) -> bool:
+        return closed_in(self.registry(), month)
+
+    def set_month(
+        self,
+        month: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        audit: Callable[[dict[str, Any]], list[AuditEntry]],
+    ) -> dict[str, Any] | None:
+        """Change the record of ``month`` (closing or reopening it): ``change(record or
+        None)`` returns the new record, or None to leave it as it is; it is committed with
+        ``audit(new record)`` in one write. Returns the new record, or None when unchanged.
+
+        Once a month is recorded closed, no save of a visit dated in it begins (saves check
+        under their file's lock, see ``_save_in``); to be sure none that checked just
+        before is still writing, each of the month's visit files is locked once in turn
+        before this returns, so figures read afterwards are final.
+        """
+
+        def apply(reg: Registry) -> dict[str, Any] | None:
+            months = dict(reg.settings.get(CLOSED_SETTING) or {})
+            new = change(months.get(month))
+            if new is not None:
+                months[month] = new
+                reg.settings[CLOSED_SETTING] = months
+            return new
+
+        result = self.update_registry(apply, lambda new: audit(new) if new is not None else [])
+        if result is not None and result.get("state") == "closed":
+            self._drain(month)
+        return result
+
+    def _drain(self, month: str) -> None:
+        """Wait for every save into ``month``'s files that began before it closed."""
+        paths = set(self._visit_files.of_month(month))
+        paths.update(self._visit_path(month, v) for v in self.registry().villages)
+        paths.update(
+            self._visit_path(month, h.village_key) for h in self.registry().households.values()
+        )
+        for path in sorted(paths):
+            with self._files.locked(path):
+                pass
 
     # small files ------------------------------------------------------------------------
 
@@ -332,45 +400,11 @@ class Store:
     def snapshot_files(
         self, include_secret: bool, include_photos: bool
     ) -> Iterator[tuple[str, bytes]]:
-        """Every data file as (path relative to the folder, content), each from one moment.
+        """Every data file as (path relative to the folder, content), in the order a backup
+        needs (see ``storage.snapshot``)."""
+        return snapshot_files(self._folder(), include_secret, include_photos)
 
-        A JSON data file and its journal are read together under the file's lock, so the
-        pair is consistent; that per-file consistency is what this module promises (there
-        is no moment at which the whole folder is frozen). The order keeps references
-        whole: visit files first, then the registry, so every visit in the snapshot names a
-        household in it (households are never removed); photos last, so every photo a
-        visit lists is there (photo files are written before the visit names them, and
-        never changed). Audit logs are cut after their last complete line. Lock files,
-        temporary files, login records and report files (``exports/``, made again on
-        demand) are left out.
-        """
-        paths: list[Path] = []
-        for month in self.months():
-            paths.extend(self._month_paths(month))
-        paths.append(self._registry_path)
-        for path in paths:
-            with self._files.locked(path):
-                pair = [path, journal_path(path)]
-                found = [(p, p.read_bytes()) for p in pair if p.exists()]
-            for p, payload in found:
-                yield p.relative_to(self.root).as_posix(), payload
-        for month in self.audit_log.months():
-            path = self.audit_log.path(month)
-            raw = path.read_bytes()
-            yield path.relative_to(self.root).as_posix(), raw[: raw.rfind(b"\n") + 1]
-        if include_photos:
-            for photo in sorted(self.photos.files()):
-                yield photo.relative_to(self.root).as_posix(), photo.read_bytes()
-        secret = self.root / "secret_key"
-        if include_secret and secret.is_file():
-            yield "secret_key", secret.read_bytes()
-
-    def _backed_up_paths(self) -> Iterator[Path]:
-        """The files ``snapshot_files`` would take (photos included), without reading them;
-        the registry and the secret key have fixed names and are left out."""
-        for month in self.months():
-            for path in self._month_paths(month):
-                yield from (p for p in (path, journal_path(path)) if p.exists())
-        for month in self.audit_log.months():
-            yield self.audit_log.path(month)
-        yield from self.photos.files()
+    def _folder(self) -> Folder:
+        return Folder(
+            self.root, self._files, self._visit_files, self.audit_log, self.photos, self.closed
+        )

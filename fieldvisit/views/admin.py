@@ -18,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..access import tokens as api_tokens
-from ..access.permissions import is_helper, office_required, supervision_required
+from ..access.permissions import in_scope, is_helper, office_required, supervision_required
 from ..audit.targets import named
 from ..collation import sort_villages
 from ..documents import plate_records
@@ -59,7 +59,9 @@ def paginate(items: Sequence[T], args: Mapping[str, str], size: int = PAGE_SIZE)
 
 def _household(hid: str) -> Household:
     household = get_store().household(hid)
-    if household is None:
+    # Another township's household is not there for a township's office (not 403: its
+    # existence is none of their business).
+    if household is None or not in_scope(g.user, household):
         abort(404)
     return household
 
@@ -79,7 +81,11 @@ def _helper(phone: str) -> User:
 def households() -> str:
     store = get_store()
     filters = search.HouseholdFilters.from_args(request.args)
-    rows = search.find_households(store, filters, this_month())
+    rows = [
+        row
+        for row in search.find_households(store, filters, this_month())
+        if in_scope(g.user, row.household)
+    ]
     return render_template(
         "admin/households.html",
         filters=filters,

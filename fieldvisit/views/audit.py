@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 
-from ..access.permissions import may_supervise, supervision_required
+from ..access.permissions import may_supervise, scoped_township, supervision_required
 from ..audit import reading as audit
 from ..models import Household
 from ..storage.current import get_store
@@ -24,7 +24,11 @@ HISTORY_SHOWN = 50  # a household page's share; the link below it opens the whol
 def index() -> str:
     filters = audit.Filters.from_args(request.args)
     store = get_store()
-    page = paginate(audit.entries(store, filters), request.args)
+    found = audit.entries(store, filters)
+    township = scoped_township(g.get("user"), None)
+    if township is not None:
+        found = [e for e in found if audit.in_township(store, e, township)]
+    page = paginate(found, request.args)
     names = audit.Names.of(store)
     rows = [audit.present(e, names, filters.household) for e in page.items]
     return render_template(

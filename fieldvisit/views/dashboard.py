@@ -5,6 +5,7 @@ Read-only, for supervisors and the office. Helpers have their own list on the ho
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -13,10 +14,11 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .. import vocab
-from ..access.permissions import office_required, supervision_required
+from ..access.permissions import office_required, scoped_township, supervision_required
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
 from ..figures import dashboard, targets
+from ..figures.county import township_rows
 from ..figures.month import ChecklistRate, rate
 from ..months import this_month
 from ..storage.current import get_store
@@ -39,7 +41,12 @@ def index() -> str | tuple[str, int]:
         query = dashboard.parse_query(store, request.args, today)
     except dashboard.QueryError as exc:
         return render_template("dashboard.html", problem=exc.message, **page), 400
+    query = dataclasses.replace(query, township=scoped_township(g.user, query.township))
     board = dashboard.completion(store, query, today)
+    townships = township_rows(board.figures)
+    if query.township is None and query.village is None and len(townships) > 1:
+        # A county: figures by township, each a link to that township's own dashboard.
+        return render_template("dashboard_county.html", board=board, townships=townships)
     return render_template(
         "dashboard.html",
         board=board,

@@ -11,6 +11,9 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..storage import MonthClosed
+from ..visits.validation import closed_month_message
+
 
 def _message(code: int) -> str:
     messages = {
@@ -84,6 +87,22 @@ def register(app: Flask) -> None:
             response = _respond(429, _("尝试次数过多，请 %(n)d 分钟后再试", n=minutes))
         body, code = response
         return body, code, {"Retry-After": str(minutes * 60)}
+
+    @app.errorhandler(MonthClosed)
+    def month_closed(exc: MonthClosed) -> tuple[Any, int]:
+        # The office closed the month between the request's own check and its save.
+        return _respond(409, closed_month_message(exc.month), back=referring_page())
+
+    @app.errorhandler(OSError)
+    def write_failed(exc: OSError) -> tuple[Any, int, dict[str, str]]:
+        # The disk refused a write (full, failing): the change was not committed, so nothing
+        # of it is stored, and trying again later is the right thing to do.
+        current_app.logger.error("storage failed: %s", exc, exc_info=exc)
+        message = _(
+            "没有保存：服务器写入数据失败（磁盘可能已满或出错），请稍后再试。已保存的记录不受影响。"
+        )
+        body, code = _respond(503, message, back=referring_page())
+        return body, code, {"Retry-After": "60"}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Any, int]:

@@ -32,6 +32,7 @@ from ..households import lookup as households_domain
 from ..idcard import mask_id_number
 from ..models import Household, Visit
 from ..months import months_back, this_month
+from ..storage import MonthClosed
 from ..storage.current import get_store
 from ..visits import form as visitform
 from ..visits import photos as visit_photos
@@ -92,7 +93,7 @@ def household(token: str) -> Response | str | tuple[str, int]:
         month_state=month_state,
         month_visit=shown[0] if shown else None,
         day=_day,
-        may_correct=lambda v: may_correct(g.user, v, today),
+        may_correct=lambda v: may_correct(g.user, v, today) and not store.is_closed(v.month),
         # The plate's link as printed; None while no address phones reach is set.
         plate_url=plate_url(store, token),
         # Who visited, by name: a household may have two helpers, or have changed helper.
@@ -167,10 +168,14 @@ def visit_form(token: str) -> Response | str | tuple[str, int]:
 
 
 def correctable_visit(household: Household, visit_id: str) -> Visit:
-    """The household's visit of a correction's address, or a plain 404."""
-    visit = households_domain.find_visit(get_store(), household, visit_id)
+    """The household's visit of a correction's address, or a plain 404; a visit of a closed
+    month is refused (409, naming the month: ``views.errors``) before its form or photos."""
+    store = get_store()
+    visit = households_domain.find_visit(store, household, visit_id)
     if visit is None:
         abort(404)
+    if validation.month_closed(store, visit.month) is not None:
+        raise MonthClosed(visit.month)
     return visit
 
 

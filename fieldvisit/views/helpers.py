@@ -16,9 +16,13 @@ from ..storage.current import get_store
 
 
 def household_by_token(token: str) -> Household:
-    """The household of a door plate's token, or a plain 404."""
+    """The household of a door plate's token, or a plain 404 (also for an account of another
+    township: to a township's office, the county's other households are not there)."""
     household = get_store().household_by_token(token)
     if household is None:
+        abort(404)
+    user = g.get("user")
+    if user is not None and not permissions.in_scope(user, household):
         abort(404)
     return household
 

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..access.permissions import office_required, supervision_required
+from ..access.permissions import in_scope, office_required, supervision_required
 from ..collation import sort_villages
 from ..households.search import find_helpers
 from ..storage.current import get_store
@@ -31,7 +31,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def ledger() -> str:
     store = get_store()
     filters = needs.Filters.from_args(request.args)
-    entries = needs.ledger(store, filters, date.today())
+    entries = _in_scope(needs.ledger(store, filters, date.today()))
     return render_template(
         "needs.html",
         filters=filters,
@@ -46,7 +46,7 @@ def ledger() -> str:
 @supervision_required
 def export() -> Response:
     filters = needs.Filters.from_args(request.args)
-    entries = needs.ledger(get_store(), filters, date.today())
+    entries = _in_scope(needs.ledger(get_store(), filters, date.today()))
     return send_file(
         io.BytesIO(needs.export_xlsx(entries)),
         mimetype=XLSX,
@@ -55,13 +55,33 @@ def export() -> Response:
     )
 
 
+def _in_scope(entries: list[needs.Entry]) -> list[needs.Entry]:
+    """The entries of households within the account's township (permissions.in_scope)."""
+    return [e for e in entries if _reaches(e)]
+
+
+def _reaches(entry: needs.Entry) -> bool:
+    # A need whose household left the registry belongs to no township: the county's (or
+    # the single township's) office keeps seeing it, as before.
+    if entry.household is None:
+        return not g.user.township
+    return in_scope(g.user, entry.household)
+
+
+def _check_scope(need_id: str) -> None:
+    """404 for a need of another township's household (as for the household itself)."""
+    entry = needs.entry(get_store(), need_id, date.today())
+    if entry is not None and not _reaches(entry):
+        abort(404)
+
+
 def _entry_page(
     need_id: str, status: int = 200, problem: str = "", **reopen: str
 ) -> tuple[str, int]:
     """The need's page; ``reopen`` holds the reopening form's ``reason`` as typed and its
     ``reason_error``, shown at the field rather than above the page."""
     entry = needs.entry(get_store(), need_id, date.today())
-    if entry is None:
+    if entry is None or not _reaches(entry):
         abort(404)
     return render_template("admin/need.html", entry=entry, problem=problem, **reopen), status
 
@@ -73,6 +93,7 @@ def show(need_id: str) -> tuple[str, int]:
 
 
 def _take_step(need_id: str, step: str) -> Response | tuple[str, int]:
+    _check_scope(need_id)
     store = get_store()
     text = request.form.get("note", "")
     try:

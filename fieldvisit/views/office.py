@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
-from ..access.permissions import office_required
+from ..access.permissions import office_required, scoped_township
 from ..clock import now_iso
 from ..collation import sort_villages
 from ..documents import plate_address, plate_records
@@ -121,24 +121,33 @@ def set_plates_address() -> BaseResponse | tuple[str, int]:
 
 
 class _MaskedRegistry:
-    """The store as the registry export reads it, with every ID number masked."""
+    """The store as the registry export reads it: the households of one township when
+    ``township`` is given (a township's office: permissions.scoped_township), and with every
+    ID number masked unless ``full_ids``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, full_ids: bool = False, township: str | None = None) -> None:
         self._store = store
+        self._full_ids = full_ids
+        self._township = township
 
     def registry(self) -> Registry:
         reg = self._store.registry()
         households = {
-            hid: dataclasses.replace(h, id_number=mask_id_number(h.id_number))
+            hid: h
+            if self._full_ids
+            else dataclasses.replace(h, id_number=mask_id_number(h.id_number))
             for hid, h in reg.households.items()
+            if self._township is None or h.township == self._township
         }
         return dataclasses.replace(reg, households=households)
 
 
-def registry_download(store: Store, fmt: str, full_ids: bool, actor: str) -> bytes:
-    """The registry file for the web; who downloaded it, and whether with full ID numbers,
-    goes into the audit log."""
-    source: RegistrySource = store if full_ids else _MaskedRegistry(store)
+def registry_download(
+    store: Store, fmt: str, full_ids: bool, actor: str, township: str | None = None
+) -> bytes:
+    """The registry file for the web (of one township when ``township`` is given); who
+    downloaded it, and whether with full ID numbers, goes into the audit log."""
+    source: RegistrySource = _MaskedRegistry(store, full_ids, township)
     data = registry.export_registry_bytes(source, fmt)
     entry = AuditEntry(now_iso(), actor, "registry.export", fmt, None, {"full_ids": full_ids})
     store.audit(entry)
@@ -205,7 +214,8 @@ def export_registry(fmt: str) -> Response | tuple[str, int]:
         full_ids = full_ids_asked(request.method, request.form)
     except UnconfirmedError as exc:
         return render_template("export.html", problem=str(exc)), 400
-    data = registry_download(get_store(), fmt, full_ids, g.user.phone)
+    township = scoped_township(g.user, None)
+    data = registry_download(get_store(), fmt, full_ids, g.user.phone, township)
     # A dated Chinese name (花名册-2026-12-02.xlsx): several downloads stay apart in the
     # clerk's folder.
     today = date.today().isoformat()

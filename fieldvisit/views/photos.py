@@ -3,6 +3,7 @@ added or removed on a visit's correction page under the rule for correcting it."
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, request, send_file, url_for
@@ -24,13 +25,13 @@ def photo(visit_id: str, photo_id: str) -> Response:
     """A visit's photo, or its thumbnail with ``?thumb=1``."""
     store = get_store()
     thumb = request.args.get("thumb") == "1"
-    visit, path = visit_photos.photo_file(store, visit_id, photo_id, thumb=thumb)
-    if visit is None or path is None:
+    visit, data = visit_photos.photo_file(store, visit_id, photo_id, thumb=thumb)
+    if visit is None or data is None:
         abort(404)
     household = store.household(visit.household)
     if household is None or not may_view(household):
         abort(403)
-    response = send_file(path, mimetype="image/jpeg", max_age=86400)
+    response = send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=86400)
     # Photos of poor households are personal: never kept by a shared proxy.
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response

@@ -6,6 +6,7 @@ The office's door plates (queued from ``/office/plates``) are watched and downlo
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -26,13 +27,15 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..access.permissions import supervision_required
+from .. import closing
+from ..access.permissions import in_scope, scoped_township, supervision_required
 from ..collation import sort_villages
 from ..documents import booklet, exports, plates
 from ..documents import monthly as reports
 from ..documents.jobs import Job, JobLimitError, Title, Work, get_runner
 from ..documents.monthly import ReportError
 from ..documents.plate_address import require_plate_address
+from ..figures.frozen import month_source, registry_for
 from ..households.lookup import township_name
 from ..months import previous_month, this_month
 from ..storage.current import get_store
@@ -68,19 +71,41 @@ def _month(form: Any, today: date) -> str:
     return reports.check_report_month(raw, today)
 
 
+def _own_township(village: str | None, household: str | None = None) -> None:
+    """A township's account makes files of its own township only: until booklets, plates and
+    the visits export take a township (docs/decisions/0016-county.md), it names one of its
+    villages or households; the county's (or a single township's) accounts are unchanged."""
+    township = g.user.township
+    if not township:
+        return
+    if household is not None:
+        found = get_store().household(household)
+        if found is not None and in_scope(g.user, found):
+            return
+    elif village is not None and village.startswith(f"{township}/"):
+        return
+    raise ReportError(_("请选择本乡镇的一个村"))
+
+
 def _summary(form: Any, today: date) -> Request:
     store = get_store()
     month = _month(form, today)
-    village = reports.check_village(store, form.get("village") or None)
-    name = reports.report_filename(township_name(store), month, village)
+    source = month_source(store, month)  # a closed month: its own registry and name
+    village = reports.check_village(store, form.get("village") or None, source.registry)
+    township = scoped_township(g.user, None)
+    if village is not None:
+        _own_township(village)
+    name = reports.report_filename(township or source.township(), month, village)
     return Request(
-        key=f"summary/{month}/{village or ''}",
+        key=f"summary/{township or ''}/{month}/{village or ''}",
         title=Title(
             lambda: _("月度汇总：%(scope)s，%(month)s", scope=village or _("全镇"), month=month)
         ),
         filename=name,
         mimetype=PDF,
-        work=lambda _progress: reports.monthly_report_pdf(get_store(), month, village, today),
+        work=lambda _progress: reports.monthly_report_pdf(
+            get_store(), month, village, today, township=township
+        ),
     )
 
 
@@ -93,6 +118,7 @@ def _booklet(form: Any, today: date) -> Request:
     year = booklet.check_year(int(raw), today)
     household = form.get("household", "").strip() or None
     village = None if household else form.get("village") or None
+    _own_township(village, household)
     chosen = booklet.booklet_households(store, village, household)
     name = booklet.booklet_filename(township_name(store), year, village, household)
     count = len(chosen)
@@ -118,7 +144,9 @@ def _booklet(form: Any, today: date) -> Request:
 def _visits(form: Any, today: date) -> Request:
     store = get_store()
     month = _month(form, today)
-    village = reports.check_village(store, form.get("village") or None)
+    registry = registry_for(store, month)
+    village = reports.check_village(store, form.get("village") or None, registry)
+    _own_township(village)
     fmt = form.get("format", "xlsx")
     if fmt not in exports.FORMATS:
         raise ReportError(_("请选择 Excel 或 CSV"))
@@ -153,6 +181,10 @@ def plates_request(
     # Never the request's own address: a plate printed from the server's browser would lead
     # phones to 127.0.0.1 (see documents.plate_address).
     address = require_plate_address(store)
+    try:
+        _own_township(village, household)
+    except ReportError as exc:
+        raise LookupError(str(exc)) from None
     households = plates.households_for_plates(store.registry(), village, household, stale=stale)
     if household is not None:
         household = households[0].id  # as stored, whatever spaces were typed around it
@@ -197,7 +229,9 @@ def busy_message() -> str:
     return _("您已有几份文件正在生成，请等它们完成后再试")
 
 
-def _choices() -> dict[str, Any]:
+def page_choices() -> dict[str, Any]:
+    """What the reports page shows besides a problem: the forms' choices, the caller's
+    files, and the closed months (``views.closing`` draws the page too)."""
     store = get_store()
     today = date.today()
     current = this_month(today)
@@ -209,6 +243,9 @@ def _choices() -> dict[str, Any]:
         "years": sorted({int(m[:4]) for m in months}, reverse=True),
         "villages": sort_villages(set(store.registry().villages)),
         "jobs": get_runner().jobs_of(g.user.phone),
+        "closed": closing.closed_months(store),
+        "closable": closing.closable_months(store, today),
+        "people": {u.phone: u.name for u in store.registry().users.values()},
     }
 
 
@@ -223,7 +260,7 @@ def _own_job(job_id: str) -> Job:
 @bp.get("")
 @supervision_required
 def index() -> str:
-    return render_template("reports/index.html", **_choices())
+    return render_template("reports/index.html", **page_choices())
 
 
 @bp.post("")
@@ -235,9 +272,9 @@ def start() -> BaseResponse | tuple[str, int]:
     try:
         job = submit(plan(request.form, date.today()))
     except ReportError as exc:
-        return render_template("reports/index.html", problem=str(exc), **_choices()), 400
+        return render_template("reports/index.html", problem=str(exc), **page_choices()), 400
     except JobLimitError:
-        return render_template("reports/index.html", problem=busy_message(), **_choices()), 429
+        return render_template("reports/index.html", problem=busy_message(), **page_choices()), 429
     return redirect(url_for("reports.job", job_id=job.id), code=303)
 
 
@@ -282,8 +319,9 @@ def job_status(job_id: str) -> Response:
 @supervision_required
 def download(job_id: str) -> Response:
     job = _own_job(job_id)
-    if not job.finished_ok or job.path is None or not job.path.is_file():
+    payload = get_runner().result(job)
+    if payload is None:
         abort(404)
     return send_file(
-        job.path, mimetype=job.mimetype, as_attachment=True, download_name=job.filename
+        io.BytesIO(payload), mimetype=job.mimetype, as_attachment=True, download_name=job.filename
     )

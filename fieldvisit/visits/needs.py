@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -198,7 +198,8 @@ def _text(text: str, required_message: str) -> str:
     return text
 
 
-def _step(store: Store, need_id: str, change: Any) -> Need:
+def _step(store: Store, need_id: str, change: Callable[[Need], AuditEntry]) -> Need:
+    """Apply ``change`` to the need and commit it with the audit entry it returns."""
     found = _locate(store, need_id)
     if found is None:
         raise LookupError(need_id)
@@ -213,40 +214,36 @@ def resolve(store: Store, need_id: str, actor: str, note: str) -> Need:
     """Close off (销号) an open need with a note of what was done."""
     note = _text(note, _("请写明整改情况"))
     at = now_iso()
-    before: dict[str, Any] = {}
 
-    def change(need: Need) -> None:
+    def change(need: Need) -> AuditEntry:
         if need.status == "resolved":
             raise LedgerError(_("这条需求已经销号"), status=409)
-        before.update(_state(need))
+        before = _state(need)
         need.status = "resolved"
         need.resolved_by, need.resolved_at, need.resolution = actor, at, note
         need.history.append({"action": "resolve", "who": actor, "at": at, "note": note})
+        return AuditEntry(at, actor, "need.resolve", need_id, before, _state(need))
 
-    need = _step(store, need_id, change)
-    store.audit(AuditEntry(at, actor, "need.resolve", need_id, before, _state(need)))
-    return need
+    return _step(store, need_id, change)
 
 
 def reopen(store: Store, need_id: str, actor: str, reason: str) -> Need:
     """Open a resolved need again, saying why (撤销销号 undoes what someone reported done, so
     the log must say what was found); its earlier 销号 stays in the history."""
     at = now_iso()
-    before: dict[str, Any] = {}
 
-    def change(need: Need) -> None:
+    def change(need: Need) -> AuditEntry:
         # The status first: an open need is refused as such, whatever reason was typed.
         if need.status != "resolved":
             raise LedgerError(_("这条需求还没有销号"), status=409)
         text = _text(reason, _("请写明重新打开的原因"))
-        before.update(_state(need))
+        before = _state(need)
         need.status, need.resolved_by, need.resolved_at, need.resolution = "open", "", "", ""
         need.history.append({"action": "reopen", "who": actor, "at": at, "note": text})
+        after = {**_state(need), "reason": text}
+        return AuditEntry(at, actor, "need.reopen", need_id, before, after)
 
-    need = _step(store, need_id, change)
-    after = {**_state(need), "reason": need.history[-1]["note"]}
-    store.audit(AuditEntry(at, actor, "need.reopen", need_id, before, after))
-    return need
+    return _step(store, need_id, change)
 
 
 def comment(store: Store, need_id: str, actor: str, text: str) -> Need:
@@ -254,12 +251,11 @@ def comment(store: Store, need_id: str, actor: str, text: str) -> Need:
     text = _text(text, _("请填写意见"))
     at = now_iso()
 
-    def change(need: Need) -> None:
+    def change(need: Need) -> AuditEntry:
         need.comments.append({"who": actor, "at": at, "text": text})
+        return AuditEntry(at, actor, "need.comment", need_id, None, {"text": text})
 
-    need = _step(store, need_id, change)
-    store.audit(AuditEntry(at, actor, "need.comment", need_id, None, {"text": text}))
-    return need
+    return _step(store, need_id, change)
 
 
 # --- export -------------------------------------------------------------------------------

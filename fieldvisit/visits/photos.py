@@ -12,7 +12,6 @@ import io
 import threading
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from ..clock import now_iso
 from ..models import AuditEntry, User, Visit
 from ..storage import PHOTO_ID_RE, Store
 from .recording import needs_of
+from .validation import month_closed
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -150,7 +150,9 @@ def find_visit(store: Store, visit_id: str, months: list[str] | None = None) -> 
     visit's id; a visit usually gets its photos within minutes of being stored)."""
     if not PHOTO_ID_RE.match(visit_id):
         return None
-    for month in months if months is not None else reversed(store.months()):
+    if months is None:
+        return store.visit_by_id(visit_id)  # the index knows its month, whatever its date
+    for month in months:
         for visit in store.visits(month):
             if visit.id == visit_id:
                 return visit
@@ -169,6 +171,8 @@ def add_photo(
         raise PhotoError(_("照片编号无效"))
     if photo_id in visit.photos:
         return False  # stored already: a resend after the window closed is still answered
+    if (closed := month_closed(store, visit.month)) is not None:
+        raise PhotoError(closed, 409)  # before the photo is decoded
     if not may_add_photo(user, household, visit, today or date.today()):
         raise PhotoError(_("这条走访记录已过了可以修改的时间，不能再添加照片"), 403)
     if len(visit.photos) >= MAX_PHOTOS:
@@ -216,6 +220,8 @@ def remove_photo(
         raise PhotoError(_("只能在当月修改自己的走访记录"), 403)
     if not PHOTO_ID_RE.match(photo_id):
         raise PhotoError(_("照片编号无效"))
+    if (closed := month_closed(store, visit.month)) is not None:
+        raise PhotoError(closed, 409)
     before: list[str] = []
 
     def decide(existing: Visit | None) -> Visit | None:
@@ -250,10 +256,10 @@ def remove_photo(
 
 def photo_file(
     store: Store, visit_id: str, photo_id: str, thumb: bool
-) -> tuple[Visit | None, Path | None]:
-    """The visit a photo belongs to and its file, or (None, None). The photo folders say
+) -> tuple[Visit | None, bytes | None]:
+    """The visit a photo belongs to and its bytes, or (None, None). The photo folders say
     which month to look in, so this does not scan years of visits."""
     visit = find_visit(store, visit_id, store.photos.months(visit_id))
     if visit is None or photo_id not in visit.photos:
         return None, None
-    return visit, store.photos.path(visit.month, visit.id, photo_id, thumb)
+    return visit, store.photos.read(visit.month, visit.id, photo_id, thumb)

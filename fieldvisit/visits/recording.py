@@ -4,10 +4,9 @@ is ``validation``'s."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
@@ -15,11 +14,10 @@ from flask_babel import gettext as _
 from ..access.permissions import is_office, may_correct
 from ..clock import now_iso
 from ..models import AuditEntry, Household, Need, User, Visit
-from ..months import month_of
 from ..storage import Registry, Store
 from . import location as geo
 from .fields import SENT
-from .validation import VisitError, validate
+from .validation import VisitError, check_month_open, month_closed, validate
 
 
 def _need_id(visit: Visit, need: dict[str, Any]) -> str:
@@ -72,22 +70,16 @@ def record_visit(
     stamp = now_iso()
     visit = Visit(**fields, created_at=stamp, updated_at=stamp, updated_by=user.phone)
     conflict = _("这个记录编号已用于另一户")
-    # Files are per village and month: an id already used in another village's file this
-    # month is found here (a resend lands in its own file and is caught under that file's
-    # lock), and so is one sent again with the next or previous day across a month's end
-    # (a phone whose clock or time zone is a day off).
-    elsewhere = store.find_visit_in_month(visit.month, visit.id)
-    for month in _neighbours(visit.date) if elsewhere is None else ():
-        elsewhere = store.find_visit_in_month(month, visit.id)
-        if elsewhere is not None:
-            break
-    if elsewhere is not None and (
-        elsewhere.village != visit.village or elsewhere.month != visit.month
-    ):
-        if elsewhere.household != visit.household:
-            raise VisitError({"id": conflict}, status=409)
-        return elsewhere, False  # moved village since, or a day off: still a resend
+    if month_closed(store, visit.month) is not None:
+        # A phone that did not hear the answer sends a visit again: stored before the month
+        # was closed, it is still answered as stored.
+        resent = store.visit_by_id(visit.id)
+        if resent is not None and resent.household == visit.household:
+            return resent, False
+        check_month_open(store, visit.month)
 
+    # ``existing`` is the visit stored with this id, whatever its date (the store keeps an
+    # index of ids): a resend, even with another date, is that visit.
     def decide(existing: Visit | None) -> Visit | None:
         if existing is None:
             return visit
@@ -101,17 +93,6 @@ def record_visit(
     if created and first_fix and not household.location:
         place_household(store, stored.household, stored.location, user.phone, only_new=True)
     return stored, created
-
-
-def _neighbours(day: str) -> list[str]:
-    """The month a day off from ``day`` (YYYY-MM-DD) falls in, when that is another month:
-    the previous one for the 1st, the next one for the last day."""
-    this = date.fromisoformat(day)
-    return [
-        month_of(this + timedelta(days=step))
-        for step in (-1, 1)
-        if (this + timedelta(days=step)).month != this.month
-    ]
 
 
 def place_household(
@@ -134,10 +115,12 @@ def place_household(
         household.updated_at = now_iso()
         return True
 
-    changed = store.update_registry(change)
-    if changed:
-        store.audit(AuditEntry(now_iso(), actor, "household.location", household_id, before, point))
-    return changed
+    def entry(changed: bool) -> list[AuditEntry]:
+        if not changed:
+            return []
+        return [AuditEntry(now_iso(), actor, "household.location", household_id, before, point)]
+
+    return store.update_registry(change, entry, tables=("households",))
 
 
 def correct_visit(
@@ -147,6 +130,7 @@ def correct_visit(
     today = today or date.today()
     if not may_correct(user, original, today):
         raise VisitError({"id": _("只能在当月修改自己的走访记录")}, status=403)
+    check_month_open(store, original.month)
     payload = {**payload, "id": original.id, "household": original.household}
     if is_office(user):
         payload.setdefault("helper", original.helper)
@@ -178,7 +162,7 @@ def correct_visit(
 
 def audit_entry(visit: Visit) -> AuditEntry:
     """The audit entry of a version of a visit just stored: what ``record_visit`` and
-    ``correct_visit`` log, and what ``recover_audit`` writes again after a crash."""
+    ``correct_visit`` commit with it."""
     first = visit.version == 1
     before = None if first or not visit.history else visit.history[-1]
     action = "visit.create" if first else "visit.correct"
@@ -189,41 +173,11 @@ def _author(visit: Visit) -> str:
     return visit.updated_by or visit.recorded_by  # records from before updated_by
 
 
-# A crash is followed by a restart within minutes; a week covers a server left down.
-RECOVERY_WINDOW_SECONDS = 7 * 24 * 3600
-
-
-def recover_audit(store: Store, now: float | None = None) -> int:
-    """Write the audit entries of visits saved just before a crash that came between the
-    save and its entry (the save's journal line outlives it until the entry is written).
-    Returns how many were written."""
-    since = (time.time() if now is None else now) - RECOVERY_WINDOW_SECONDS
-    known: dict[str, set[tuple[str, Any]]] = {}
-    written = 0
-
-    def check(saved: list[Visit]) -> None:
-        nonlocal written
-        for visit in saved:
-            month = visit.updated_at[:7]
-            if month not in known:
-                known[month] = {
-                    (e.target, (e.after or {}).get("version"))
-                    for e in store.audit_log.entries(month)
-                    if e.action in ("visit.create", "visit.correct") and isinstance(e.after, dict)
-                }
-            if (visit.id, visit.version) in known[month]:
-                continue  # logged (a photo's save repeats the version it was logged with)
-            store.audit(audit_entry(visit))
-            known[month].add((visit.id, visit.version))
-            written += 1
-
-    store.with_recent_visits(since, check)
-    return written
-
-
 def household_visits(store: Store, household: Household, months: list[str]) -> list[Visit]:
     """The household's visits in the given months, newest first."""
-    out = [v for m in months for v in store.household_visits(m, household.village, household.id)]
+    out = [
+        v for m in months for v in store.household_visits(m, household.village_key, household.id)
+    ]
     return sorted(out, key=lambda v: (v.date, v.created_at), reverse=True)
 
 

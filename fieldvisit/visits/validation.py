@@ -35,12 +35,34 @@ UNKNOWN_KEY_CHARS = 40
 
 
 class VisitError(ValueError):
-    """The visit cannot be stored; ``errors`` maps a field to a message for the user."""
+    """The visit cannot be stored; ``errors`` maps a field to a message for the user, and
+    ``message``, when given, says why as a whole (the API's ``error``)."""
 
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
+    def __init__(self, errors: dict[str, str], status: int = 400, message: str = "") -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
         self.status = status
+        self.message = message
+
+
+def month_closed(store: Store, month: str) -> str | None:
+    """Why no visit dated in ``month`` may be added or corrected, nor its photos added or
+    removed: the office closed the month (``closing``). None while it is open. The one home
+    of the rule the form, the API, corrections and photos check before they begin; the
+    store enforces it under the file's lock too (``MonthClosed``), for a close that comes
+    in between."""
+    return closed_month_message(month) if store.is_closed(month) else None
+
+
+def closed_month_message(month: str) -> str:
+    return _("%(month)s 已关账，不能再新增或修改走访记录", month=month)
+
+
+def check_month_open(store: Store, month: str) -> None:
+    """Raise VisitError (409, on the date) when ``month`` is closed (``month_closed``)."""
+    message = month_closed(store, month)
+    if message is not None:
+        raise VisitError({"date": message}, status=409, message=message)
 
 
 def validate(

@@ -1,0 +1,104 @@
+"""Flask-Limiter's counts (failed logins, guessed API tokens) in PostgreSQL, so that every
+server process counts the same attempts: a ``limits`` storage for the fixed-window strategy
+(the app's), over the ``rate_limits`` table.
+
+The ``limits`` package has no PostgreSQL backend; this one is small because fixed windows
+need only a counter with an expiry per key. Its URI is ``fieldvisit-pg://<name>``, a name
+given here by ``register`` to the store's database URL. The counts have a small pool of
+their own, open for the life of the process: Flask-Limiter keeps one storage for the
+process (the last app's), which may outlive the store it was made beside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+import psycopg
+from limits.storage import Storage
+
+from .db import Database
+
+SCHEME = "fieldvisit-pg"
+_urls: dict[str, str] = {}  # name -> database URL
+_pools: dict[str, Database] = {}  # database URL -> its pool for counts
+_guard = threading.Lock()
+
+
+def register(url: str) -> str:
+    """The URI under which Flask-Limiter reaches the database ``url``."""
+    name = hashlib.sha256(url.encode()).hexdigest()[:16]
+    with _guard:
+        _urls[name] = url
+    return f"{SCHEME}://{name}"
+
+
+def _database(name: str) -> Database:
+    with _guard:
+        url = _urls[name]
+        if url not in _pools:
+            _pools[url] = Database(url, pool_size=4)
+        return _pools[url]
+
+
+class PgLimitStorage(Storage):
+    """Counters with an expiry, one row per key."""
+
+    STORAGE_SCHEME = [SCHEME]  # noqa: RUF012  (the base class declares it so)
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self.db = _database((uri or "").split("://", 1)[-1])
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return psycopg.Error
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "INSERT INTO rate_limits (key, count, expires) VALUES (%s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET"
+                " count = CASE WHEN rate_limits.expires <= %s THEN EXCLUDED.count"
+                " ELSE rate_limits.count + EXCLUDED.count END,"
+                " expires = CASE WHEN rate_limits.expires <= %s THEN EXCLUDED.expires"
+                " ELSE rate_limits.expires END"
+                " RETURNING count",
+                (key, amount, now + expiry, now, now),
+            ).fetchone()
+        return int(row[0]) if row else amount
+
+    def get(self, key: str) -> int:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT count FROM rate_limits WHERE key = %s AND expires > %s",
+                (key, time.time()),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT expires FROM rate_limits WHERE key = %s AND expires > %s",
+                (key, time.time()),
+            ).fetchone()
+        return float(row[0]) if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self.db.connection() as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM rate_limits").rowcount
+
+    def clear(self, key: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM rate_limits WHERE key = %s", (key,))

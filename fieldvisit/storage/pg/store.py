@@ -1,0 +1,201 @@
+"""PgStore: the Store's interface (``storage.engine.Engine``) over a PostgreSQL database.
+
+Behaviour is the embedded store's (its docstrings are the reference); what differs is how
+it is kept: each change and its audit entries in one transaction, committed durably
+(``synchronous_commit`` on); decisions under row locks, or advisory locks where no row
+exists yet; nothing another server process needs kept only in this one's memory (the
+registry is cached here, but checked against its version row on every read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ...models import AuditEntry, Household, Need, User, Visit
+from ..closed import SETTING as CLOSED_SETTING
+from ..closed import ClosedFiles
+from ..engine import ClosedMonthFiles, PhotoFiles, ReportFiles
+from ..journal import StorageError
+from ..photos import Photos
+from ..registry_file import Registry
+from ..reports import ReportFolder
+from .audit import PgAuditLog
+from .db import Database, describe
+from .files import PgClosedFiles, PgPhotos, PgReports
+from .jobs import PgJobBook
+from .ratelimit import register
+from .registry import RegistryTables
+from .sessions import PgLoginSessions
+from .visits import VisitTables
+
+T = TypeVar("T")
+
+
+class PgStore:
+    """Domain-level access to one PostgreSQL database (and schema)."""
+
+    def __init__(self, url: str, pool_size: int = 10, shared_dir: str | None = None) -> None:
+        self.url = url
+        self.db = Database(url, pool_size)
+        self._registry = RegistryTables(self.db)
+        self._visits = VisitTables(self.db, self._registry)
+        self.audit_log = PgAuditLog(self.db)
+        self.sessions = PgLoginSessions(self.db)
+        self.jobs = PgJobBook(self.db)
+        # Flask-Limiter's counts in this database (set by storage.current).
+        self.limits_uri = register(url)
+        self.photos: PhotoFiles
+        self.closed: ClosedMonthFiles
+        self.reports: ReportFiles
+        if shared_dir:
+            # Files in a folder every server mounts (NFS, a cluster filesystem): the
+            # database stays small and its backups quick.
+            shared = Path(shared_dir)
+            self.photos = Photos(shared / "photos")
+            self.closed = ClosedFiles(shared / "closed")
+            self.reports = ReportFolder(shared / "exports")
+        else:
+            self.photos = PgPhotos(self.db)
+            self.closed = PgClosedFiles(self.db)
+            self.reports = PgReports(self.db)
+
+    @property
+    def location(self) -> str:
+        return describe(self.url) + (f" ({self.db.schema})" if self.db.schema != "public" else "")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def audit(self, entry: AuditEntry) -> None:
+        self.audit_log.append(entry)
+
+    def recover(self) -> tuple[int, int]:
+        """Nothing to finish after a crash: a change and its copies are one transaction."""
+        return 0, 0
+
+    # registry ------------------------------------------------------------------------
+
+    def registry(self) -> Registry:
+        return self._registry.current()
+
+    def update_registry(
+        self,
+        change: Callable[[Registry], T],
+        audit: Callable[[T], list[AuditEntry]] | None = None,
+        tables: Collection[str] | None = None,
+    ) -> T:
+        # The whole registry is loaded here whatever ``tables`` says: the rows written are
+        # only those that differ, found by comparing versions.
+        return self._registry.update(change, audit)
+
+    def is_empty(self) -> bool:
+        reg = self.registry()
+        return not reg.households and not reg.users
+
+    def household(self, household_id: str) -> Household | None:
+        return self.registry().households.get(household_id)
+
+    def household_by_token(self, token: str) -> Household | None:
+        reg = self.registry()
+        hid = reg.by_token.get(token)
+        return reg.households.get(hid) if hid else None
+
+    def user(self, phone: str) -> User | None:
+        return self.registry().users.get(phone)
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.registry().settings.get(key, default)
+
+    def finish_moves(self) -> None:
+        """Nothing pending: a move is carried out in the registry change's transaction."""
+
+    # visits ---------------------------------------------------------------------------
+
+    def months(self) -> list[str]:
+        return self._visits.months()
+
+    def visits(self, month: str, village: str | None = None) -> list[Visit]:
+        return self._visits.visits(month, village)
+
+    def needs(self, month: str, village: str | None = None) -> list[Need]:
+        return self._visits.needs(month, village)
+
+    def visit_by_id(self, visit_id: str) -> Visit | None:
+        found: Visit | None = self._visits.by_id(visit_id)
+        return found
+
+    def find_visit(self, month: str, village: str, visit_id: str) -> Visit | None:
+        found: Visit | None = self._visits.by_id(visit_id, month, village)
+        return found
+
+    def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
+        return self._visits.of_household(month, village, household_id)
+
+    def save_visit(
+        self,
+        visit: Visit,
+        decide: Callable[[Visit | None], Visit | None],
+        needs_for: Callable[[Visit, list[Need]], list[Need]],
+        audit: Callable[[Visit], AuditEntry] | None = None,
+    ) -> tuple[Visit, bool]:
+        return self._visits.save(visit, decide, needs_for, audit)
+
+    def update_need(
+        self,
+        month: str,
+        village: str,
+        need_id: str,
+        change: Callable[[Need], AuditEntry | None],
+    ) -> Need | None:
+        return self._visits.update_need(month, village, need_id, change)
+
+    def import_visits(self, visits: list[Visit], needs: list[Need]) -> None:
+        self._visits.import_many(visits, needs)
+
+    # closed months -----------------------------------------------------------------------
+
+    def closed_months(self) -> dict[str, dict[str, Any]]:
+        months = self.setting(CLOSED_SETTING) or {}
+        return dict(months) if isinstance(months, dict) else {}
+
+    def is_closed(self, month: str) -> bool:
+        record = self.closed_months().get(month)
+        return isinstance(record, dict) and record.get("state") == "closed"
+
+    def set_month(
+        self,
+        month: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        audit: Callable[[dict[str, Any]], list[AuditEntry]],
+    ) -> dict[str, Any] | None:
+        """As the embedded store's. No drain is needed: the registry change waits, on the
+        registry's advisory lock, for every save that began before it."""
+
+        def apply(reg: Registry) -> dict[str, Any] | None:
+            months = dict(reg.settings.get(CLOSED_SETTING) or {})
+            new = change(months.get(month))
+            if new is not None:
+                months[month] = new
+                reg.settings[CLOSED_SETTING] = months
+            return new
+
+        return self.update_registry(apply, lambda new: audit(new) if new is not None else [])
+
+    # small values ------------------------------------------------------------------------
+
+    def secret(self, name: str, make: Callable[[], str]) -> str:
+        """A value made once for every server (the generated secret key)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (name, make()),
+            )
+            row = conn.execute("SELECT value FROM secrets WHERE name = %s", (name,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def snapshot_files(
+        self, include_secret: bool, include_photos: bool
+    ) -> Iterator[tuple[str, bytes]]:
+        raise StorageError("a PostgreSQL store is backed up with pg_dump or migrate-store --from")
