@@ -1,7 +1,8 @@
 """Crash tests, in the manner of SQLite's: every kind of change is failed at every step of
-its write (each write, sync, rename, journal append and fold), by an error (a full disk,
-ENOSPC; a failing disk, EIO; at an append also a full disk that took half the bytes), and
-by killing a child process there, and the folder is opened again as a restart does.
+its write (each write, sync, rename, journal append and fold), by an error (a failing
+disk, EIO, at a sync; a full disk, ENOSPC, at every other step; at an append also a full
+disk that took half the bytes), and by killing a child process there, and the folder is
+opened again as a restart does.
 
 Then every file loads; an acknowledged change is there exactly once with its audit entry;
 one that was not is there whole or not at all, never half; the store that saw the error
@@ -268,19 +269,19 @@ ACCOUNT = (part("registry", "user.password user.deactivate token.revoke"),
 # synced and renamed, the folder synced, the journal removed, the folder synced, in 3 modes.
 FOLD_POINTS = 20
 KINDS = [
-    Kind("visit saved", _record, ONE_VISIT, 18),
-    Kind("visit corrected", _correct, ONE_VISIT, 10),
-    Kind("photo added", _photo, ONE_VISIT, 45),
-    Kind("registry edit", _edit, (part("registry visits"),), 110),
+    Kind("visit saved", _record, ONE_VISIT, 15),
+    Kind("visit corrected", _correct, ONE_VISIT, 8),
+    Kind("photo added", _photo, ONE_VISIT, 36),
+    Kind("registry edit", _edit, (part("registry visits"),), 88),
     # An import that changes nothing is still recorded.
-    Kind("registry import", _import, ONE_REGISTRY, 10, repeats=True),
-    Kind("transfer", _transfer, ONE_REGISTRY, 10, done=(office.AdminError,)),
-    Kind("deactivation", _deactivate, ACCOUNT, 20),
-    Kind("password reset", _password, ACCOUNT, 20, repeats=True),
-    Kind("need resolved", _resolve, ONE_VISIT, 10, done=(needs.LedgerError,)),
-    Kind("need reopened", _reopen_need, ONE_VISIT, 10, done=(needs.LedgerError,)),
-    Kind("month closed", _close_month, ONE_REGISTRY, 35),
-    Kind("month reopened", _reopen_month, ONE_REGISTRY, 10, done=(ClosingError,)),
+    Kind("registry import", _import, ONE_REGISTRY, 8, repeats=True),
+    Kind("transfer", _transfer, ONE_REGISTRY, 8, done=(office.AdminError,)),
+    Kind("deactivation", _deactivate, ACCOUNT, 16),
+    Kind("password reset", _password, ACCOUNT, 16, repeats=True),
+    Kind("need resolved", _resolve, ONE_VISIT, 8, done=(needs.LedgerError,)),
+    Kind("need reopened", _reopen_need, ONE_VISIT, 8, done=(needs.LedgerError,)),
+    Kind("month closed", _close_month, ONE_REGISTRY, 28),
+    Kind("month reopened", _reopen_month, ONE_REGISTRY, 8, done=(ClosingError,)),
 ]
 
 

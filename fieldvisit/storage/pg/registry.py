@@ -71,9 +71,9 @@ def carry_moves(conn: psycopg.Connection[Any], before: Registry, after: Registry
     """Visits and needs follow a household to its new village, in the change's transaction
     (the embedded store does it after, file by file: see ``storage.moves``)."""
     moved = [
-        (h.village, h.id)
+        (h.village_key, h.id)
         for h in after.households.values()
-        if h.id in before.households and before.households[h.id].village != h.village
+        if h.id in before.households and before.households[h.id].village_key != h.village_key
     ]
     if not moved:
         return

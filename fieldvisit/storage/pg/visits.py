@@ -143,8 +143,8 @@ class VisitTables:
                 if existing is None:
                     raise StorageError(f"nothing to store for visit {visit.id}")
                 return existing, False
-            if owner is not None and record.village != owner.village:
-                record = dataclasses.replace(record, village=owner.village)
+            if owner is not None and record.village != owner.village_key:
+                record = dataclasses.replace(record, village=owner.village_key)
             self._write(conn, record, month, needs_for)
             insert_audit(conn, [audit(record)] if audit is not None else [])
         return record, True
