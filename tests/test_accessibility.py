@@ -136,8 +136,9 @@ def _report(violations: list[dict[str, Any]]) -> str:
 
 
 # (who, path): {token}, {visit}, {need}, {helper} and {village} are filled in from the
-# township. Supervisors' long lists are checked for one village: the same pages as the whole
-# township's, with tens of rows instead of hundreds (axe takes minutes over ten thousand).
+# township. Long lists are checked for one village: the same pages as the whole township's,
+# with tens of rows instead of hundreds (axe's time grows with the rows; it takes minutes
+# over ten thousand).
 PAGES = [
     ("nobody", "/login"),
     ("helper", "/"),
@@ -147,11 +148,11 @@ PAGES = [
     ("helper", "/queue"),
     ("helper", "/password"),
     ("admin", "/"),
-    ("admin", "/office/households"),
+    ("admin", "/office/households?village={village}"),
     ("admin", "/office/helpers"),
     ("admin", "/office/helpers/{helper}"),
     ("admin", "/dashboard?village={village}"),
-    ("admin", "/needs"),
+    ("admin", "/needs?village={village}"),
     ("admin", "/needs/{need}"),
     ("admin", "/reports"),
     ("admin", "/office/registry"),

@@ -2,8 +2,8 @@
 each page's footer saying "第 N 页 共 M 页" across the parts it is built in, with every visit
 and need of the year.
 
-One village of the demo township, built in parts of 20 households and its footers in
-documents of 16 pages, so that the joining is exercised on a small booklet.
+The demo township's smallest village, built in parts of 10 households and its footers in
+documents of 8 pages, so that the joining is exercised on a small booklet.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from fieldvisit.documents.plates import group_label
 from fieldvisit.idcard import mask_id_number
 
 TODAY = date(2026, 11, 20)
-VILLAGE = "聂河村"
-PART = 20
-FOOTERS = 16  # footer pages per WeasyPrint document (200 in use), so several of them
+VILLAGE = "前营村"  # the smallest village: 27 households
+PART = 10
+FOOTERS = 8  # footer pages per WeasyPrint document (200 in use), so several of them
 BOTTOM_MARGIN = 17 / 25.4 * 72  # points, from templates/pdf/base.html
 
 
