@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitress import serve
 
+    from fieldvisit.documents.jobs import start_worker
     from fieldvisit.serving import tune_collector
 
+    start_worker(app)  # on PostgreSQL it also makes the jobs other servers queued
     tune_collector()
     # waitress serves at most connection_limit sockets at once (its own two among them): on a
     # helping day every helper's phone keeps a connection open.

@@ -1,6 +1,6 @@
 """What a visit saved through the API costs, against the same request served by a minimal
 Flask app over SQLite (WAL, ``synchronous=FULL``). The target: ours at most 1.3 times the
-peer's median.
+peer's median on the embedded store, 2 times on PostgreSQL (``--engine postgresql``).
 
 Both apps are served for real by waitress on 127.0.0.1 (a free port each), each in its own
 process, as in production. Both hold the demo township with ten years of history
@@ -311,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="measured per server")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured per server")
-    parser.add_argument("--max-ratio", type=float, default=1.3)
+    parser.add_argument(
+        "--max-ratio", type=float, default=None, help="default 1.3, or 2.0 on PostgreSQL"
+    )
     parser.add_argument("--months", type=int, default=120, help="months of history (10 years)")
     parser.add_argument("--dir", type=Path, default=None, help="where to build (default: temp)")
     engines.add_arguments(parser)
@@ -319,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         "--serve", nargs=3, metavar=("APP", "PATH", "DIGEST"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    if args.max_ratio is None:
+        # A database server adds a process and a socket to every save: the issue's target
+        # there is within 2× of the peer.
+        args.max_ratio = 2.0 if args.engine == "postgresql" else 1.3
     if args.serve:
         serve(*args.serve)
         return 0

@@ -22,10 +22,15 @@ opened before the kill) are counted apart, as "during outage"; a visit whose ans
 came is sent again with the same id once the server is back, as the phone's queue does, and
 must still be stored once.
 
-Run: ``.venv/bin/python bench/bench_load.py [--clients 100] [--seconds 60] [--kill|--no-kill]``
-(default: both phases). Exits 1 when there are errors, lost or duplicated visits, or the
-95th percentile of all requests reaches ``--max-p95`` ms (250) in a phase; the kill phase's
-latency is printed but only its errors and losses count (an outage makes its own queue).
+With ``--engine postgresql`` each phase's township is copied into a fresh database (on
+``--database-url``, or a throwaway cluster with PostgreSQL's durable defaults) and the server
+is given its URL; the kill then ends the app process, not the database.
+
+Run: ``.venv/bin/python bench/bench_load.py [--clients 100] [--seconds 60] [--kill|--no-kill]
+[--engine postgresql]`` (default: both phases, embedded store). Exits 1 when there are
+errors, lost or duplicated visits, or the 95th percentile of all requests reaches
+``--max-p95`` ms (250) in a phase; the kill phase's latency is printed but only its errors
+and losses count (an outage makes its own queue).
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from any folder
 
+import engines  # noqa: E402
+
 HOST = "127.0.0.1"  # loopback only
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 KINDS = ("login form", "login", "checklist", "page", "csrf", "visit")
@@ -73,13 +80,20 @@ def free_port() -> int:
 
 
 class Server:
-    """``run.py`` in its own process, on a fixed loopback port and data folder."""
+    """``run.py`` in its own process, on a fixed loopback port and data folder (or database:
+    ``location`` is a folder or a PostgreSQL URL, see ``engines``)."""
 
     def __init__(
-        self, data: Path, port: int, threads: int, log: Path, profile: Path | None = None
+        self,
+        location: str,
+        port: int,
+        threads: int,
+        log: Path,
+        profile: Path | None = None,
+        workers: int = 1,
     ) -> None:
-        self.data, self.port, self.threads, self.log = data, port, threads, log
-        self.profile = profile
+        self.location, self.port, self.threads, self.log = location, port, threads, log
+        self.profile, self.workers = profile, workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.cpu = 0.0  # seconds of CPU used by the server processes that ended
@@ -89,10 +103,20 @@ class Server:
         command = [sys.executable, str(ROOT / "run.py")]
         if self.profile is not None:
             command = [sys.executable, __file__, "--serve-profiled", str(self.profile)]
-        command += ["--no-demo", "--data-dir", str(self.data)]
+        env = dict(os.environ)
+        config = engines.app_config(self.location)
+        if "DATABASE_URL" in config:
+            env["FIELDVISIT_DATABASE_URL"] = config["DATABASE_URL"]
+            env["FIELDVISIT_DATABASE_POOL"] = str(config["DATABASE_POOL"])
+            data = str(self.log.with_suffix(".data"))  # the secret key's file, nothing else
+        else:
+            data = config["DATA_DIR"]
+        command += ["--no-demo", "--data-dir", data, "--workers", str(self.workers)]
         command += ["--host", HOST, "--port", str(self.port), "--threads", str(self.threads)]
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+            )
         self.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -430,11 +454,12 @@ def build(parent: Path) -> tuple[Path, list[Helper]]:
     return data, helpers
 
 
-def stored_ids(data: Path) -> Counter[str]:
-    from fieldvisit.storage import Store
-
-    store = Store(data)
-    return Counter(v.id for month in store.months() for v in store.visits(month))
+def stored_ids(location: str) -> Counter[str]:
+    store = engines.open_store(location)
+    try:
+        return Counter(v.id for month in store.months() for v in store.visits(month))
+    finally:
+        store.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -449,10 +474,11 @@ def run_phase(
 
     data = parent / name
     shutil.copytree(template, data)
-    before = stored_ids(data)
+    location = engines.place(data, args.pg_server)
+    before = stored_ids(location)
     port = free_port()
     profile = args.profile.with_suffix(f".{name}.prof") if args.profile else None
-    server = Server(data, port, args.threads, parent / f"{name}.log", profile)
+    server = Server(location, port, args.threads, parent / f"{name}.log", profile)
     results, outage = Results(), Outage()
     kill = name == "kill"
     load_before = os.getloadavg()[0]
@@ -493,7 +519,7 @@ def run_phase(
     finally:
         server.stop()
 
-    after = stored_ids(data)
+    after = stored_ids(location)
     new = after - before
     lost = [i for i in results.acknowledged if after[i] == 0]
     doubled = [i for i in results.acknowledged if after[i] > 1] + [
@@ -609,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         help="profile the server (cProfile, thread CPU time) into FILE.<phase>.prof",
     )
     parser.add_argument("--serve-profiled", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    engines.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.serve_profiled:
         return serve_profiled(Path(args.serve_profiled[0]), args.serve_profiled[1:])
@@ -620,6 +647,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parent = Path(tempfile.mkdtemp(prefix="fieldvisit-bench-load-", dir=args.dir))
     ok = True
+    with engines.server_url(args) as args.pg_server:
+        ok = run_phases(parent, phases, args, parser)
+    return 0 if ok else 1
+
+
+def run_phases(
+    parent: Path, phases: list[str], args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> bool:
+    ok = True
+    print(f"engine: {args.engine}", flush=True)
     try:
         print(f"building the demo township in {parent} …", flush=True)
         template, helpers = build(parent)
@@ -635,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {parent}")
         else:
             shutil.rmtree(parent, ignore_errors=True)
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -87,6 +87,8 @@ def register_extensions(app: Flask) -> None:
 #
 # Before each request (after the extensions' own: CSRF's default check, off here, and the
 # limiter's per-route limits):
+#   0. current.pin_reads: the request's registry reads give the one it first read (one
+#      request, one registry; storage.pins), until current.unpin_reads at its teardown.
 #   1. security.refuse_token_guessing: an address that failed too many Bearer tokens gets
 #      429 before its token is looked up, so it must come before load_user.
 #   2. login.load_user: g.user from the Bearer token or the session; CSRF for browsers.
@@ -109,10 +111,12 @@ def register_hooks(app: Flask) -> None:
     """Every app-wide before_request and after_request hook, in one place and in order."""
     from .access.login import load_user
     from .access.security import add_headers, count_token_failure, refuse_token_guessing
+    from .storage.current import pin_reads, unpin_reads
     from .views.assets import lighten
     from .views.identifiers import refuse_control_characters
     from .views.offline import mark_cacheable
 
+    app.before_request(pin_reads)
     app.before_request(refuse_token_guessing)
     app.before_request(load_user)
     app.before_request(refuse_control_characters)
@@ -122,6 +126,7 @@ def register_hooks(app: Flask) -> None:
     app.after_request(add_headers)
     app.after_request(lighten)
     app.after_request(mark_cacheable)
+    app.teardown_request(unpin_reads)
 
 
 def register_blueprints(app: Flask) -> None:

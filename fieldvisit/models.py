@@ -58,6 +58,12 @@ def village_key(township: str, name: str) -> str:
     return f"{township}/{name}" if township else name
 
 
+def village_label(key: str) -> str:
+    """A village key as people read it: 城关镇 王庄村 (a single township's, its name alone)."""
+    township, _slash, name = key.rpartition("/")
+    return f"{township} {name}" if township else name
+
+
 @dataclass
 class Village(_Doc):
     name: str

@@ -7,8 +7,10 @@ nothing is shared across a fork but the socket) and serves that socket with wait
 kernel hands each new connection to one of them. A child that dies is replaced; SIGTERM or
 Ctrl-C stops them all.
 
-What the processes share is the store: with PostgreSQL, everything another process needs
-(logins, login limits, job records and files) is in the database. With the embedded store
+Every process runs a background-job worker (``documents.jobs.start_worker``). What the
+processes share is the store: with PostgreSQL, everything another process needs (logins,
+login limits, job records, their work as data, and their files) is in the database, and
+any process's worker makes a job any process queued. With the embedded store
 the data folder is shared through its file locks, but each process keeps its own login
 limits and background-job records (a job's page answers only from the process that queued
 it), so more than one worker there suits a benchmark rather than an office.
@@ -49,7 +51,10 @@ def _child(make_app: Callable[[], Flask], sock: socket.socket, threads: int) -> 
     try:
         from waitress import serve
 
+        from .documents.jobs import start_worker
+
         app = make_app()
+        start_worker(app)
         tune_collector()
         serve(
             app,

@@ -205,3 +205,29 @@ def test_a_township_office_reads_only_its_own_township_in_the_audit_log(
     _login(client, COUNTY_ADMIN)
     page = client.get("/office/audit").get_data(as_text=True)
     assert county["own"] in page and county["other"] in page
+
+
+def test_a_need_names_its_village_as_people_read_it(
+    client: FlaskClient, store: Store, county: dict[str, str]
+) -> None:
+    _login(client, HELPER)
+    token = csrf_from(client.get(f"/h/{county['other_token']}/visit").get_data(as_text=True))
+    need = {"category": "medical", "description": "慢性病用药报销", "urgent": False}
+    payload = visit_payload(store.household(county["other"]), needs=[need])
+    sent = client.post("/api/v1/visits", json=payload, headers={"X-CSRFToken": token})
+    assert sent.status_code == 201, sent.get_json()
+    client.get("/logout")
+    _login(client, COUNTY_ADMIN)
+    ledger = client.get("/needs").get_data(as_text=True)
+    # Shown as read; the key is only the filter's value.
+    assert f"<td>{OTHER} 王庄村" in ledger
+    assert ledger.count(f"{OTHER}/王庄村") == ledger.count(f'value="{OTHER}/王庄村"')
+    export = client.get("/needs/export.xlsx")
+    assert export.status_code == 200
+    from io import BytesIO
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(BytesIO(export.data)).active
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert f"{OTHER} 王庄村" in cells and f"{OTHER}/王庄村" not in cells

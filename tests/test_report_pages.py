@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from datetime import date
 
 import pytest
 from helpers import PEOPLE
+from job_helpers import gate
 
 from fieldvisit.documents.jobs import (
     JOB_TTL_SECONDS,
@@ -147,12 +147,9 @@ def test_starting_a_job_needs_the_csrf_token(client, auth, households):
 
 def test_the_worker_survives_a_failure(app):
     runner = get_runner(app)
-
-    def broken(_progress):
-        raise RuntimeError("disk full")
-
-    failed = runner.submit("13600000001", "a", "坏", "a.pdf", "application/pdf", broken)
-    fine = runner.submit("13600000001", "b", "好", "b.pdf", "application/pdf", lambda _p: b"%PDF")
+    owner, pdf = "13600000001", "application/pdf"
+    failed = runner.submit(owner, "a", "坏", "a.pdf", pdf, "test.broken", {"message": "disk full"})
+    fine = runner.submit(owner, "b", "好", "b.pdf", pdf, "test.echo", {"payload": "%PDF"})
     failed = runner.wait(failed.id)  # a job is a reading of its record: read it again
     assert failed.status == "failed" and "disk full" in failed.error
     fine = runner.wait(fine.id)
@@ -161,29 +158,27 @@ def test_the_worker_survives_a_failure(app):
 
 def test_the_same_request_reuses_the_unfinished_job_and_the_queue_is_bounded(app):
     runner = get_runner(app)
-    gate = threading.Event()
-
-    def slow(_progress):
-        gate.wait(10)
-        return b"x"
+    slow = ("test.gated", {"gate": f"reuse-{id(app)}", "payload": "x", "timeout": 10})
 
     owner = "13600000001"
-    first = runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow)
-    assert runner.submit(owner, "same", "t", "a.pdf", "application/pdf", slow).id == first.id
+    first = runner.submit(owner, "same", "t", "a.pdf", "application/pdf", *slow)
+    assert runner.submit(owner, "same", "t", "a.pdf", "application/pdf", *slow).id == first.id
     for n in range(1, MAX_WAITING_PER_OWNER):
-        runner.submit(owner, f"other-{n}", "t", "a.pdf", "application/pdf", slow)
+        runner.submit(owner, f"other-{n}", "t", "a.pdf", "application/pdf", *slow)
     with pytest.raises(JobLimitError):
-        runner.submit(owner, "one-more", "t", "a.pdf", "application/pdf", slow)
+        runner.submit(owner, "one-more", "t", "a.pdf", "application/pdf", *slow)
     # Someone else is not held up by this owner's queue.
-    runner.submit("13700000001", "theirs", "t", "a.pdf", "application/pdf", slow)
-    gate.set()
+    runner.submit("13700000001", "theirs", "t", "a.pdf", "application/pdf", *slow)
+    gate(slow[1]["gate"]).set()
     for job in runner.jobs_of(owner):
         runner.wait(job.id)
 
 
 def test_jobs_and_files_are_removed_after_a_day(app):
     runner = get_runner(app)
-    job = runner.submit("13600000001", "k", "t", "a.pdf", "application/pdf", lambda _p: b"%PDF")
+    job = runner.submit(
+        "13600000001", "k", "t", "a.pdf", "application/pdf", "test.echo", {"payload": "%PDF"}
+    )
     runner.wait(job.id)
     job = runner.wait(job.id)
     stray = "left-by-a-restart-0000.pdf"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -175,19 +174,21 @@ def test_a_report_shows_its_download_only_once_it_is_made_in_chromium(  # type: 
 ) -> None:
     """Found in a browser: the button's own display rule undid the hidden attribute, so the
     download showed (and led nowhere) while the file was still being made."""
+    from job_helpers import gate
     from test_offline import _log_in
 
     from fieldvisit.documents.jobs import get_runner
 
-    release = threading.Event()
-
-    def work(progress):  # type: ignore[no-untyped-def]
-        progress(0, 2)
-        release.wait(30)
-        return b"%PDF-1.7 made"
-
+    release = gate(f"chromium-{id(live['app'])}")
+    work = {"gate": f"chromium-{id(live['app'])}", "payload": "%PDF-1.7 made"}
     job = get_runner(live["app"]).submit(
-        PEOPLE["supervisor"][0], "test/slow", "慢的文件", "slow.pdf", "application/pdf", work
+        PEOPLE["supervisor"][0],
+        "test/slow",
+        "慢的文件",
+        "slow.pdf",
+        "application/pdf",
+        "test.gated",
+        work,
     )
     page = browser.new_page(accept_downloads=True)
     try:

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_limiter.util import get_qualified_name
 
 import fieldvisit
 from fieldvisit.access.login import load_user
 from fieldvisit.access.security import add_headers, count_token_failure, refuse_token_guessing
+from fieldvisit.extensions import LIMITED_BLUEPRINT, limiter
+from fieldvisit.storage.current import pin_reads, unpin_reads
 from fieldvisit.views.assets import asset_globals, lighten
 from fieldvisit.views.audit import audit_helpers
 from fieldvisit.views.helpers import template_globals
@@ -70,9 +73,14 @@ def _ours(functions: Iterable[Callable[..., Any]]) -> list[Callable[..., Any]]:
 
 def test_before_request_hooks_run_in_the_documented_order(app: Flask) -> None:
     functions = app.before_request_funcs[None]
-    assert _ours(functions) == [refuse_token_guessing, load_user, refuse_control_characters]
+    assert _ours(functions) == [
+        pin_reads,
+        refuse_token_guessing,
+        load_user,
+        refuse_control_characters,
+    ]
     # The extensions' own checks (the limiter's per-route limits) come before all of ours.
-    first_ours = functions.index(refuse_token_guessing)
+    first_ours = functions.index(pin_reads)
     assert _ours(functions[:first_ours]) == []
     assert len(functions[:first_ours]) >= 1
 
@@ -83,6 +91,21 @@ def test_after_request_hooks_run_in_the_documented_order(app: Flask) -> None:
     assert _ours(run_order) == [mark_cacheable, lighten, add_headers, count_token_failure]
     # The limiter's headers are added last, after every hook of ours.
     assert _ours(run_order[run_order.index(count_token_failure) :]) == [count_token_failure]
+
+
+def test_the_reads_of_a_request_are_pinned_until_its_teardown(app: Flask) -> None:
+    assert _ours(app.teardown_request_funcs[None]) == [unpin_reads]
+
+
+def test_only_the_limited_blueprint_has_rate_limits(app: Flask) -> None:
+    # The limiter skips every request outside it (extensions._unlimited).
+    limited = {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if limiter.limit_manager.decorated_limits(get_qualified_name(view))
+    }
+    assert limited
+    assert {endpoint.split(".")[0] for endpoint in limited} == {LIMITED_BLUEPRINT}
 
 
 def test_template_helpers_come_from_create_app(app: Flask) -> None:

@@ -81,7 +81,7 @@ def log_in(user: User) -> None:
             del sessions[digest]  # browsers long gone: the file does not grow forever
         sessions[record.digest] = record
 
-    store.sessions.update(add)
+    store.sessions.update(add, phone=user.phone)
     session.clear()
     session.permanent = True  # a helper logs in once a month on their phone
     session["uid"] = user.phone
@@ -103,6 +103,7 @@ def log_out() -> None:
             if ended is not None
             else []
         ),
+        phone=phone,
     )
 
 
@@ -122,7 +123,7 @@ def end_sessions(store: Store, phone: str, actor: str) -> int:
             [AuditEntry(now_iso(), actor, "user.sessions_end", phone, None, after)] if count else []
         )
 
-    return store.sessions.update(drop, entries)
+    return store.sessions.update(drop, entries, phone=phone)
 
 
 def log_out_everywhere(store: Store, phone: str) -> int:
@@ -152,7 +153,7 @@ def _session_user(store: Store, phone: str, sid: Any) -> User | None:
             if digest in sessions:
                 sessions[digest].seen_on = today
 
-        store.sessions.update(touch)
+        store.sessions.update(touch, phone=phone)
     return user
 
 

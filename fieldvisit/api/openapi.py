@@ -98,7 +98,7 @@ def document() -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "string"},
                             "description": "One township of a county (an account of a township "
-                            "always gets its own)",
+                            "always gets its own); one the registry does not know is refused",
                         },
                         {
                             "name": "page",
@@ -121,7 +121,11 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(COMPLETION, "Completion"),
-                        "400": _json(ERROR, "Bad month (or one still to come), unknown village"),
+                        "400": _json(
+                            ERROR,
+                            "Bad month (or one still to come), unknown township, unknown village "
+                            "(or one of another township)",
+                        ),
                         "403": _json(ERROR, "Helpers may not see the township's figures"),
                         **_ERRORS,
                     },

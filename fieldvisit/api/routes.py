@@ -6,8 +6,8 @@ header for writes) or with ``Authorization: Bearer <token>``.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -314,8 +314,7 @@ def completion() -> Response | tuple[Response, int]:
     store = get_store()
     today = date.today()
     try:
-        query = dashboard.parse_query(store, request.args, today)
+        query = dashboard.parse_query(store, request.args, today, partial(scoped_township, g.user))
     except dashboard.QueryError as exc:
         return _error(400, exc.message, {exc.field: exc.message})
-    query = dataclasses.replace(query, township=scoped_township(g.user, query.township))
     return jsonify(completion_json(dashboard.completion(store, query, today)))

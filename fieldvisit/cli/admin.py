@@ -44,11 +44,18 @@ def seed_demo(months: int, townships: int) -> None:
 
 @click.command("import-registry")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--township", default=None,
+    help="Import as that township's office: rows without 乡镇 are its own, others refused.",
+)  # fmt: skip
 @with_appcontext
-def import_registry(file: Path) -> None:
-    """Import the household registry from an .xlsx or .csv file (all or nothing)."""
+def import_registry(file: Path, township: str | None) -> None:
+    """Import the household registry from an .xlsx or .csv file (all or nothing). The
+    server's operator imports any township's households unless ``--township`` confines the
+    file to one (a township's own file, without the 乡镇 column, into a county's server)."""
+    data = file.read_bytes()
     try:
-        report = registry.import_registry(get_store(), file.read_bytes(), file.name, actor=ACTOR)
+        report = registry.import_registry(get_store(), data, file.name, ACTOR, township or None)
     except registry.RegistryError as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
@@ -90,12 +97,16 @@ def export_registry(out: Path) -> None:
     is_flag=True,
     help="Only the plates naming helpers the household no longer has (after a transfer).",
 )
+@click.option("--township", default=None, help="Only this township of a county.")
 @with_appcontext
-def door_plates(out: Path, village: str | None, household: str | None, stale: bool) -> None:
+def door_plates(
+    out: Path, village: str | None, household: str | None, stale: bool, township: str | None
+) -> None:
     """Print-ready A4 PDF of QR door plates."""
     from ..documents.plate_address import AddressError, require_plate_address
     from ..documents.plates import door_plates_pdf, households_for_plates
     from ..storage import atomic_write_bytes
+    from .reports import place
 
     if out.suffix.lower() != ".pdf":
         raise click.ClickException(_("--out 须为 .pdf 文件"))
@@ -104,11 +115,14 @@ def door_plates(out: Path, village: str | None, household: str | None, stale: bo
     if stale and household is not None:
         raise click.ClickException(_("--stale 和 --household 只能选一个"))
     store = get_store()
+    township, village = place(township, village)
     try:
         # The same address as the office's page: FIELDVISIT_BASE_URL, else the page's
         # setting; none, or this computer's own, prints nothing.
         base_url = require_plate_address(store)
-        chosen = households_for_plates(store.registry(), village, household, stale=stale)
+        chosen = households_for_plates(
+            store.registry(), village, household, stale=stale, township=township
+        )
     except (AddressError, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     if household is not None:
@@ -121,6 +135,7 @@ def door_plates(out: Path, village: str | None, household: str | None, stale: bo
             progress=lambda done, _total: bar.update(done - bar.pos),
             household=household,
             stale=stale,
+            township=township,
         )
     atomic_write_bytes(out.resolve(), pdf)
     click.echo(_("户牌已写入 %(out)s", out=out))

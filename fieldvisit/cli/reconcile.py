@@ -31,13 +31,15 @@ def _refuse(file: Path, exc: RegistryError) -> click.ClickException:
 
 @click.command("import-members")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--township", default=None, help="Only that township's households' members.")
 @with_appcontext
-def import_members(file: Path) -> None:
-    """Import household members (家庭成员) from .xlsx or .csv, all or nothing."""
+def import_members(file: Path, township: str | None) -> None:
+    """Import household members (家庭成员) from .xlsx or .csv, all or nothing; with
+    ``--township``, as that township's office would."""
     from ..reconcile.members import import_members as run
 
     try:
-        report = run(get_store(), file.read_bytes(), file.name, actor=ACTOR)
+        report = run(get_store(), file.read_bytes(), file.name, ACTOR, township or None)
     except RegistryError as exc:
         raise _refuse(file, exc) from None
     click.echo(

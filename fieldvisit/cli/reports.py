@@ -13,7 +13,7 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from ..documents.monthly import ReportError
+from ..documents.monthly import ReportError, check_township
 from ..models import village_key
 from ..storage import atomic_write_bytes
 from ..storage.current import get_store
@@ -34,25 +34,62 @@ def _year(value: str) -> int:
     return int(value)
 
 
+def place(township: str | None, village: str | None) -> tuple[str | None, str | None]:
+    """``--township`` and ``--village`` checked: the township one the registry knows, and a
+    village named without its township taken as that township's (``models.village_key``).
+    Also for the door plates' command."""
+    try:
+        township = check_township(get_store().registry(), township)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    if township and village and "/" not in village:
+        village = village_key(township, village)
+    return township, village
+
+
+def _townships_zip(month: str, out: Path) -> None:
+    from ..documents.county import townships_zip
+
+    _check_suffix(out, ".zip")
+
+    def progress(done: int, total: int) -> None:
+        click.echo(_("各乡镇月度汇总：%(done)d / %(total)d", done=done, total=total))
+
+    try:
+        bundle = townships_zip(get_store(), month, progress)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    atomic_write_bytes(out.resolve(), bundle)
+    click.echo(_("各乡镇月度汇总已写入 %(out)s", out=out))
+
+
 @click.command("monthly-report")
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village.")
 @click.option("--township", default=None, help="Only this township of a county.")
+@click.option(
+    "--all-townships",
+    is_flag=True,
+    help="Every township's report of a county, one PDF each, in a .zip.",
+)
 @with_appcontext
-def monthly_report(month: str, out: Path, village: str | None, township: str | None) -> None:
-    """The month's summary (月度帮扶走访汇总) as an A4 PDF, for the township or one village
-    (a county: ``--township NAME`` for one township's report)."""
+def monthly_report(
+    month: str, out: Path, village: str | None, township: str | None, all_townships: bool
+) -> None:
+    """The month's summary (月度帮扶走访汇总) as an A4 PDF: the township's, one village's,
+    or a county's by township (``--township NAME`` for one township's report,
+    ``--all-townships`` for each township's, zipped)."""
     from ..documents.monthly import monthly_report_pdf
 
+    if all_townships:
+        if village or township:
+            raise click.ClickException(_("--all-townships 不能与 --township 或 --village 同用"))
+        return _townships_zip(month, out)
     _check_suffix(out, ".pdf")
-    store = get_store()
-    if township and township not in {h.township for h in store.registry().households.values()}:
-        raise click.ClickException(_("名册里没有乡镇“%(name)s”", name=township))
-    if township and village and "/" not in village:
-        village = village_key(township, village)  # a village of that township, by its name
+    township, village = place(township, village)
     try:
-        pdf = monthly_report_pdf(store, month, village, township=township)
+        pdf = monthly_report_pdf(get_store(), month, village, township=township)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     atomic_write_bytes(out.resolve(), pdf)
@@ -64,8 +101,11 @@ def monthly_report(month: str, out: Path, village: str | None, township: str | N
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village's households.")
 @click.option("--household", default=None, help="Only this household (户编号).")
+@click.option("--township", default=None, help="Only this township of a county.")
 @with_appcontext
-def booklet(year: str, out: Path, village: str | None, household: str | None) -> None:
+def booklet(
+    year: str, out: Path, village: str | None, household: str | None, township: str | None
+) -> None:
     """The household booklet (一户一册) of a year as one PDF, with a progress bar."""
     from ..documents.booklet import booklet_households, booklet_pdf, check_year
 
@@ -73,9 +113,10 @@ def booklet(year: str, out: Path, village: str | None, household: str | None) ->
     if village and household:
         raise click.ClickException(_("--village 和 --household 只能选一个"))
     store = get_store()
+    township, village = place(township, village)
     try:
         chosen = check_year(_year(year))
-        total = len(booklet_households(store, village, household))
+        total = len(booklet_households(store, village, household, township))
         with click.progressbar(length=total, label=_("一户一册"), show_pos=True) as bar:
             shown = 0
 
@@ -84,7 +125,9 @@ def booklet(year: str, out: Path, village: str | None, household: str | None) ->
                 bar.update(done - shown)
                 shown = done
 
-            pdf = booklet_pdf(store, chosen, village, household, progress=progress)
+            pdf = booklet_pdf(
+                store, chosen, village, household, progress=progress, township=township
+            )
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     atomic_write_bytes(out.resolve(), pdf)
@@ -95,14 +138,16 @@ def booklet(year: str, out: Path, village: str | None, household: str | None) ->
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--village", default=None, help="Only this village.")
+@click.option("--township", default=None, help="Only this township of a county.")
 @with_appcontext
-def export_visits(month: str, out: Path, village: str | None) -> None:
+def export_visits(month: str, out: Path, village: str | None, township: str | None) -> None:
     """The month's visits, one row each, as .xlsx (with the month's figures) or .csv."""
     from ..documents.exports import export_visits as write
 
     _check_suffix(out, ".xlsx", ".csv")
+    township, village = place(township, village)
     try:
-        count = write(get_store(), month, out.resolve(), village)
+        count = write(get_store(), month, out.resolve(), village, township=township)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(_("已导出 %(n)d 条走访记录到 %(out)s", n=count, out=out))

@@ -42,6 +42,7 @@ from ..visits.fields import checklist
 from ..vocab import GUARANTEES
 from . import pdf
 from .monthly import ReportError, formatting
+from .naming import scope_names, scope_parts
 from .plates import group_label
 
 if TYPE_CHECKING:
@@ -110,9 +111,13 @@ def check_year(year: int, today: date | None = None) -> int:
 
 
 def booklet_households(
-    store: Store, village: str | None = None, household: str | None = None
+    store: Store,
+    village: str | None = None,
+    household: str | None = None,
+    township: str | None = None,
 ) -> list[Household]:
-    """The households to print, in plate order (village, group, 户编号). Raises ReportError
+    """The households to print, in plate order (village, group, 户编号): the registry's,
+    one ``township``'s, one village's (by its key) or one household's. Raises ReportError
     when there are none."""
     reg = store.registry()
     if household:
@@ -120,7 +125,11 @@ def booklet_households(
         if found is None:
             raise ReportError(_("没有户编号为 %(id)s 的户", id=household))
         return [found]
-    chosen = [h for h in reg.households.values() if village is None or h.village == village]
+    chosen = [
+        h
+        for h in reg.households.values()
+        if village in (None, h.village_key) and township in (None, h.township)
+    ]
     if not chosen:
         if village:
             raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
@@ -135,7 +144,7 @@ def booklet_entries(
     today = today or date.today()
     reg = store.registry()
     wanted = {h.id for h in households}
-    villages = {h.village for h in households}
+    villages = {h.village_key for h in households}
     village = villages.pop() if len(villages) == 1 else None
     months = months_of_year(year, today)
     visits: dict[str, list[Visit]] = {hid: [] for hid in wanted}
@@ -287,8 +296,9 @@ def booklet_pdf(
     progress: Progress | None = None,
     part_size: int = PART_SIZE,
     today: date | None = None,
+    township: str | None = None,
 ) -> bytes:
-    """The booklet for the township, one village or one household, as one PDF.
+    """The booklet for the registry, one township, one village or one household, as one PDF.
 
     Needs an application context. Raises ReportError for a bad year, village or household.
     ``progress(done, total)`` is called after each part, in households.
@@ -297,9 +307,9 @@ def booklet_pdf(
 
     today = today or date.today()
     check_year(year, today)
-    households = booklet_households(store, village, household)
+    households = booklet_households(store, village, household, township)
     entries = booklet_entries(store, year, households, today)
-    township = township_name(store)
+    township, scope = scope_names(township or township_name(store), village)
     report = progress or (lambda _done, _total: None)
     report(0, len(entries))
 
@@ -320,7 +330,6 @@ def booklet_pdf(
     writer = PdfWriter()
     cover_pages = 0
     if len(entries) > 1:
-        scope = village or ""
         cover = pdf.render_document(_cover_html(entries, year, township, scope, contents))
         writer.append(PdfReader(io.BytesIO(cover.data)), import_outline=False)
         cover_pages = cover.pages
@@ -334,7 +343,7 @@ def booklet_pdf(
         start = cover_pages + first - 1
         _lay_footers(writer, writer.pages[start : start + count], footers)
     _outline(writer, entries, contents, cover_pages)
-    writer.add_metadata({"/Title": f"{township}{village or ''}{year}年度一户一册"})
+    writer.add_metadata({"/Title": f"{township}{scope}{year}年度一户一册"})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -402,5 +411,5 @@ def _outline(
 
 
 def booklet_filename(township: str, year: int, village: str | None, household: str | None) -> str:
-    parts = [p for p in (township, village, household) if p]
+    parts = [*scope_parts(township, village), *([household] if household else [])]
     return "-".join([*parts, f"{year}年度一户一册"]) + ".pdf"

@@ -26,6 +26,7 @@ from ..storage import Store, atomic_write_bytes
 from ..visits.fields import checklist
 from ..vocab import GUARANTEES, NEED_CATEGORIES, SATISFACTION, VISIT_KINDS
 from .monthly import check_report_month, check_village, month_label
+from .naming import scope_names, scope_parts
 from .plates import group_label
 from .sheets import cell_value
 
@@ -78,15 +79,24 @@ def _needs_text(visit: Visit) -> str:
 
 
 def visit_rows(
-    store: Store, month: str, village: str | None = None, source: MonthSource | None = None
+    store: Store,
+    month: str,
+    village: str | None = None,
+    source: MonthSource | None = None,
+    township: str | None = None,
 ) -> list[list[Any]]:
-    """One row per visit of ``month`` (optionally one village), in the columns of
+    """One row per visit of ``month`` (optionally one village, or one township), in the columns of
     ``visit_columns``, ordered by village, group, household and date; households, helpers
     and villages as the month's registry has them (``frozen.month_source``)."""
     src = source or month_source(store, month)
     reg = src.registry
     keys = [item.key for item in src.checklist()]
-    visits = src.visits(month, village)
+    visits = [
+        v
+        for v in src.visits(month, village)
+        if township is None
+        or ((h := reg.households.get(v.household)) is not None and h.township == township)
+    ]
     order = {h.id: i for i, h in enumerate(in_household_order(list(reg.households.values())))}
     visits = sorted(
         visits, key=lambda v: (order.get(v.household, len(order)), v.date, v.created_at)
@@ -122,12 +132,10 @@ def visit_rows(
 
 def summary_rows(figures: MonthFigures, township: str) -> list[list[Any]]:
     """The month's figures as label/value rows, then the completion table by village."""
-    scope = figures.village or "全镇"
+    township, village = scope_names(township, figures.village)
+    scope = village or "全镇"
     rows: list[list[Any]] = [
-        [
-            f"{township}{'' if figures.village is None else figures.village}"
-            f"{month_label(figures.month)}帮扶走访汇总"
-        ],
+        [f"{township}{village}{month_label(figures.month)}帮扶走访汇总"],
         [],
         ["项目", "数值"],
         ["登记户数", figures.households],
@@ -258,9 +266,11 @@ def export_visits_bytes(
     fmt: str,
     village: str | None = None,
     today: date | None = None,
+    township: str | None = None,
 ) -> tuple[bytes, int]:
     """The month's visits as .xlsx (with the summary sheets) or .csv (visits only, UTF-8 with
-    a BOM so that Excel reads the Chinese), and the number of visits in it.
+    a BOM so that Excel reads the Chinese), and the number of visits in it: the registry's,
+    one ``township``'s or one village's (by its key).
 
     Needs an application context (the township's name). Raises ReportError for a bad month
     or village.
@@ -269,9 +279,9 @@ def export_visits_bytes(
         raise ValueError(f"export format must be one of {FORMATS}, not {fmt!r}")
     month = check_report_month(month, today)
     src = month_source(store, month)
-    village = check_village(store, village, src.registry)
+    village = check_village(store, village, src.registry, township)
     header = visit_columns(store, src)
-    rows = visit_rows(store, month, village, src)
+    rows = visit_rows(store, month, village, src, township)
     if fmt == "csv":
         text_buffer = io.StringIO(newline="")
         writer = csv.writer(text_buffer, lineterminator="\r\n")
@@ -281,11 +291,11 @@ def export_visits_bytes(
 
     from openpyxl import Workbook
 
-    figures = month_figures(store, month, village, today=today, source=src)
+    figures = month_figures(store, month, village, today=today, source=src, township=township)
     book = Workbook(write_only=True)
     text = {i for i, name in enumerate(header) if name in TEXT_COLUMNS}
     _sheet(book, VISITS_SHEET, header, rows, text)
-    _sheet(book, SUMMARY_SHEET, None, summary_rows(figures, src.township()), set())
+    _sheet(book, SUMMARY_SHEET, None, summary_rows(figures, township or src.township()), set())
     missing = missing_rows(figures)
     _sheet(book, MISSING_SHEET, missing[0], missing[1:], {3, 6})
     buffer = io.BytesIO()
@@ -294,7 +304,12 @@ def export_visits_bytes(
 
 
 def export_visits(
-    store: Store, month: str, path: Path, village: str | None = None, today: date | None = None
+    store: Store,
+    month: str,
+    path: Path,
+    village: str | None = None,
+    today: date | None = None,
+    township: str | None = None,
 ) -> int:
     """Write the month's visits to ``path`` (.xlsx or .csv, by its suffix); the number of
     visits written. Raises ValueError for another suffix, ReportError for a bad month or
@@ -302,13 +317,14 @@ def export_visits(
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"export to a .xlsx or .csv file, not {path.name!r}")
-    payload, count = export_visits_bytes(store, month, fmt, village, today)
+    payload, count = export_visits_bytes(store, month, fmt, village, today, township)
     atomic_write_bytes(path, payload)
     return count
 
 
-def export_filename(month: str, village: str | None, fmt: str) -> str:
+def export_filename(month: str, village: str | None, fmt: str, township: str = "") -> str:
     """``走访记录-2026-11.xlsx`` (``走访记录-2026-11-聂河村.xlsx`` for a village): the month in
-    digits sorts the files of a year in order in any folder. The township is not named: one
-    server holds one township's records, and its office knows whose they are."""
-    return "-".join(p for p in ("走访记录", month, village) if p) + f".{fmt}"
+    digits sorts the files of a year in order in any folder. A single township is not named:
+    its office knows whose records they are; a county's township is
+    (``走访记录-2026-11-城关镇-王庄村.xlsx``)."""
+    return "-".join(["走访记录", month, *scope_parts(township, village)]) + f".{fmt}"

@@ -11,6 +11,7 @@ and never goes through the message catalogue.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..collation import in_household_order, sort_villages
+from ..figures.county_summary import county_townships, is_county
 from ..figures.frozen import MonthSource, month_source
 from ..figures.month import (
     HelperRow,
@@ -30,6 +32,7 @@ from ..figures.month import (
     completion_rows,
     household_lines,
     month_figures,
+    rate,
     too_early_message,
 )
 from ..figures.targets import Targets
@@ -48,6 +51,7 @@ from ..vocab import (
 )
 from . import pdf
 from .charts import Bar, bar_chart
+from .naming import scope_parts
 from .plates import group_label
 
 TEMPLATE = "pdf/monthly.html"
@@ -76,17 +80,32 @@ def check_report_month(month: str, today: date | None = None) -> str:
     return month
 
 
-def check_village(store: Store, village: str | None, reg: Registry | None = None) -> str | None:
-    """``village`` if the registry (``reg``: the month's, ``frozen.registry_for``; today's by
-    default) has households there (None stays None: the township)."""
+def check_village(
+    store: Store, village: str | None, reg: Registry | None = None, township: str | None = None
+) -> str | None:
+    """``village`` (a key: ``models.village_key``) if the registry (``reg``: the month's,
+    ``frozen.registry_for``; today's by default) has households there, in ``township`` when
+    one is given (None stays None: the township, or the county)."""
     reg = reg or store.registry()
     if not village:
         if not reg.households:
             raise ReportError(_("还没有登记任何户"))
         return None
-    if not any(h.village_key == village for h in reg.households.values()):
+    if not any(
+        h.village_key == village and township in (None, h.township) for h in reg.households.values()
+    ):
         raise ReportError(_("没有名为“%(village)s”的村，或该村没有登记户", village=village))
     return village
+
+
+def check_township(reg: Registry, township: str | None) -> str | None:
+    """``township`` if the registry has households there; None for none asked (every
+    township)."""
+    if not township:
+        return None
+    if township not in county_townships(reg):
+        raise ReportError(_("名册里没有乡镇“%(name)s”", name=township))
+    return township
 
 
 # --- formatting, shared by the PDFs and the workbook ------------------------------------
@@ -211,15 +230,17 @@ class MonthlyReport:
         return month_bounds(self.figures.month)[1]
 
 
-def _completion_chart(rows: list[VillageRow], rules: Targets) -> Markup:
+def completion_chart(rows: Iterable[tuple[str, int, int]], rules: Targets) -> Markup:
+    """A bar per (label, visited, households): a township's villages, a county's
+    townships. Hatched: below the completion target (``rules``)."""
     bars = [
         Bar(
-            label=row.village,
-            value=row.rate,
-            text=f"{row.visited}/{row.households}  {percent(row.rate)}",
-            below_target=rules.below(row.visited, row.households),
+            label=label,
+            value=rate(visited, households),
+            text=f"{visited}/{households}  {percent(rate(visited, households))}",
+            below_target=rules.below(visited, households),
         )
-        for row in rows
+        for label, visited, households in rows
     ]
     # charts.py builds the SVG from numbers and escaped text only.
     return Markup(bar_chart(bars, width=640))
@@ -271,7 +292,7 @@ def build_monthly_report(
             else previous_month(month) in store.months()
         ),
         completion=completion,
-        chart=_completion_chart(completion, rules),
+        chart=completion_chart([(r.village, r.visited, r.households) for r in completion], rules),
         not_visited=[
             missing[h.id] for h in in_household_order([m.household for m in missing.values()])
         ],
@@ -303,12 +324,20 @@ def monthly_report_pdf(
     source: MonthSource | None = None,
     township: str | None = None,
 ) -> bytes:
-    """The monthly summary as an A4 PDF. Needs an application context; raises ReportError."""
+    """The monthly summary as an A4 PDF: a village's, one township's, or (neither asked) the
+    whole registry's: the township's, or a county's summary (``documents.county``) when the
+    registry spans several townships. Needs an application context; raises ReportError."""
+    if village is None and township is None:
+        src = source or month_source(store, check_report_month(month, today))
+        if is_county(src.registry):
+            from .county import county_report_pdf  # it builds on this module
+
+            return county_report_pdf(store, month, today, source=src)
+        source = src
     report = build_monthly_report(store, month, village, today, source=source, township=township)
     return pdf.render_pdf(monthly_report_html(report))
 
 
 def report_filename(township: str, month: str, village: str | None) -> str:
     """What the office's file is called: 示范镇-聂河村-2026年11月帮扶走访汇总.pdf."""
-    parts = [p for p in (township, village) if p]
-    return "-".join([*parts, f"{month_label(month)}帮扶走访汇总"]) + ".pdf"
+    return "-".join([*scope_parts(township, village), f"{month_label(month)}帮扶走访汇总"]) + ".pdf"

@@ -18,6 +18,7 @@ from ..collation import in_household_order
 from ..households.lookup import township_name
 from ..models import Household
 from ..storage import Registry, Store
+from .naming import scope_parts
 from .pdf import render_template_pdf
 from .plate_records import record_printed, stale_households
 from .qr import household_url, qr_svg
@@ -54,6 +55,7 @@ class Plate:
     head: str
     helpers: list[HelperLine]
     qr: Markup
+    township: str = ""  # a county's household: its township, printed instead of the county
 
 
 def group_label(group: str) -> str:
@@ -82,6 +84,7 @@ def make_plate(registry: Registry, household: Household, base_url: str) -> Plate
         helpers=_helper_lines(registry, household),
         # qr_svg builds the markup from numbers only, so it is safe to insert unescaped.
         qr=Markup(qr_svg(household_url(base_url, household.token), QR_SIZE_MM)),
+        township=household.township,
     )
 
 
@@ -91,8 +94,10 @@ def households_for_plates(
     household: str | None = None,
     *,
     stale: bool = False,
+    township: str | None = None,
 ) -> list[Household]:
-    """The households to print, in plate order: the township's, one village's, or the one
+    """The households to print, in plate order: the registry's or one ``township``'s, one
+    village's (by its key), or the one
     household whose 户编号 is ``household`` (a plate reprinted after a new QR code); with
     ``stale``, only those whose plate names other helpers than they have now. Raises
     LookupError with a message for the user when there are none."""
@@ -106,7 +111,9 @@ def households_for_plates(
             raise LookupError(_("没有户编号为 %(id)s 的户", id=household.strip()))
         return [found_one]
     chosen = stale_households(registry) if stale else registry.households.values()
-    found = [h for h in chosen if village is None or h.village == village]
+    found = [
+        h for h in chosen if village in (None, h.village_key) and township in (None, h.township)
+    ]
     if not found:
         if stale:
             raise LookupError(_("没有需要重新打印的户牌"))
@@ -125,16 +132,18 @@ def door_plates_pdf(
     *,
     household: str | None = None,
     stale: bool = False,
+    township: str | None = None,
 ) -> bytes:
     """A4 sheets of door plates, four to a page with cut lines, for every household, one
-    village's or one household (by 户编号), or those whose plate is ``stale``. Needs an
+    village's or one household (by 户编号), or those whose plate is ``stale`` (of one
+    ``township``, when given). Needs an
     application context. Raises LookupError (with a message for the user) when there is
     nothing to print. ``progress(done, total)`` is called before the first part and after
     each one, in plates. The helpers each plate printed are remembered (plate_records).
     ``base_url`` comes from plate_address.require_plate_address."""
     registry = store.registry()
-    households = households_for_plates(registry, village, household, stale=stale)
-    township = township_name(store)
+    households = households_for_plates(registry, village, household, stale=stale, township=township)
+    name = township_name(store)
     report = progress or (lambda _done, _total: None)
     total = len(households)
     report(0, total)
@@ -144,7 +153,7 @@ def door_plates_pdf(
     for start in range(0, total, part_size):
         chunk = households[start : start + part_size]
         plates = [make_plate(registry, h, base_url) for h in chunk]
-        parts.append(render_template_pdf(TEMPLATE, plates=plates, township=township))
+        parts.append(render_template_pdf(TEMPLATE, plates=plates, township=name))
         report(start + len(chunk), total)
     pdf = parts[0] if len(parts) == 1 else _join(parts)
     record_printed(store, households)  # once the whole file is made, not plate by plate
@@ -165,4 +174,5 @@ def _join(parts: list[bytes]) -> bytes:
 
 def plates_filename(township: str, village: str | None, household: str | None = None) -> str:
     """The download's name, e.g. "示范镇-王寨村-户牌.pdf" or "示范镇-411523001-户牌.pdf"."""
-    return "-".join([p for p in (township, village, household) if p] + ["户牌"]) + ".pdf"
+    parts = [*scope_parts(township, village), *([household] if household else [])]
+    return "-".join([*parts, "户牌"]) + ".pdf"

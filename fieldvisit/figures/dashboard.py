@@ -12,11 +12,11 @@ single month cannot tell:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
-from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
 from ..access.permissions import is_helper
@@ -30,9 +30,17 @@ from ..months import (
     previous_month,
     this_month,
 )
-from ..storage import Store
-from ..visits import location as geo
+from ..storage import Registry, Store
 from ..vocab import GUARANTEES
+from .cache import cached, visited_in
+from .evidence import (
+    DEFAULT_FAR_METERS,
+    EvidenceFlag,
+    HelperEvidence,
+    evidence_by_helper,
+    evidence_flags,
+    far_meters,
+)
 from .frozen import MonthSource, month_source
 from .month import (
     HelperRow,
@@ -67,11 +75,18 @@ class Query:
     township: str | None = None  # one township of a county (see permissions.scoped_township)
 
 
-def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
-    """The month (this month when absent), village and work unit asked for.
+def parse_query(
+    store: Store,
+    args: Mapping[str, str],
+    today: date,
+    scope: Callable[[str | None], str | None] | None = None,
+) -> Query:
+    """The month (this month when absent), village, work unit and township asked for;
+    ``scope(asked)`` gives the township the asker may see (``permissions.scoped_township``).
 
-    Raises QueryError for a month that is not YYYY-MM, a month still to come, or a village
-    the registry does not know. An unknown work unit is not an error: it just matches nobody.
+    Raises QueryError for a month that is not YYYY-MM, a month still to come, a township the
+    registry does not know, or a village it does not know (or not of the township). An
+    unknown work unit is not an error: it just matches nobody.
     """
     current = this_month(today)
     month = (args.get("month") or "").strip() or current
@@ -83,24 +98,56 @@ def parse_query(store: Store, args: Mapping[str, str], today: date) -> Query:
         raise QueryError("month", _("%(month)s 还没有到，不能查看", month=month))
     if month < FIRST_MONTH:
         raise QueryError("month", too_early_message(month))
+    asked = (args.get("township") or "").strip() or None
+    township = scope(asked) if scope is not None else asked
+    # A closed month knows the villages and townships of its own registry. A township set
+    # by the asker's scope is theirs whatever they typed: only a township asked is checked.
+    src = month_source(store, month)
+    if asked is not None and township == asked and township not in townships(src.registry):
+        raise QueryError("township", _("名册里没有乡镇“%(name)s”", name=township))
     village = (args.get("village") or "").strip() or None
-    # A closed month knows the villages of its own registry.
-    if village is not None and village not in month_source(store, month).villages():
+    if village is not None and (
+        village not in src.villages()
+        or (township is not None and _township_of(src.registry, village) != township)
+    ):
         raise QueryError("village", _("没有这个村：%(village)s", village=village))
     unit = (args.get("unit") or "").strip() or None
-    township = (args.get("township") or "").strip() or None
     return Query(month, village, unit, township)
 
 
-def villages(store: Store) -> set[str]:
-    """Every village of the registry, including any only named by a household."""
+def townships(reg: Registry) -> set[str]:
+    """The townships of the registry's villages and households ("" = the one township)."""
+    return {v.township for v in reg.villages.values()} | {
+        h.township for h in reg.households.values()
+    }
+
+
+def _township_of(reg: Registry, village: str) -> str | None:
+    """The township of the village whose key is ``village``."""
+    known = reg.villages.get(village)
+    if known is not None:
+        return known.township
+    return next((h.township for h in reg.households.values() if h.village_key == village), None)
+
+
+def villages(store: Store, township: str | None = None) -> set[str]:
+    """Every village of the registry (of ``township``), including any only named by a
+    household."""
     reg = store.registry()
-    return set(reg.villages) | {h.village_key for h in reg.households.values()}
+    return {v for v, known in reg.villages.items() if township in (None, known.township)} | {
+        h.village_key for h in reg.households.values() if township in (None, h.township)
+    }
 
 
-def units(store: Store) -> list[str]:
-    """The helpers' work units (帮扶单位), for the filter."""
-    return sorted({u.unit for u in store.registry().users.values() if is_helper(u) and u.unit})
+def units(store: Store, township: str | None = None) -> list[str]:
+    """The helpers' work units (帮扶单位), for the filter; with ``township``, of the helpers
+    paired with its households."""
+    reg = store.registry()
+    helpers = {u.phone: u for u in reg.users.values() if is_helper(u) and u.unit}
+    if township is not None:
+        paired = {p for h in reg.households.values() if h.township == township for p in h.helpers}
+        helpers = {p: u for p, u in helpers.items() if p in paired}
+    return sorted({u.unit for u in helpers.values()})
 
 
 # --- basic guarantees not met --------------------------------------------------------------
@@ -122,18 +169,27 @@ def _in_order(visits: list[Visit]) -> list[Visit]:
 
 
 def unresolved_gaps(
-    store: Store, month: str, village: str | None = None, months: int = GAP_MONTHS
+    store: Store,
+    month: str,
+    village: str | None = None,
+    months: int = GAP_MONTHS,
+    township: str | None = None,
 ) -> list[OpenGap]:
     """Households in scope whose latest answer (up to the end of ``month``) about a basic
     guarantee says it is not met; the longest-standing first.
 
     Each guarantee is followed on its own: a later visit that says it is met resolves it, while
     a visit that does not answer it (a short phone call) or could not check it (nobody home)
-    leaves it standing. Households are those of ``month``'s registry (``month_source``).
+    leaves it standing. Households are those of ``month``'s registry (``month_source``), of
+    ``village`` (its key: models.village_key) and ``township`` when given.
     """
     src = month_source(store, month)
     reg = src.registry
-    scope = {h.id: h for h in reg.households.values() if village is None or h.village == village}
+    scope = {
+        h.id: h
+        for h in reg.households.values()
+        if village in (None, h.village_key) and township in (None, h.township)
+    }
     # Nobody at home means nothing was checked, whatever the record says.
     window = [
         v
@@ -188,6 +244,8 @@ class TrendPoint:
 def visited_count(src: MonthSource, month: str, ids: set[str], village: str | None = None) -> int:
     """Households of ``ids`` with an in-person visit in ``month``: ``month_figures``' visited,
     without the rest of its work (visits placed by ``src``, the source of the figures)."""
+    if village is None:  # every village's: wherever ``src`` places them, the same households
+        return len(visited_in(src.store, month) & ids)
     return len({v.household for v in src.visits(month, village) if v.kind == "in_person"} & ids)
 
 
@@ -201,137 +259,78 @@ def completion_trend(
     month when it is closed), and the monthly PDF divides by the same count.
     """
     src = figures.source or month_source(store, figures.month)
-    recorded = store.months()
-    first = recorded[0] if recorded else figures.month
+    known = {
+        figures.month: figures.visited,
+        previous_month(figures.month): figures.previous_visited,
+    }
     ids = set(figures.states)
-    points = []
-    for m in months_back(figures.month, months):
-        if m < first and m != figures.month:
-            continue
-        if m == figures.month:
-            visited = figures.visited
-        elif m == previous_month(figures.month):
-            visited = figures.previous_visited
-        else:
-            visited = visited_count(src, m, ids, figures.village)
-        points.append(TrendPoint(m, figures.households, visited))
-    return points
+    return trend_points(store, src, figures.month, ids, known, figures.village, months)
 
 
-# --- visits that do not look like real visits ----------------------------------------------
-
-DEFAULT_FAR_METERS = 500
-
-
-@dataclass
-class EvidenceFlag:
-    """A visit a supervisor should look at: recorded far from the household; an in-person
-    visit without a location although the helper's phone gave one for another visit that
-    month; an in-person visit without a photo where the township requires one."""
-
-    visit: Visit
-    household: Household
-    helper: User | None
-    distance: float | None  # metres from the household, when both are known
-    far: bool
-    no_photo: bool
-    no_location: bool
-
-
-@dataclass
-class HelperEvidence:
-    """One helper's flagged visits of the month, counted by kind: a supervisor calls the
-    helper about all of them at once, so the page shows one row per helper."""
-
-    phone: str
-    helper: User | None
-    flags: list[EvidenceFlag]
-
-    @property
-    def far(self) -> int:
-        return sum(f.far for f in self.flags)
-
-    @property
-    def no_location(self) -> int:
-        return sum(f.no_location for f in self.flags)
-
-    @property
-    def no_photo(self) -> int:
-        return sum(f.no_photo for f in self.flags)
-
-
-def far_meters() -> int:
-    """FIELDVISIT_FAR_METERS, or the default outside a request."""
-    if has_app_context():
-        return int(current_app.config.get("FAR_METERS", DEFAULT_FAR_METERS))
-    return DEFAULT_FAR_METERS
-
-
-def evidence_flags(
+def trend_points(
     store: Store,
+    src: MonthSource,
     month: str,
+    ids: set[str],
+    known: dict[str, int],
     village: str | None = None,
-    limit: int | None = None,
-    photo_required: bool | None = None,
-) -> list[EvidenceFlag]:
-    """The month's flagged visits, farthest first, then the rest by date.
-
-    Only what is worth a call: a visit of any kind recorded far from the household; an
-    in-person visit without a location when the same helper's phone gave a location for
-    another visit that month (so it could, and this one's is missing — a phone that never
-    gives one, or a township without household locations, flags nothing); an in-person
-    visit without a photo only when the township requires photos (``targets``). Phone calls
-    and "nobody home" are flagged only when far away.
-    """
-    limit = limit if limit is not None else far_meters()
-    src = month_source(store, month)
-    if photo_required is None:
-        photo_required = src.targets().photo_required
-    reg = src.registry
-    visits = src.visits(month, village)
-    # Whole-township visits, not just the village's: a helper's phone may show a location in
-    # another village they help.
-    located = {v.helper for v in (visits if village is None else store.visits(month)) if v.location}
-    flags = []
-    for visit in visits:
-        household = reg.households.get(visit.household)
-        if household is None:
+    months: int = TREND_MONTHS,
+) -> list[TrendPoint]:
+    """``completion_trend`` for the households ``ids`` of ``src``; ``known`` holds the
+    visited counts of months already counted (the month itself, the month before)."""
+    recorded = store.months()
+    first = recorded[0] if recorded else month
+    points = []
+    for m in months_back(month, months):
+        if m < first and m != month:
             continue
-        distance = geo.distance_m(household.location, visit.location)
-        far = distance is not None and distance > limit
-        in_person = visit.kind == "in_person"
-        no_photo = photo_required and in_person and not visit.photos
-        no_location = in_person and not visit.location and visit.helper in located
-        if far or no_photo or no_location:
-            flags.append(
-                EvidenceFlag(
-                    visit,
-                    household,
-                    reg.users.get(visit.helper),
-                    distance,
-                    far,
-                    no_photo,
-                    no_location,
-                )
-            )
-    return sorted(flags, key=lambda f: (not f.far, -(f.distance or 0), f.visit.date, f.visit.id))
-
-
-def evidence_by_helper(flags: list[EvidenceFlag]) -> list[HelperEvidence]:
-    """``flags`` per helper, the one with the most far-away visits first, then the most
-    flagged; each helper's visits keep the order of ``flags``."""
-    rows: dict[str, HelperEvidence] = {}
-    for flag in flags:
-        phone = flag.visit.helper
-        rows.setdefault(phone, HelperEvidence(phone, flag.helper, [])).flags.append(flag)
-    return sorted(rows.values(), key=lambda r: (-r.far, -len(r.flags), r.phone))
+        visited = known[m] if m in known else visited_count(src, m, ids, village)
+        points.append(TrendPoint(m, len(ids), visited))
+    return points
 
 
 # --- the whole page ------------------------------------------------------------------------
 
 
+def months_read(month: str) -> list[str]:
+    """The months whose visits the dashboard of ``month`` reads: the trend's (the month
+    before and the guarantees' window are among them)."""
+    return months_back(month, max(TREND_MONTHS, GAP_MONTHS))
+
+
+class MonthView:
+    """What a page of one month shows around its figures: the months before and after, the
+    last day counted. Needs ``month`` and ``today``."""
+
+    today: date
+
+    if TYPE_CHECKING:  # a field of one page, a property of another
+
+        @property
+        def month(self) -> str: ...
+
+    @property
+    def earlier(self) -> str:
+        return previous_month(self.month)
+
+    @property
+    def later(self) -> str | None:
+        """The month after, unless it is still to come."""
+        later = next_month(self.month)
+        return later if later <= this_month(self.today) else None
+
+    @property
+    def as_of(self) -> date:
+        """The last day counted: today while the month is under way."""
+        return min(self.today, month_bounds(self.month)[1])
+
+    @property
+    def under_way(self) -> bool:
+        return self.as_of < month_bounds(self.month)[1]
+
+
 @dataclass
-class Completion:
+class Completion(MonthView):
     """Everything the dashboard shows for one month."""
 
     query: Query
@@ -359,28 +358,9 @@ class Completion:
     def month(self) -> str:
         return self.query.month
 
-    @property
-    def earlier(self) -> str:
-        return previous_month(self.month)
-
-    @property
-    def later(self) -> str | None:
-        """The month after, unless it is still to come."""
-        later = next_month(self.month)
-        return later if later <= this_month(self.today) else None
-
-    @property
-    def as_of(self) -> date:
-        """The last day counted: today while the month is under way."""
-        return min(self.today, month_bounds(self.month)[1])
-
     def names(self, ids: list[str]) -> list[str]:
         """Heads of the not-visited households ``ids`` (a helper's row lists them by name)."""
         return [self.heads.get(hid, hid) for hid in ids]
-
-    @property
-    def under_way(self) -> bool:
-        return self.as_of < month_bounds(self.month)[1]
 
     @property
     def comparison(self) -> float:
@@ -397,8 +377,20 @@ class Completion:
 
 
 def completion(store: Store, query: Query, today: date | None = None) -> Completion:
-    """The dashboard of ``query.month`` for the township or one village."""
+    """The dashboard of ``query.month`` for the township or one village: made once, and
+    kept while the registry and the months it reads are unchanged (``cache``)."""
     today = today or date.today()
+    meters = far_meters()
+    return cached(
+        store,
+        "completion",
+        (query, today, meters),
+        months_read(query.month),
+        lambda: _completion(store, query, today, meters),
+    )
+
+
+def _completion(store: Store, query: Query, today: date, meters: int) -> Completion:
     figures = month_figures(
         store, query.month, query.village, today, needs=False, township=query.township
     )
@@ -406,26 +398,26 @@ def completion(store: Store, query: Query, today: date | None = None) -> Complet
     helpers = figures.by_helper
     if query.unit is not None:
         helpers = [row for row in helpers if row.unit == query.unit]
-    same_day = figures.previous_same_day
     rules = figures.source.targets() if figures.source is not None else targets(store)
+    gaps = unresolved_gaps(store, query.month, query.village, township=query.township)
+    flags = evidence_flags(
+        store,
+        query.month,
+        query.village,
+        limit=meters,
+        photo_required=rules.photo_required,
+        township=query.township,
+    )
     return Completion(
         query=query,
         figures=figures,
-        gaps=[
-            g for g in unresolved_gaps(store, query.month, query.village) if g.household.id in ids
-        ],
+        gaps=[g for g in gaps if g.household.id in ids],
         trend=completion_trend(store, figures),
         helpers=helpers,
         heads={m.household.id: m.household.head for m in figures.not_visited},
         today=today,
-        previous_same_day=same_day,
-        flags=[
-            f
-            for f in evidence_flags(
-                store, query.month, query.village, photo_required=rules.photo_required
-            )
-            if f.household.id in ids
-        ],
-        far_meters=far_meters(),
+        previous_same_day=figures.previous_same_day,
+        flags=[f for f in flags if f.household.id in ids],
+        far_meters=meters,
         targets=rules,
     )

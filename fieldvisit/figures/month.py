@@ -6,8 +6,7 @@ their numbers from ``month_figures`` so that they can never disagree.
 Definitions (docs/reference-township.md): a household is *visited* in a month when it has at
 least one in-person visit dated in that month. Every other household is *not visited*; those
 among them with only a "nobody home" or phone visit are *attempted* and are shown apart, but
-they are
-still not visited.
+they are still not visited.
 """
 
 from __future__ import annotations
@@ -19,13 +18,14 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from ..collation import in_household_order, name_key, pinyin_key
-from ..models import Household, User, Visit
+from ..collation import name_key, pinyin_key
+from ..models import Household, User, Visit, village_key
 from ..months import FIRST_MONTH, month_bounds, previous_month, this_month
 from ..storage import Store
 from ..visits.fields import ChecklistItem
 from ..visits.recording import states_of
 from ..vocab import ATTRIBUTES, CAUSES, GUARANTEES, SATISFACTION, STATUSES
+from .cache import in_household_order
 from .frozen import MonthSource, month_source
 from .ledger import AGE_BUCKETS as AGE_BUCKETS  # where the ledger's pages look for them
 from .ledger import needs_figures
@@ -66,6 +66,11 @@ class VillageRow:
     @property
     def rate(self) -> float:
         return rate(self.visited, self.households)
+
+    @property
+    def key(self) -> str:
+        """The village's key (models.village_key), as links and filters name it."""
+        return village_key(self.township, self.village)
 
 
 @dataclass
@@ -203,16 +208,13 @@ def _latest(visits: list[Visit], in_person_only: bool) -> dict[str, Visit]:
 
 def _structure(households: list[Household]) -> dict[str, list[StructureRow]]:
     out: dict[str, list[StructureRow]] = {}
-    for name, vocabulary, attr in (
-        ("attribute", ATTRIBUTES, "attribute"),
-        ("cause", CAUSES, "cause"),
-        ("status", STATUSES, "status"),
-    ):
+    for name, vocabulary in (("attribute", ATTRIBUTES), ("cause", CAUSES), ("status", STATUSES)):
         count: Counter[str] = Counter()
         people: Counter[str] = Counter()
         for h in households:
-            count[getattr(h, attr)] += 1
-            people[getattr(h, attr)] += h.members
+            value = getattr(h, name)
+            count[value] += 1
+            people[value] += h.members
         out[name] = [
             StructureRow(code, label_, count[code], people[code])
             for code, label_ in vocabulary.items()
@@ -225,19 +227,18 @@ def _helper_rows(
 ) -> list[HelperRow]:
     rows: dict[str, HelperRow] = {}
     for h in households:
+        state = states[h.id]
         for phone in dict.fromkeys(h.helpers):
-            user = users.get(phone)
-            row = rows.setdefault(
-                phone,
-                HelperRow(phone, user.name if user else "", user.unit if user else "", 0, 0, 0, []),
-            )
+            if (row := rows.get(phone)) is None:  # a county has 7,000 helpers: made once each
+                user = users.get(phone)
+                name, unit = (user.name, user.unit) if user else ("", "")
+                row = rows[phone] = HelperRow(phone, name, unit, 0, 0, 0, [])
             row.households += 1
-            if states[h.id] == "visited":
+            if state == "visited":
                 row.visited += 1
             else:
                 row.missing.append(h.id)
-                if states[h.id] == "attempted":
-                    row.attempted += 1
+                row.attempted += state == "attempted"
     # Helpers who are behind first, the furthest behind at the top.
     return sorted(rows.values(), key=lambda r: (-len(r.missing), r.rate, name_key(r.name), r.phone))
 
@@ -263,7 +264,7 @@ def month_figures(
     _first, last = month_bounds(month)
     as_of = min(today, last)
     scope = _scope((reg := src.registry).households.values(), village, township)
-    households = in_household_order(scope.values())
+    households = in_household_order(reg, scope.values())
     visits = [v for v in src.visits(month, village) if v.household in scope]
     states = states_of(visits, scope)
     latest_any = _latest(visits, in_person_only=False)
@@ -364,7 +365,10 @@ def _guarantee_gaps(
     """For each basic guarantee, the households whose last answer to it this month is "not
     met", by 户编号."""
     # Each guarantee by the month's last visit that answered it: a later nobody-home visit,
-    # or a phone call that did not ask, must not hide a gap found earlier in the month.
+    # or a phone call that did not ask, must not hide a gap found earlier in the month. Only
+    # households found "not met" at least once can have a gap: only theirs are replayed.
+    flagged = {v.household for v in visits if False in v.guarantees.values()}
+    visits = [v for v in visits if v.household in flagged]
     answered: dict[tuple[str, str], Visit] = {}
     for visit in sorted(visits, key=lambda v: (v.date, v.created_at)):
         for code in visit.guarantees:
@@ -403,7 +407,8 @@ def completion_rows(
     """Completion grouped by ``key`` (a village's groups, say), in first-seen order."""
     rows: dict[str, VillageRow] = {}
     for h in households:
-        row = rows.setdefault(key(h), VillageRow(key(h), 0, 0, 0, 0))
+        if (row := rows.get(group := key(h))) is None:
+            row = rows[group] = VillageRow(group, 0, 0, 0, 0)
         row.households += 1
         row.people += h.members
         row.visited += states.get(h.id) == "visited"

@@ -105,6 +105,8 @@ def reissue_token(store: Store, household_id: str, actor: str) -> str:
         household.token = token
 
     store.update_registry(
-        change, lambda _r: [AuditEntry(now_iso(), actor, "household.token", household_id)]
+        change,
+        lambda _r: [AuditEntry(now_iso(), actor, "household.token", household_id)],
+        tables=("households",),
     )
     return token

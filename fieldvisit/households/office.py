@@ -108,8 +108,10 @@ def edit_household(
                 setattr(household, name, new)
         if after:
             household.updated_at = at
-            # A village typed here is created as the import creates it.
-            reg.villages.setdefault(household.village, Village(household.village))
+            # A village typed here is created as the import creates it: in the household's
+            # township (models.village_key), so a county's 王庄村 stay apart.
+            village = Village(household.village, township=household.township)
+            reg.villages.setdefault(household.village_key, village)
 
     current = store.household(household_id)
     if current is None:
@@ -128,6 +130,7 @@ def edit_household(
         lambda _r: (
             [_entry(at, actor, "household.edit", household_id, before, after)] if after else []
         ),
+        tables=("households", "villages"),  # not the members, lists and accounts of a county
     )
     return after
 
@@ -193,6 +196,7 @@ def set_helpers(store: Store, household_id: str, entries: list[str], actor: str)
             if old != phones
             else []
         ),
+        tables=("households", "users"),
     )
     return phones
 

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 
 from ..clock import now_iso
 from ..idcard import mask_id_number, upgrade_id_number
-from ..models import AuditEntry, Member
+from ..models import AuditEntry, Household, Member
 from ..registry.errors import RegistryError, RowError
 from ..registry.excel_damage import damaged_columns
 from ..registry.fields import _household_id, _id_number, _Invalid, is_masked_id_number
@@ -201,10 +201,14 @@ def _check_file(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, A
 
 
 def _check_against(
-    reg: Registry, rows: list[tuple[int, dict[str, Any]]], checker: _Checker
+    reg: Registry,
+    rows: list[tuple[int, dict[str, Any]]],
+    checker: _Checker,
+    township: str | None = None,
 ) -> None:
     """What only the registry can tell: unknown households, one person in two households,
-    a head whose ID number is not the registry's."""
+    a head whose ID number is not the registry's; with ``township`` (a township's office),
+    households and people of other townships (see ``_check_scope``)."""
     heads = {h.id_number: h.id for h in reg.households.values() if h.id_number}
     seen: dict[str, tuple[int, str]] = {}  # ID number -> (row, 户编号)
     head_rows: dict[str, int] = {}
@@ -213,6 +217,8 @@ def _check_against(
         household = reg.households.get(hid) if hid else None
         if hid and household is None:
             checker.error(number, "户编号", _("户编号 %(id)s 不在花名册里", id=hid))
+        elif township is not None and household is not None:
+            _check_scope(reg, number, values, household, checker, township)
         if not person:
             continue
         first = seen.setdefault(person, (number, hid or ""))
@@ -245,6 +251,31 @@ def _check_against(
             checker.error(number, "身份证号", reason)
 
 
+def _check_scope(
+    reg: Registry,
+    number: int,
+    values: dict[str, Any],
+    household: Household,
+    checker: _Checker,
+    township: str,
+) -> None:
+    """A township's office lists only its own township's households' members, and cannot
+    take in a person recorded in another township's household (that moves them out of it)."""
+    if household.township != township:
+        reason = _(
+            "户编号 %(id)s 不是%(township)s的帮扶户，本账号只能导入本乡镇的家庭成员",
+            id=household.id,
+            township=township,
+        )
+        checker.error(number, "户编号", reason)
+        return
+    stored = reg.members.get(values.get("id_number") or "")
+    home = reg.households.get(stored.household) if stored is not None else None
+    if home is not None and home.township != township:
+        reason = _("此人已登记在其他乡镇的户里，请由县里处理")
+        checker.error(number, "身份证号", reason)
+
+
 def _apply(reg: Registry, rows: list[tuple[int, dict[str, Any]]], at: str) -> MembersReport:
     report, changed = MembersReport(), set()
     in_file = {values["household"] for _number, values in rows}
@@ -273,14 +304,17 @@ def _apply(reg: Registry, rows: list[tuple[int, dict[str, Any]]], at: str) -> Me
     return report
 
 
-def import_members(store: Store, data: bytes, filename: str, actor: str) -> MembersReport:
+def import_members(
+    store: Store, data: bytes, filename: str, actor: str, township: str | None = None
+) -> MembersReport:
     """Import a members file: all of it or nothing. Raises ``RegistryError`` listing every
-    problem by row and column; otherwise one write with one audit entry."""
+    problem by row and column; otherwise one write with one audit entry. ``township``
+    confines the file to that township's households (a township's office); None: any."""
     rows, checker = _check_file(data, filename)
     at = now_iso()
 
     def change(reg: Registry) -> MembersReport:
-        _check_against(reg, rows, checker)
+        _check_against(reg, rows, checker, township)
         if checker.errors:
             raise RegistryError(sorted(checker.errors, key=lambda e: e.row))
         return _apply(reg, rows, at)

@@ -14,6 +14,7 @@ from ..households.lookup import new_token
 from ..idcard import mask_id_number
 from ..models import AuditEntry, Household, User, Village, village_key
 from ..storage import Registry, Store
+from . import scope
 from .checking import _check, _Helper, _Plan
 from .errors import RegistryError, RowError
 from .fields import _Invalid, field_of_column, keep_or_replace_id_number
@@ -170,17 +171,18 @@ def _is_office_account(reg: Registry, phone: str) -> bool:
     return may_supervise(user)
 
 
-def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _Diff]:
+def _apply(
+    reg: Registry, plan: _Plan, at: str, township: str | None
+) -> tuple[ImportReport, _Diff, _Diff]:
+    errors = scope.confine(reg, plan, township)
     report, households, helpers = ImportReport(), _Diff(), _Diff()
-    in_file = {values["id"] for values in plan.households}
-    report.missing_ids = [hid for hid in reg.households if hid not in in_file]
+    report.missing_ids = scope.missing_ids(reg, plan, township)
     for phone, helper in plan.helpers.items():
         # Checked here, on the registry read under its lock, so that an account made an
         # admin a moment ago is seen. Such a file is refused below; its accounts are not
         # even changed in this private copy.
         if not _is_office_account(reg, phone):
             _upsert_helper(reg, phone, helper, at, report, helpers)
-    errors = []
     phone_column = plan.header("帮扶责任人电话")
     for values in plan.households:
         row = plan.rows[values["id"]]
@@ -202,16 +204,21 @@ def _apply(reg: Registry, plan: _Plan, at: str) -> tuple[ImportReport, _Diff, _D
                 )
                 errors.append(RowError(row, phone_column, reason))
     if errors:
-        raise RegistryError(errors)  # raised inside the registry's transaction: nothing written
+        # Raised inside the registry's transaction: nothing written.
+        raise RegistryError(sorted(errors, key=lambda e: e.row))
     return report, households, helpers
 
 
-def import_registry(store: Store, data: bytes, filename: str, actor: str) -> ImportReport:
+def import_registry(
+    store: Store, data: bytes, filename: str, actor: str, township: str | None = None
+) -> ImportReport:
     """Import a registry file: all of it, or nothing.
 
     Raises ``RegistryError`` listing every problem when any row is wrong; then nothing is
     written. Otherwise households, helpers and villages are added or updated in one atomic
-    write, and one audit entry (``registry.import``) records what changed.
+    write, and one audit entry (``registry.import``) records what changed. ``township``
+    confines the import to that township's households (a township's office: see
+    ``registry.scope``); None imports anything.
     """
     plan = _check(data, filename)
     at = now_iso()
@@ -232,6 +239,6 @@ def import_registry(store: Store, data: bytes, filename: str, actor: str) -> Imp
         return [AuditEntry(at, actor, "registry.import", filename, before, after)]
 
     report, _households, _helpers = store.update_registry(
-        lambda reg: _apply(reg, plan, at), entries
+        lambda reg: _apply(reg, plan, at, township), entries
     )
     return report

@@ -12,7 +12,7 @@ bytes, since on PostgreSQL they live in the database (or a folder every server s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from ..models import AuditEntry, Household, LoginSession, Need, User, Visit
@@ -68,6 +68,7 @@ class LoginRecords(Protocol):
         self,
         change: Callable[[dict[str, LoginSession]], T],
         audit: Callable[[T], list[AuditEntry]] | None = None,
+        phone: str | None = None,  # change touches only this account's (it may see more)
     ) -> T: ...
 
 
@@ -91,7 +92,15 @@ class JobBook(Protocol):
 
     def of_owner(self, owner: str) -> list[dict[str, Any]]: ...
 
+    poll_seconds: float | None  # how often a worker looks for jobs queued elsewhere
+
     def update(self, job_id: str, **fields: Any) -> None: ...
+
+    def claim(
+        self, worker: str, kinds: Collection[str], stale_after: float, max_attempts: int
+    ) -> dict[str, Any] | None: ...
+
+    def report(self, job_id: str, worker: str, **fields: Any) -> bool: ...
 
     def forget_older(self, cutoff: float) -> set[str]: ...
 
@@ -151,6 +160,12 @@ class Engine(Protocol):
     def finish_moves(self) -> None: ...
 
     def months(self) -> list[str]: ...
+
+    # Versions, for caches of figures made from the data (``figures.cache``): cheap to ask,
+    # equal while nothing they cover changed, whichever process made the change.
+    def registry_version(self) -> Hashable: ...
+
+    def visits_version(self, month: str) -> Hashable: ...
 
     def visits(self, month: str, village: str | None = None) -> list[Visit]: ...
 

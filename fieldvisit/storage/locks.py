@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -100,7 +101,20 @@ class LockTable:
             return lock
 
 
-_TABLE = LockTable()
+def _max_open() -> int:
+    """Lock files kept open: a township's helping-day working set (this month's village
+    files and the 256 shards of the visit-id index, each locked on a save: at 256 most saves
+    reopened one), and well under 1024 in all, the most a server's ``select()`` can watch."""
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return 256
+    if soft == resource.RLIM_INFINITY:
+        return 384
+    return max(64, min(384, soft // 4))
+
+
+_TABLE = LockTable(_max_open())
 
 
 def lock_for(path: Path) -> FileLock:

@@ -43,10 +43,13 @@ class LoginSessions:
         self,
         change: Callable[[dict[str, LoginSession]], T],
         audit: Callable[[T], list[AuditEntry]] | None = None,
+        phone: str | None = None,
     ) -> T:
         """Apply ``change`` to a private copy of the records and commit what changed with
         the audit entries ``audit(result)`` gives, in one durable write, under the file's
-        lock (nothing is written when ``change`` raises or changes nothing)."""
+        lock (nothing is written when ``change`` raises or changes nothing). ``phone`` says
+        the change touches only that account's records; the file is one, so ``change`` is
+        handed them all (PostgreSQL hands only the account's)."""
 
         def rows(data: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], T]:
             sessions = _sessions_of(data)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import AuditEntry, Household, Need, User, Visit
+from . import pins
 from .audit_log import AuditLog
 from .closed import CLOSED, ClosedFiles, MonthClosed
 from .closed import SETTING as CLOSED_SETTING
@@ -67,7 +68,11 @@ class Store(FolderParts):
     # registry ------------------------------------------------------------------------
 
     def registry(self) -> Registry:
-        """The current registry (cached; read-only)."""
+        """The current registry (cached; read-only); within a request, the one it first
+        read (see ``storage.pins``)."""
+        return pins.pinned(self, self._fresh_registry)
+
+    def _fresh_registry(self) -> Registry:
         return read_registry(self._files, self._registry_path)
 
     def update_registry(
@@ -102,9 +107,14 @@ class Store(FolderParts):
         def records(outcome: tuple[T, bool]) -> Records:
             return records_of(audit(outcome[0])) if audit is not None else []
 
-        result, moved = self._files.commit_tables(self._registry_path, REGISTRY_KEYS, rows, records)
-        if moved:
-            self.finish_moves()
+        try:
+            result, moved = self._files.commit_tables(
+                self._registry_path, REGISTRY_KEYS, rows, records
+            )
+            if moved:
+                self.finish_moves()
+        finally:
+            pins.forget(self)  # the request reads its own write
         return result
 
     def is_empty(self) -> bool:
@@ -144,6 +154,23 @@ class Store(FolderParts):
     def months(self) -> list[str]:
         """Months that have visit files, oldest first."""
         return self._visit_files.months()
+
+    # versions (see engine.Engine): what a file's cached reading is checked against --------
+
+    def _file_version(self, path: Path) -> Hashable:
+        # The reading is current (``Files.read`` checks the disk, and re-reads a journal's
+        # tail while its time stamp may hide a write), so its file and journal extent change
+        # with every committed change, by any process, and with every fold.
+        entry = self._files.read(path)
+        return (path.name, entry.signature[0], entry.journal.ident, entry.journal.valid_bytes)
+
+    def registry_version(self) -> Hashable:
+        """Changes whenever the registry (settings and closed months included) does."""
+        return self._file_version(self._registry_path)
+
+    def visits_version(self, month: str) -> Hashable:
+        """Changes whenever a visit dated in ``month`` is stored, changed or moved."""
+        return tuple(self._file_version(p) for p in self._month_paths(month))
 
     def _visits_of(self, path: Path) -> list[Visit]:
         return self._files.derived(
@@ -265,7 +292,7 @@ class Store(FolderParts):
         def change(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
             # The office may have moved the household to another village since the request
             # looked it up; under this file's lock that is settled (finish_moves takes it too).
-            reg = self.registry()  # once, under this file's lock: current for both checks
+            reg = self._fresh_registry()  # under this file's lock: current for both checks
             household = reg.households.get(owner)
             if household is not None and household.village_key != target:
                 raise VillageChanged(household.village_key)

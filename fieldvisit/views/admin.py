@@ -81,11 +81,7 @@ def _helper(phone: str) -> User:
 def households() -> str:
     store = get_store()
     filters = search.HouseholdFilters.from_args(request.args)
-    rows = [
-        row
-        for row in search.find_households(store, filters, this_month())
-        if in_scope(g.user, row.household)
-    ]
+    rows = search.find_households(store, filters, this_month(), g.user)
     return render_template(
         "admin/households.html",
         filters=filters,

@@ -5,8 +5,9 @@ Read-only, for supervisors and the office. Helpers have their own list on the ho
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
+from functools import partial
+from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,9 +19,10 @@ from ..access.permissions import office_required, scoped_township, supervision_r
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
 from ..figures import dashboard, targets
-from ..figures.county import township_rows
+from ..figures.county import county_board, spans_townships
 from ..figures.month import ChecklistRate, rate
 from ..months import this_month
+from ..storage import Store
 from ..storage.current import get_store
 
 bp = Blueprint("dashboard", __name__)
@@ -31,30 +33,38 @@ bp = Blueprint("dashboard", __name__)
 def index() -> str | tuple[str, int]:
     store = get_store()
     today = date.today()
-    page = {
-        "args": request.args,
-        "this_month": this_month(today),
-        "villages": sort_villages(dashboard.villages(store)),
-        "units": dashboard.units(store),
-    }
     try:
-        query = dashboard.parse_query(store, request.args, today)
+        query = dashboard.parse_query(store, request.args, today, partial(scoped_township, g.user))
     except dashboard.QueryError as exc:
+        asked = scoped_township(g.user, (request.args.get("township") or "").strip() or None)
+        page = _filters(store, asked)
         return render_template("dashboard.html", problem=exc.message, **page), 400
-    query = dataclasses.replace(query, township=scoped_township(g.user, query.township))
-    board = dashboard.completion(store, query, today)
-    townships = township_rows(board.figures)
-    if query.township is None and query.village is None and len(townships) > 1:
+    if query.township is None and query.village is None and spans_townships(store.registry()):
         # A county: figures by township, each a link to that township's own dashboard.
-        return render_template("dashboard_county.html", board=board, townships=townships)
+        county = county_board(store, query.month, today)
+        return render_template(
+            "dashboard_county.html", board=county, trend_chart=trend_chart(county.trend)
+        )
+    board = dashboard.completion(store, query, today)
     return render_template(
         "dashboard.html",
         board=board,
         village_chart=village_chart(board),
         environment_chart=environment_chart(board.figures.environment),
         trend_chart=trend_chart(board.trend),
-        **page,
+        **_filters(store, query.township),
     )
+
+
+def _filters(store: Store, township: str | None) -> dict[str, Any]:
+    """What the filter form offers: a township's page, its own villages and work units."""
+    return {
+        "args": request.args,
+        "this_month": this_month(),
+        "township": township,
+        "villages": sort_villages(dashboard.villages(store, township)),
+        "units": dashboard.units(store, township),
+    }
 
 
 @bp.get("/dashboard/settings")

@@ -11,7 +11,7 @@ from ..access import permissions
 from ..collation import name_pinyin
 from ..households.lookup import township_name
 from ..i18n import select_locale
-from ..models import Household
+from ..models import Household, village_label
 from ..storage.current import get_store
 
 
@@ -37,6 +37,8 @@ def template_globals() -> dict[str, Any]:
         "current_user": g.get("user"),
         "vocab": vocab,
         "label": vocab.label,
+        # Visits and needs are filed under their village's key (城关镇/王庄村): shown as read.
+        "village_label": village_label,
         "lang": select_locale(),
         "township": township_name(get_store()),
         # A name column's data-sort: the browser's own Chinese order reads 曾 as céng.

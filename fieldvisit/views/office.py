@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import registry
 from ..access.permissions import office_required, scoped_township
 from ..clock import now_iso
-from ..collation import sort_villages
 from ..documents import plate_address, plate_records
 from ..documents.jobs import JobLimitError, get_runner
 from ..idcard import mask_id_number
@@ -27,7 +26,7 @@ from ..registry.exporting import RegistrySource
 from ..registry.template import template_xlsx
 from ..storage import Registry, Store
 from ..storage.current import get_store
-from .reports import busy_message, kind_of, plates_request, submit
+from .reports import busy_message, kind_of, plates_request, submit, township_choices
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -47,7 +46,11 @@ def import_registry() -> str | tuple[str, int]:
     if not name.endswith(ALLOWED_SUFFIXES):
         return render_template("import.html", problem=_("只能导入 .xlsx 或 .csv 文件")), 400
     try:
-        report = registry.import_registry(get_store(), upload.read(), name, actor=g.user.phone)
+        # A township's office imports its own township's households only (registry.scope).
+        township = scoped_township(g.user, None)
+        report = registry.import_registry(
+            get_store(), upload.read(), name, actor=g.user.phone, township=township
+        )
     except registry.RegistryError as exc:
         return render_template("import.html", errors=exc.errors), 400
     flash(_("导入完成"))
@@ -67,7 +70,7 @@ def _plates_page(
     state = plate_address.address_state(store, request.host_url)
     return render_template(
         "plates.html",
-        villages=sort_villages(set(reg.villages)),
+        **township_choices(reg),
         jobs=jobs,
         problem=problem,
         household=household,
@@ -93,7 +96,8 @@ def queue_plates() -> BaseResponse | tuple[str, int]:
     household = None if stale else request.form.get("household", "").strip() or None
     village = None if stale or household else request.form.get("village") or None
     try:
-        job = submit(plates_request(village, household, stale=stale))
+        township = request.form.get("township")
+        job = submit(plates_request(village, household, stale=stale, township=township))
     except (LookupError, plate_address.AddressError) as exc:
         return _plates_page(str(exc), household), 400
     except JobLimitError:

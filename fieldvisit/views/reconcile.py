@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..access.permissions import office_required, supervision_required
+from ..access.permissions import office_required, scoped_township, supervision_required
 from ..clock import now_iso
 from ..documents.jobs import JobLimitError, Title
 from ..models import AuditEntry, Comparison
@@ -259,7 +259,8 @@ def pdf(cid: str) -> Response | tuple[str, int]:
         ),
         filename=results.result_filename(store, comparison, ".pdf"),
         mimetype=PDF,
-        work=lambda _progress: results.result_pdf(get_store(), comparison, today),
+        kind="reconcile",
+        params={"comparison": cid, "today": today.isoformat()},
     )
     try:
         job = submit(asked)
@@ -282,7 +283,8 @@ def members() -> str | tuple[str, int]:
         return render_template("reconcile/members_import.html", problem=got), 400
     data, filename = got
     try:
-        report = import_members(get_store(), data, filename, g.user.phone)
+        township = scoped_township(g.user, None)  # a township's office: its own only
+        report = import_members(get_store(), data, filename, g.user.phone, township)
     except RegistryError as exc:
         return render_template("reconcile/members_import.html", errors=exc.errors), 400
     flash(_("导入完成"))

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from ..clock import now_iso
 from ..documents.sheets import cell_value, keep_text_as_text
 from ..figures.month import AGE_BUCKETS
-from ..models import AuditEntry, Household, Need
+from ..models import AuditEntry, Household, Need, village_label
 from ..storage import Store
 from ..vocab import NEED_CATEGORIES
 
@@ -275,7 +275,7 @@ def _export_row(e: Entry) -> list[Any]:
     remarks = "\n".join(f"{e.name(c['who'])} {c['at'][:10]}：{c['text']}" for c in need.comments)
     return [
         need.household,
-        need.village,
+        village_label(need.village),
         household.head if household else "",
         "、".join(e.helpers),
         NEED_CATEGORIES.get(need.category, need.category),

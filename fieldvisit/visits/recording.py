@@ -69,7 +69,6 @@ def record_visit(
     household, fields = validate(store, payload, user, today)
     stamp = now_iso()
     visit = Visit(**fields, created_at=stamp, updated_at=stamp, updated_by=user.phone)
-    conflict = _("这个记录编号已用于另一户")
     if month_closed(store, visit.month) is not None:
         # A phone that did not hear the answer sends a visit again: stored before the month
         # was closed, it is still answered as stored.
@@ -84,7 +83,7 @@ def record_visit(
         if existing is None:
             return visit
         if existing.household != visit.household:
-            raise VisitError({"id": conflict}, status=409)
+            raise VisitError({"id": _("这个记录编号已用于另一户")}, status=409)
         return None
 
     stored, created = store.save_visit(visit, decide, needs_of, audit=audit_entry)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,9 @@ class Database:
             url,
             min_size=1,
             max_size=max(pool_size, 2),
-            kwargs={"row_factory": tuple_row},
+            # Autocommit: a read is one round trip, not the statement and a COMMIT; a change
+            # is still one transaction (``transaction()`` sends BEGIN and COMMIT).
+            kwargs={"row_factory": tuple_row, "autocommit": True},
             open=True,
             name="fieldvisit",
         )
@@ -83,16 +85,34 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for reads; what it started is committed when the block ends."""
+        """A connection for reads: each statement on its own (autocommit), as READ
+        COMMITTED would give each its own snapshot anyway."""
         with self.pool.connection() as conn:
             yield conn
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+    def transaction(self, pipeline: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A connection in one transaction: committed (durably: synchronous_commit is the
-        server's default, on) when the block ends, rolled back when it raises."""
-        with self.pool.connection() as conn, conn.transaction():
-            yield conn
+        server's default, on) when the block ends, rolled back when it raises. With
+        ``pipeline``, statements are sent without waiting for each answer: a fetch waits for
+        what was sent before it, and the block's end for the COMMIT (so a change is still
+        acknowledged only once it is durable)."""
+        with self.pool.connection() as conn:
+            if not pipeline:
+                with conn.transaction():
+                    yield conn
+                return
+            try:
+                with conn.pipeline():
+                    # BEGIN as one more statement of the pipeline: conn.transaction() would
+                    # wait for the server's answer to it before sending anything else.
+                    conn.execute("BEGIN")
+                    yield conn
+                    conn.execute("COMMIT")
+            except BaseException:
+                with suppress(psycopg.Error):  # a broken connection: the pool drops it
+                    conn.rollback()
+                raise
 
     def close(self) -> None:
         self.pool.close()

@@ -4,7 +4,9 @@ server process counts the same attempts: a ``limits`` storage for the fixed-wind
 
 The ``limits`` package has no PostgreSQL backend; this one is small because fixed windows
 need only a counter with an expiry per key. Its URI is ``fieldvisit-pg://<name>``, a name
-given here by ``register`` to the store's database URL. The counts have a small pool of
+given here by ``register`` to the store's database URL. Expired rows count for nothing; one
+write in ``SWEEP_EVERY`` also deletes them, so that the guesses of a helping day (a row per
+address and account tried) do not stay in the table for ever. The counts have a small pool of
 their own, open for the life of the process: Flask-Limiter keeps one storage for the
 process (the last app's), which may outlive the store it was made beside.
 """
@@ -12,6 +14,8 @@ process (the last app's), which may outlive the store it was made beside.
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import threading
 import time
 from typing import Any
@@ -25,6 +29,7 @@ SCHEME = "fieldvisit-pg"
 _urls: dict[str, str] = {}  # name -> database URL
 _pools: dict[str, Database] = {}  # database URL -> its pool for counts
 _guard = threading.Lock()
+SWEEP_EVERY = 100
 
 
 def register(url: str) -> str:
@@ -33,6 +38,19 @@ def register(url: str) -> str:
     with _guard:
         _urls[name] = url
     return f"{SCHEME}://{name}"
+
+
+def _forget_after_fork() -> None:
+    """In a child just forked (``run.py --workers N``): its parent's pools are not its own.
+    Their connections' sockets are shared with the parent, and two processes talking on one
+    connection break it ("prepared statement already exists"); the child opens its own,
+    and leaves the parent's alone (closing them would end the parent's sessions)."""
+    global _guard
+    _pools.clear()
+    _guard = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _database(name: str) -> Database:
@@ -69,6 +87,8 @@ class PgLimitStorage(Storage):
                 " RETURNING count",
                 (key, amount, now + expiry, now, now),
             ).fetchone()
+            if random.randrange(SWEEP_EVERY) == 0:  # chance, not a secret
+                conn.execute("DELETE FROM rate_limits WHERE expires <= %s", (now,))
         return int(row[0]) if row else amount
 
     def get(self, key: str) -> int:

@@ -4,6 +4,10 @@ bumped by every change, and a per-process cache keyed by that version.
 Every registry change takes the registry's advisory lock exclusively; a visit's save takes it
 shared (see ``visits``), so a change that moves a household to another village, or closes a
 month, never interleaves with a save that looked at the registry before it.
+
+A read outside a transaction looks at the version row once per request (``storage.pins``
+keeps the registry a request first read); what must be decided on the registry as it is (a
+save, a change) reads it in its own transaction, under the lock, always checking the version.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class RegistryTables:
         self._cached: tuple[int, Raw, Registry] | None = None
 
     def _remember(self, version: int, raw: Raw) -> Registry:
+        """Cache ``raw`` as ``version``."""
         reg = Registry.from_data(raw)
         with self._lock:
             if self._cached is None or self._cached[0] <= version:
@@ -104,11 +109,18 @@ class RegistryTables:
 
     def current(self, conn: psycopg.Connection[Any] | None = None) -> Registry:
         """The registry now (read-only): one cheap look at the version, the documents only
-        when it moved."""
+        when it moved. A request looks once (``storage.pins``): another process's change is
+        seen by the next request, never trusted stale for a while."""
         if conn is None:
             with self.db.connection() as own:
                 return self.current(own)
-        row = conn.execute("SELECT version FROM registry_version").fetchone()
+        return self.at_version(
+            conn, conn.execute("SELECT version FROM registry_version").fetchone()
+        )
+
+    def at_version(self, conn: psycopg.Connection[Any], row: tuple[Any, ...] | None) -> Registry:
+        """The registry whose version ``row`` was just read in ``conn``: the cached one when
+        it is that version, else read again in ``conn``."""
         version = int(row[0]) if row else 0
         cached = self._cached
         if cached is not None and cached[0] == version:

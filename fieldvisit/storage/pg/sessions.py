@@ -1,10 +1,13 @@
 """Browser logins in PostgreSQL (``store.sessions``): every server sees a login, a logout
-and "log out everywhere" at once."""
+and "log out everywhere" at once. A login, a logout or a day's first use reads and writes
+only its own account's rows: a province's store holds hundreds of thousands."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import psycopg
 
 from ...models import AuditEntry, LoginSession
 from .audit import insert_audit
@@ -35,29 +38,44 @@ class PgLoginSessions:
         self,
         change: Callable[[dict[str, LoginSession]], T],
         audit: Callable[[T], list[AuditEntry]] | None = None,
+        phone: str | None = None,
     ) -> T:
-        """``change`` on a copy of every record, what changed committed with the audit
-        entries in one transaction, under the sessions' advisory lock."""
+        """``change`` on a copy of the records (those of ``phone`` only, when given: a login
+        touches its own account's rows, not every record of the store), what changed
+        committed with the audit entries in one transaction. One account's changes take its
+        own advisory lock (and the sessions' lock shared); a change of every record takes
+        the sessions' lock alone, so it waits for them all."""
         with self.db.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.db.key("sessions"),))
-            rows = conn.execute("SELECT doc FROM sessions").fetchall()
+            if phone is None:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.db.key("sessions"),))
+                rows = conn.execute("SELECT doc FROM sessions").fetchall()
+            else:
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s)",
+                    (self.db.key("sessions"), self.db.key("sessions:" + phone)),
+                )
+                rows = conn.execute(
+                    "SELECT doc FROM sessions WHERE phone = %s", (phone,)
+                ).fetchall()
             before = {doc["digest"]: doc for (doc,) in rows}
             sessions = {d: LoginSession.from_doc(doc) for d, doc in before.items()}
             result = change(sessions)
-            after = {d: s.to_doc() for d, s in sessions.items()}
-            gone = [(d,) for d in before if d not in after]
-            put = [
-                (d, doc["phone"], Jsonb(doc)) for d, doc in after.items() if before.get(d) != doc
-            ]
-            with conn.cursor() as cur:
-                if gone:
-                    cur.executemany("DELETE FROM sessions WHERE digest = %s", gone)
-                if put:
-                    cur.executemany(
-                        "INSERT INTO sessions (digest, phone, doc) VALUES (%s, %s, %s)"
-                        " ON CONFLICT (digest) DO UPDATE SET phone = EXCLUDED.phone,"
-                        " doc = EXCLUDED.doc",
-                        put,
-                    )
+            _write(conn, before, {d: s.to_doc() for d, s in sessions.items()})
             insert_audit(conn, audit(result) if audit is not None else [])
         return result
+
+
+def _write(conn: psycopg.Connection[Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Delete and upsert the rows that differ between ``before`` and ``after``."""
+    gone = [(d,) for d in before if d not in after]
+    put = [(d, doc["phone"], Jsonb(doc)) for d, doc in after.items() if before.get(d) != doc]
+    with conn.cursor() as cur:
+        if gone:
+            cur.executemany("DELETE FROM sessions WHERE digest = %s", gone)
+        if put:
+            cur.executemany(
+                "INSERT INTO sessions (digest, phone, doc) VALUES (%s, %s, %s)"
+                " ON CONFLICT (digest) DO UPDATE SET phone = EXCLUDED.phone,"
+                " doc = EXCLUDED.doc",
+                put,
+            )

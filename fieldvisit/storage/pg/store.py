@@ -9,15 +9,17 @@ registry is cached here, but checked against its version row on every read).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ...models import AuditEntry, Household, Need, User, Visit
+from .. import pins
 from ..closed import SETTING as CLOSED_SETTING
 from ..closed import ClosedFiles
 from ..engine import ClosedMonthFiles, PhotoFiles, ReportFiles
 from ..journal import StorageError
+from ..paths import check_month
 from ..photos import Photos
 from ..registry_file import Registry
 from ..reports import ReportFolder
@@ -25,6 +27,7 @@ from .audit import PgAuditLog
 from .db import Database, describe
 from .files import PgClosedFiles, PgPhotos, PgReports
 from .jobs import PgJobBook
+from .month_visits import MonthVisits
 from .ratelimit import register
 from .registry import RegistryTables
 from .sessions import PgLoginSessions
@@ -41,6 +44,7 @@ class PgStore:
         self.db = Database(url, pool_size)
         self._registry = RegistryTables(self.db)
         self._visits = VisitTables(self.db, self._registry)
+        self._months = MonthVisits(self.db, self.visits_version)
         self.audit_log = PgAuditLog(self.db)
         self.sessions = PgLoginSessions(self.db)
         self.jobs = PgJobBook(self.db)
@@ -78,7 +82,9 @@ class PgStore:
     # registry ------------------------------------------------------------------------
 
     def registry(self) -> Registry:
-        return self._registry.current()
+        # Within a request, the registry it first read (see ``storage.pins``): each look
+        # at the version is a round trip to the server.
+        return pins.pinned(self._registry, self._registry.current)
 
     def update_registry(
         self,
@@ -88,7 +94,10 @@ class PgStore:
     ) -> T:
         # The whole registry is loaded here whatever ``tables`` says: the rows written are
         # only those that differ, found by comparing versions.
-        return self._registry.update(change, audit)
+        try:
+            return self._registry.update(change, audit)
+        finally:
+            pins.forget(self._registry)  # the request reads its own write
 
     def is_empty(self) -> bool:
         reg = self.registry()
@@ -116,7 +125,30 @@ class PgStore:
     def months(self) -> list[str]:
         return self._visits.months()
 
+    # The writing transaction's id (xmin) goes with each count: numbers alone come back
+    # after a restore (the sequence and the version row restored with the data), or after a
+    # schema is emptied and used again, while a transaction id is never used twice.
+
+    def registry_version(self) -> Hashable:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT version, xmin::text FROM registry_version").fetchone()
+        return tuple(row) if row else ()
+
+    def visits_version(self, month: str) -> Hashable:
+        # Every write takes the next change_seq: a row added or changed moves max and sum, a
+        # row leaving the month (a date corrected into another) moves count and sum, even
+        # when transactions commit out of their seq's order.
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(seq), 0),"
+                " coalesce(max(xmin::text::bigint), 0) FROM visits WHERE month = %s",
+                (check_month(month),),
+            ).fetchone()
+        return tuple(row) if row else ()
+
     def visits(self, month: str, village: str | None = None) -> list[Visit]:
+        if village is None:  # a whole month: decoded once while unchanged (month_visits)
+            return self._months.visits(month)
         return self._visits.visits(month, village)
 
     def needs(self, month: str, village: str | None = None) -> list[Need]:

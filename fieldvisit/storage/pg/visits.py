@@ -123,18 +123,26 @@ class VisitTables:
         needs_for: Callable[[Visit, list[Need]], list[Need]],
         audit: Callable[[Visit], AuditEntry] | None,
     ) -> tuple[Visit, bool]:
-        """See ``Store.save_visit``: the same contract, in one transaction."""
-        with self.db.transaction() as conn:
+        """See ``Store.save_visit``: the same contract, in one transaction. Pipelined: the
+        locks and the three reads go to the server together, and the writes with the
+        COMMIT: two waits for the server rather than ten, each of which, on a busy
+        machine, also waits for the database's process to be given a core."""
+        with self.db.transaction(pipeline=True) as conn:
             conn.execute(
                 "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s)",
                 (self.db.key(REGISTRY_LOCK), self.db.key("visit:" + visit.id)),
             )
-            row = conn.execute(
+            found = conn.execute(
                 "SELECT doc, month FROM visits WHERE id = %s FOR UPDATE", (visit.id,)
-            ).fetchone()
+            )
+            version = conn.execute("SELECT version FROM registry_version")
+            needs = conn.execute("SELECT doc FROM needs WHERE visit = %s FOR UPDATE", (visit.id,))
+            row = found.fetchone()
             existing = Visit.from_doc(row[0]) if row else None
             month = row[1] if row else visit.month
-            reg = self.registry.current(conn)  # current: registry changes wait for this lock
+            # Read after the locks: registry changes wait for this save.
+            reg = self.registry.at_version(conn, version.fetchone())
+            stored = [Need.from_doc(doc) for (doc,) in needs.fetchall()]
             owner = reg.households.get(existing.household if existing else visit.household)
             if _closed(reg.settings, month):
                 raise MonthClosed(month)
@@ -145,24 +153,15 @@ class VisitTables:
                 return existing, False
             if owner is not None and record.village != owner.village_key:
                 record = dataclasses.replace(record, village=owner.village_key)
-            self._write(conn, record, month, needs_for)
+            if record.id != visit.id:
+                raise StorageError(f"visit {visit.id} decided as {record.id}")
+            self._write(conn, record, month, needs_for(record, stored))
             insert_audit(conn, [audit(record)] if audit is not None else [])
         return record, True
 
     def _write(
-        self,
-        conn: psycopg.Connection[Any],
-        record: Visit,
-        month: str,
-        needs_for: Callable[[Visit, list[Need]], list[Need]],
+        self, conn: psycopg.Connection[Any], record: Visit, month: str, new_needs: list[Need]
     ) -> None:
-        stored = [
-            Need.from_doc(doc)
-            for (doc,) in conn.execute(
-                "SELECT doc FROM needs WHERE visit = %s FOR UPDATE", (record.id,)
-            ).fetchall()
-        ]
-        new_needs = needs_for(record, stored)
         with conn.cursor() as cur:
             cur.execute(UPSERT_VISIT, visit_row(record, month))
             cur.execute("DELETE FROM needs WHERE visit = %s AND status = 'open'", (record.id,))
