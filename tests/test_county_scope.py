@@ -231,3 +231,21 @@ def test_a_need_names_its_village_as_people_read_it(
     sheet = openpyxl.load_workbook(BytesIO(export.data)).active
     cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
     assert f"{OTHER} 王庄村" in cells and f"{OTHER}/王庄村" not in cells
+
+
+def test_the_plates_to_reprint_are_listed_within_the_township(
+    client: FlaskClient, store: Store, county: dict[str, str]
+) -> None:
+    from fieldvisit.documents.plate_records import SETTING
+
+    def printed_with_another_helper(reg: Registry) -> None:
+        reg.settings[SETTING] = {county["own"]: ["13900000077"], county["other"]: ["13900000077"]}
+
+    store.update_registry(printed_with_another_helper)
+    _login(client, TOWNSHIP_ADMIN)
+    page = client.get("/office/plates").get_data(as_text=True)
+    assert "马娟" in page and "梁刚" not in page
+    client.get("/logout")
+    _login(client, COUNTY_ADMIN)
+    page = client.get("/office/plates").get_data(as_text=True)
+    assert "马娟" in page and "梁刚" in page

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
-from ..access.permissions import office_required, scoped_township
+from ..access.permissions import in_scope, office_required, scoped_township
 from ..clock import now_iso
 from ..documents import plate_address, plate_records
 from ..documents.jobs import JobLimitError, get_runner
@@ -76,7 +76,7 @@ def _plates_page(
         household=household,
         state=state,
         address=plate_address.stored_address(reg) if address is None else address,
-        stale=plate_records.stale_plates(reg),
+        stale=[p for p in plate_records.stale_plates(reg) if in_scope(g.user, p.household)],
     )
 
 
