@@ -33,10 +33,14 @@ def test_a_request_reads_the_registry_it_first_read_and_its_own_writes(
     with app.test_request_context("/"):
         app.preprocess_request()
         first = store.registry()
+        version = store.registry_version()
         assert set(first.households) == {"4117210010001"}
-        # Another process changes the registry half-way through the request: not seen.
+        # Another process changes the registry half-way through the request: not seen, and
+        # the version the request reports is that of the registry it reads (figures kept
+        # under a version are never made from an older registry: figures.cache).
         other.update_registry(_add("4117210010002", "梁刚"))
         assert store.registry() is first
+        assert store.registry_version() == version
         assert store.household("4117210010002") is None
         # The request's own write is seen at once, with the other process's before it.
         store.update_registry(_add("4117210010003", "王建国"))
@@ -49,6 +53,7 @@ def test_a_request_reads_the_registry_it_first_read_and_its_own_writes(
     # Outside a request nothing is pinned.
     other.update_registry(_add("4117210010004", "李秀英"))
     assert store.household("4117210010004") is not None
+    assert store.registry_version() != version
 
 
 def test_each_request_starts_from_the_current_registry(app: Flask) -> None:

@@ -70,7 +70,14 @@ class Store(FolderParts):
     def registry(self) -> Registry:
         """The current registry (cached; read-only); within a request, the one it first
         read (see ``storage.pins``)."""
-        return pins.pinned(self, self._fresh_registry)
+        registry: Registry = pins.pinned(self, self._read_pinned)[0]
+        return registry
+
+    def _read_pinned(self) -> tuple[Registry, Hashable]:
+        # The version first: a change landing between the two leaves the registry newer than
+        # its version, so what is kept under that version is made again, never stale.
+        version = self._file_version(self._registry_path)
+        return self._fresh_registry(), version
 
     def _fresh_registry(self) -> Registry:
         return read_registry(self._files, self._registry_path)
@@ -165,8 +172,10 @@ class Store(FolderParts):
         return (path.name, entry.signature[0], entry.journal.ident, entry.journal.valid_bytes)
 
     def registry_version(self) -> Hashable:
-        """Changes whenever the registry (settings and closed months included) does."""
-        return self._file_version(self._registry_path)
+        """Changes whenever the registry (settings and closed months included) does; within
+        a request, the version of the registry it reads."""
+        version: Hashable = pins.pinned(self, self._read_pinned)[1]
+        return version
 
     def visits_version(self, month: str) -> Hashable:
         """Changes whenever a visit dated in ``month`` is stored, changed or moved."""

@@ -84,7 +84,15 @@ class PgStore:
     def registry(self) -> Registry:
         # Within a request, the registry it first read (see ``storage.pins``): each look
         # at the version is a round trip to the server.
-        return pins.pinned(self._registry, self._registry.current)
+        registry: Registry = pins.pinned(self._registry, self._read_pinned)[0]
+        return registry
+
+    def _read_pinned(self) -> tuple[Registry, Hashable]:
+        # The registry of the version row read here, or a newer one: never older than the
+        # version it is kept under (see figures.cache).
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT version, xmin::text FROM registry_version").fetchone()
+            return self._registry.at_version(conn, row), (tuple(row) if row else ())
 
     def update_registry(
         self,
@@ -130,9 +138,8 @@ class PgStore:
     # schema is emptied and used again, while a transaction id is never used twice.
 
     def registry_version(self) -> Hashable:
-        with self.db.connection() as conn:
-            row = conn.execute("SELECT version, xmin::text FROM registry_version").fetchone()
-        return tuple(row) if row else ()
+        version: Hashable = pins.pinned(self._registry, self._read_pinned)[1]
+        return version
 
     def visits_version(self, month: str) -> Hashable:
         # Every write takes the next change_seq: a row added or changed moves max and sum, a
