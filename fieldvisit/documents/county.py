@@ -19,7 +19,8 @@ from datetime import date, datetime
 from flask import render_template
 from markupsafe import Markup
 
-from ..figures.county_summary import AreaFigures, CountySummary, county_summary, county_townships
+from ..figures.county import county_townships
+from ..figures.county_summary import AreaFigures, CountySummary, county_summary
 from ..figures.frozen import MonthSource, month_source
 from ..figures.month import MonthFigures
 from ..figures.targets import Targets

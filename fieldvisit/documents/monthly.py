@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..collation import in_household_order, sort_villages
-from ..figures.county_summary import county_townships, is_county
+from ..figures.county import county_townships, is_county
 from ..figures.frozen import MonthSource, month_source
 from ..figures.month import (
     HelperRow,

@@ -25,7 +25,6 @@ from .dashboard import (
     MonthView,
     TrendPoint,
     months_read,
-    townships,
     trend_points,
     unresolved_gaps,
 )
@@ -34,10 +33,16 @@ from .month import MonthFigures, VillageRow, completion_rows, rate, visited_by_d
 from .targets import Targets
 
 
-def spans_townships(reg: Registry) -> bool:
-    """Whether the registry is a county's (more than one township): its dashboard is then
-    the county's, by township."""
-    return len(townships(reg)) > 1
+def county_townships(reg: Registry) -> list[str]:
+    """The townships the registry's households belong to, in the order of their names'
+    reading ("" = the deployment's one township)."""
+    return sorted({h.township for h in reg.households.values()}, key=pinyin_key)
+
+
+def is_county(reg: Registry) -> bool:
+    """Whether the registry spans more than one township: its dashboard and its summary
+    without a township or village are then the county's, by township."""
+    return len(county_townships(reg)) > 1
 
 
 def township_rows(figures: MonthFigures) -> list[VillageRow]:

@@ -17,24 +17,12 @@ from datetime import date
 from ..collation import pinyin_key
 from ..models import Household, village_key
 from ..months import month_bounds
-from ..storage import Registry, Store
+from ..storage import Store
 from ..visits.fields import ChecklistItem
 from ..vocab import GUARANTEES
 from .frozen import MonthSource, month_source
 from .ledger import ledger_at
 from .month import MonthFigures, household_lines, month_figures, rate
-
-
-def county_townships(reg: Registry) -> list[str]:
-    """The townships the registry's households belong to, in the order of their names'
-    reading ("" = the deployment's one township)."""
-    return sorted({h.township for h in reg.households.values()}, key=pinyin_key)
-
-
-def is_county(reg: Registry) -> bool:
-    """Whether the registry spans more than one township: then a summary without a
-    township or village is the county's (``county_summary``), not one township's."""
-    return len(county_townships(reg)) > 1
 
 
 @dataclass

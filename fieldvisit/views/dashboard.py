@@ -19,7 +19,7 @@ from ..access.permissions import office_required, scoped_township, supervision_r
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
 from ..figures import dashboard, targets
-from ..figures.county import county_board, spans_townships
+from ..figures.county import county_board, is_county
 from ..figures.month import ChecklistRate, rate
 from ..months import this_month
 from ..storage import Store
@@ -39,7 +39,7 @@ def index() -> str | tuple[str, int]:
         asked = scoped_township(g.user, (request.args.get("township") or "").strip() or None)
         page = _filters(store, asked)
         return render_template("dashboard.html", problem=exc.message, **page), 400
-    if query.township is None and query.village is None and spans_townships(store.registry()):
+    if query.township is None and query.village is None and is_county(store.registry()):
         # A county: figures by township, each a link to that township's own dashboard.
         county = county_board(store, query.month, today)
         return render_template(

@@ -38,7 +38,7 @@ from ..documents import monthly as reports
 from ..documents.jobs import Job, JobLimitError, Params, Title, get_runner
 from ..documents.monthly import ReportError
 from ..documents.plate_address import require_plate_address
-from ..figures.county_summary import county_townships, is_county
+from ..figures.county import county_townships, is_county
 from ..figures.frozen import month_source, registry_for
 from ..households.lookup import township_name
 from ..months import previous_month, this_month
