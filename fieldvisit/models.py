@@ -252,6 +252,7 @@ class Comparison(_Doc):
     at: str
     rows: int  # data rows read from the file
     counts: dict[str, int] = field(default_factory=dict)  # difference kind (or "checks") -> n
+    township: str = ""  # the township whose office ran it; "" = the whole registry's
 
 
 @dataclass

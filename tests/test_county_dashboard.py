@@ -142,8 +142,8 @@ def test_a_township_reached_from_the_county_keeps_its_township_in_every_link(
     assert all(q["township"] == [OWN] for q in links if q not in back)
     villages = [q["village"][0] for q in links if "village" in q]
     assert villages and all(v.startswith(f"{OWN}/") for v in villages)
-    # The departments' lists are the whole county's still: not shown as the township's.
-    assert 'id="departments"' not in page
+    # The departments' lists, kept to the township's own (reconcile.scope).
+    assert 'id="departments"' in page
     # The filter stays in the township: its hidden field, and only its own villages.
     assert f'<input type="hidden" name="township" value="{OWN}">' in page
     options = re.findall(

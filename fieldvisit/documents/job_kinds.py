@@ -90,10 +90,11 @@ def townships(store: Store, params: Params, progress: Progress) -> bytes:
 
 @job_kind("reconcile")
 def reconcile(store: Store, params: Params, _progress: Progress) -> bytes:
-    """A comparison with another department's list, as a PDF (ID numbers masked)."""
+    """A comparison with another department's list, as a PDF (ID numbers masked), within the
+    asker's township (none: every township's)."""
     from ..reconcile import results
 
     comparison = store.registry().comparisons.get(params["comparison"])
     if comparison is None:
         raise LookupError(f"comparison {params['comparison']} is gone")
-    return results.result_pdf(store, comparison, _day(params))
+    return results.result_pdf(store, comparison, _day(params), params.get("township"))

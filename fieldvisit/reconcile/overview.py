@@ -16,7 +16,7 @@ from datetime import date
 from ..collation import in_household_order
 from ..models import Check, Difference, Household, Member
 from ..storage import Registry, Store
-from . import terms
+from . import scope, terms
 from .warnings import check_days, is_overdue
 
 OVERDUE_SHOWN = 50  # the dashboard's list; the reconcile page has them all
@@ -65,10 +65,12 @@ def count_mismatch(reg: Registry, household: Household) -> int | None:
     return count if count and count != household.members else None
 
 
-def mismatched_households(reg: Registry) -> list[Household]:
+def mismatched_households(reg: Registry, township: str | None = None) -> list[Household]:
     index = _index(reg)
     return in_household_order(
-        h for h in reg.households.values() if len(index.members.get(h.id, [])) not in (0, h.members)
+        h
+        for h in scope.households(reg, township)
+        if len(index.members.get(h.id, [])) not in (0, h.members)
     )
 
 
@@ -125,27 +127,35 @@ class Summary:
         return sum(self.open_by_kind.values())
 
 
-def overdue_checks(reg: Registry, today: date, village: str | None = None) -> list[HelperCheck]:
+def overdue_checks(
+    reg: Registry, today: date, village: str | None = None, township: str | None = None
+) -> list[HelperCheck]:
+    """The overdue checks of ``village`` (its key, ``models.village_key``) or of ``township``
+    (``scope``; None: every township's), the earliest due first."""
     out = []
-    for check in reg.checks.values():
+    for check in scope.checks(reg, township):
         household = reg.households.get(check.household)
         if household is None or not is_overdue(check, today):
             continue
-        if village is None or household.village == village:
+        if village is None or household.village_key == village:
             out.append(HelperCheck(household, check, True))
     return sorted(out, key=lambda r: r.check.due)
 
 
-def summary(store: Store, today: date, village: str | None = None) -> Summary:
+def summary(
+    store: Store, today: date, village: str | None = None, township: str | None = None
+) -> Summary:
+    """The open differences, overdue checks and households whose members do not add up,
+    within ``township`` (``scope``; None: the whole registry)."""
     reg = store.registry()
     counts: Counter[str] = Counter(
-        d.kind for d in reg.differences.values() if d.status in ("open", "sent")
+        d.kind for d in scope.differences(reg, township) if d.status in ("open", "sent")
     )
-    overdue = overdue_checks(reg, today, village)
+    overdue = overdue_checks(reg, today, village, township)
     return Summary(
         {kind: counts[kind] for kind in terms.KINDS},
         overdue[:OVERDUE_SHOWN],
         len(overdue),
-        len(mismatched_households(reg)),
+        len(mismatched_households(reg, township)),
         check_days(reg),
     )

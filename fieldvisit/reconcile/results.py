@@ -19,7 +19,7 @@ from ..households.lookup import township_name
 from ..idcard import mask_id_number
 from ..models import Check, Comparison, Difference
 from ..storage import Registry, Store
-from . import terms
+from . import scope, terms
 from .warnings import is_overdue
 
 STATUS_WORDS = {
@@ -73,12 +73,17 @@ def _line(reg: Registry, d: Difference, full_ids: bool) -> Line:
 
 
 def lines_of(
-    reg: Registry, comparison: str | None = None, full_ids: bool = False, open_only: bool = False
+    reg: Registry,
+    comparison: str | None = None,
+    full_ids: bool = False,
+    open_only: bool = False,
+    township: str | None = None,
 ) -> dict[str, list[Line]]:
-    """The differences found by ``comparison`` (any, with None), by kind in the five kinds'
-    order, each kind by village and household."""
+    """The differences found by ``comparison`` (any, with None) within ``township`` (``scope``;
+    None: every township's), by kind in the five kinds' order, each kind by village and
+    household."""
     out: dict[str, list[Line]] = {kind: [] for kind in terms.KINDS}
-    for d in reg.differences.values():
+    for d in scope.differences(reg, township):
         if comparison is not None and comparison not in d.seen_in:
             continue
         if open_only and d.status not in ("open", "sent"):
@@ -107,11 +112,16 @@ class FeedbackLine:
 
 
 def feedback_of(
-    reg: Registry, comparison: str, today: date, full_ids: bool = False
+    reg: Registry,
+    comparison: str,
+    today: date,
+    full_ids: bool = False,
+    township: str | None = None,
 ) -> list[FeedbackLine]:
-    """The checks of a warning list, one line per warning, the earliest due first."""
+    """The checks of a warning list within ``township`` (``scope``), one line per warning, the
+    earliest due first."""
     out = []
-    for check in reg.checks.values():
+    for check in scope.checks(reg, township):
         if comparison not in check.lists:
             continue
         household = reg.households.get(check.household)
@@ -172,7 +182,7 @@ def _feedback_rows(
     return rows
 
 
-def _summary_rows(reg: Registry, comparison: Comparison) -> list[list[Any]]:
+def _summary_rows(reg: Registry, comparison: Comparison, township: str | None) -> list[list[Any]]:
     rows: list[list[Any]] = [
         ["部门", terms.DEPARTMENTS[comparison.department]],
         ["文件", comparison.filename],
@@ -181,34 +191,46 @@ def _summary_rows(reg: Registry, comparison: Comparison) -> list[list[Any]]:
         ["比对时间", comparison.at[:16].replace("T", " ")],
         ["名单行数", comparison.rows],
     ]
-    rows.extend([name, n] for name, n in counts_in_words(comparison))
+    counts = scope.counts_of(reg, [comparison], township)[comparison.id]
+    rows.extend([name, n] for name, n in counts_in_words(comparison, counts))
     return rows
 
 
-def counts_in_words(comparison: Comparison) -> list[tuple[str, int]]:
-    """The counts under their Chinese names, as the CLI prints them: a warning list's checks
-    made and people not found; otherwise one line per kind of difference."""
+def counts_in_words(
+    comparison: Comparison, counts: dict[str, int] | None = None
+) -> list[tuple[str, int]]:
+    """The counts (``comparison``'s own unless given: ``scope.counts_of``) under their Chinese
+    names, as the CLI prints them: a warning list's checks made and people not found;
+    otherwise one line per kind of difference."""
+    counts = comparison.counts if counts is None else counts
     if comparison.department == "warning":
         return [
-            (terms.CHECKS_LINE, comparison.counts.get("checks", 0)),
-            (terms.KINDS[terms.NOT_ON_REGISTRY], comparison.counts.get(terms.NOT_ON_REGISTRY, 0)),
+            (terms.CHECKS_LINE, counts.get("checks", 0)),
+            (terms.KINDS[terms.NOT_ON_REGISTRY], counts.get(terms.NOT_ON_REGISTRY, 0)),
         ]
-    return [(name, comparison.counts.get(kind, 0)) for kind, name in terms.KINDS.items()]
+    return [(name, counts.get(kind, 0)) for kind, name in terms.KINDS.items()]
 
 
-def workbook(store: Store, comparison: Comparison, today: date, full_ids: bool = False) -> bytes:
-    """The result as .xlsx: 概况, then a sheet per kind of difference; a warning list's
-    result is its feedback table (核查反馈表) and the people not found."""
+def workbook(
+    store: Store,
+    comparison: Comparison,
+    today: date,
+    full_ids: bool = False,
+    township: str | None = None,
+) -> bytes:
+    """The result as .xlsx, within ``township`` (``scope``; None: every township's): 概况,
+    then a sheet per kind of difference; a warning list's result is its feedback table
+    (核查反馈表) and the people not found."""
     import openpyxl  # only downloads need it
 
     reg = store.registry()
     book = openpyxl.Workbook()
     book.remove(book.active)
-    _sheet(book, "概况", ("项目", "内容"), _summary_rows(reg, comparison))
-    found = lines_of(reg, comparison.id, full_ids)
+    _sheet(book, "概况", ("项目", "内容"), _summary_rows(reg, comparison, township))
+    found = lines_of(reg, comparison.id, full_ids, township=township)
     if comparison.department == "warning":
         missing = found[terms.NOT_ON_REGISTRY]
-        feedback = feedback_of(reg, comparison.id, today, full_ids)
+        feedback = feedback_of(reg, comparison.id, today, full_ids, township)
         _sheet(book, "核查反馈表", FEEDBACK_HEADERS, _feedback_rows(reg, feedback, missing))
         _sheet(
             book, terms.KINDS[terms.NOT_ON_REGISTRY], DIFFERENCE_HEADERS, _difference_rows(missing)
@@ -221,28 +243,38 @@ def workbook(store: Store, comparison: Comparison, today: date, full_ids: bool =
     return buffer.getvalue()
 
 
-def result_filename(store: Store, comparison: Comparison, suffix: str) -> str:
+def _place(store: Store, township: str | None) -> str:
+    """Whose result a file is: the township's within one, else the deployment's name."""
+    return township or township_name(store)
+
+
+def result_filename(
+    store: Store, comparison: Comparison, suffix: str, township: str | None = None
+) -> str:
     """ "示范镇-医保参保名单比对结果-2026-11-20.xlsx"; a warning list's: 核查反馈表."""
     what = "核查反馈表" if comparison.department == "warning" else "比对结果"
     parts = [
-        p for p in (township_name(store), terms.DEPARTMENTS[comparison.department] + what) if p
+        p for p in (_place(store, township), terms.DEPARTMENTS[comparison.department] + what) if p
     ]
     return "-".join([*parts, comparison.at[:10]]) + suffix
 
 
-def result_pdf(store: Store, comparison: Comparison, today: date) -> bytes:
-    """The result as an A4 PDF, IDs masked, for the file (like the other reports)."""
+def result_pdf(
+    store: Store, comparison: Comparison, today: date, township: str | None = None
+) -> bytes:
+    """The result as an A4 PDF within ``township`` (``scope``), IDs masked, for the file
+    (like the other reports)."""
     from ..documents import pdf
 
     reg = store.registry()
     return pdf.render_template_pdf(
         "pdf/reconcile.html",
-        township=township_name(store),
+        township=_place(store, township),
         comparison=comparison,
         department=terms.DEPARTMENTS[comparison.department],
-        summary=_summary_rows(reg, comparison),
-        found=lines_of(reg, comparison.id),
-        feedback=feedback_of(reg, comparison.id, today)
+        summary=_summary_rows(reg, comparison, township),
+        found=lines_of(reg, comparison.id, township=township),
+        feedback=feedback_of(reg, comparison.id, today, township=township)
         if comparison.department == "warning"
         else [],
         kinds=terms.KINDS,

@@ -21,6 +21,7 @@ from . import terms
 from .compare import Found, compare
 from .lists import read_list
 from .results import counts_in_words
+from .scope import finds, sees_difference
 from .warnings import check_days, make_checks
 
 SEEN_KEPT = 24  # comparisons a difference remembers having been found in
@@ -45,12 +46,21 @@ def _note(d: Difference, action: str, who: str, at: str, note: str = "") -> None
 
 
 def record(
-    reg: Registry, department: str, found: list[Found], cid: str, who: str, at: str
+    reg: Registry,
+    department: str,
+    found: list[Found],
+    cid: str,
+    who: str,
+    at: str,
+    township: str | None = None,
 ) -> Counter[str]:
-    """Store what a comparison found (see the module's note); returns the count by kind."""
+    """Store what a comparison within ``township`` (None: the whole registry) found (see the
+    module's note); returns the count by kind."""
     kept: set[str] = set()
     counts: Counter[str] = Counter()
     for f in found:
+        if not finds(reg, township, f):
+            continue
         did = difference_id(department, f)
         if did in kept:
             continue  # the same row twice in the list
@@ -68,38 +78,49 @@ def record(
             d.status, d.settlement = "open", ""
             _note(d, "reopen", who, at)
     for d in reg.differences.values():
-        if d.department == department and d.status in ("open", "sent") and d.id not in kept:
+        if (
+            d.department == department
+            and d.status in ("open", "sent")
+            and d.id not in kept
+            and sees_difference(reg, township, d)  # another township's list says nothing of it
+        ):
             d.status = "gone"
             _note(d, "gone", who, at)
     return counts
 
 
 def run_comparison(
-    store: Store, department: str, data: bytes, filename: str, actor: str
+    store: Store,
+    department: str,
+    data: bytes,
+    filename: str,
+    actor: str,
+    township: str | None = None,
 ) -> Outcome:
     """Compare a department's list (``department``: a ``terms.DEPARTMENTS`` code) with the
-    registry and keep the result. Raises ``RegistryError`` when the file cannot be read."""
+    registry and keep the result. ``township`` (a township's office) confines it to that
+    township's households (``scope``); None: the whole registry. Raises ``RegistryError``
+    when the file cannot be read."""
     if department not in terms.DEPARTMENTS:
         raise ValueError(department)
     rows = read_list(department, data, filename)
     at = now_iso()
     comparison = Comparison(
         uuid.uuid4().hex[:16], department, filename, hashlib.sha256(data).hexdigest(), actor, at,
-        len(rows),
+        len(rows), township=township or "",
     )  # fmt: skip
 
     def change(reg: Registry) -> Comparison:
         if department == "warning":
-            made, missing = make_checks(reg, rows, comparison.id, at, check_days(reg))
-            counts = record(reg, department, missing, comparison.id, actor, at)
+            made, missing = make_checks(reg, rows, comparison.id, at, check_days(reg), township)
+            counts = record(reg, department, missing, comparison.id, actor, at, township)
             comparison.counts = {
                 "checks": made,
                 terms.NOT_ON_REGISTRY: counts[terms.NOT_ON_REGISTRY],
             }
         else:
-            counts = record(
-                reg, department, compare(department, reg, rows), comparison.id, actor, at
-            )
+            found = compare(department, reg, rows)
+            counts = record(reg, department, found, comparison.id, actor, at, township)
             comparison.counts = {kind: counts[kind] for kind in terms.KINDS}
         reg.comparisons[comparison.id] = comparison
         return comparison

@@ -22,6 +22,7 @@ from ..registry.fields import _Invalid
 from ..storage import Registry, Store
 from . import terms
 from .members import _PARSERS
+from .scope import sees_difference
 
 MAX_NOTE = 500
 HOUSEHOLD_TARGETS = ("attribute", "members")
@@ -115,12 +116,15 @@ def _settle(
     actor: str,
     action: str,
     apply: Callable[[Registry, Difference, str], Change],
+    township: str | None,
 ) -> Difference:
+    """Apply ``apply`` to the difference ``did`` with one audit entry; LookupError for none,
+    or one outside ``township`` (a township's office: ``scope``; None: any)."""
     at = now_iso()
 
     def change(reg: Registry) -> tuple[Difference, Change]:
         d = reg.differences.get(did)
-        if d is None:
+        if d is None or not sees_difference(reg, township, d):
             raise LookupError(did)
         return d, apply(reg, d, at)
 
@@ -156,7 +160,7 @@ def _note(text: str, required: bool = True) -> str:
     return text
 
 
-def take(store: Store, did: str, actor: str) -> Difference:
+def take(store: Store, did: str, actor: str, township: str | None = None) -> Difference:
     """Write the department's value into the registry; the difference is settled."""
 
     def apply(reg: Registry, d: Difference, at: str) -> Change:
@@ -166,10 +170,12 @@ def take(store: Store, did: str, actor: str) -> Difference:
         _log(d, "taken", actor, at)
         return change
 
-    return _settle(store, did, actor, "reconcile.take", apply)
+    return _settle(store, did, actor, "reconcile.take", apply, township)
 
 
-def explain(store: Store, did: str, note: str, actor: str) -> Difference:
+def explain(
+    store: Store, did: str, note: str, actor: str, township: str | None = None
+) -> Difference:
     """Settle with the office's explanation (a note), the registry left as it is."""
     text = _note(note)
 
@@ -179,10 +185,10 @@ def explain(store: Store, did: str, note: str, actor: str) -> Difference:
         _log(d, "explained", actor, at, text)
         return {}, {"note": text}
 
-    return _settle(store, did, actor, "reconcile.explain", apply)
+    return _settle(store, did, actor, "reconcile.explain", apply, township)
 
 
-def send(store: Store, did: str, actor: str) -> Difference:
+def send(store: Store, did: str, actor: str, township: str | None = None) -> Difference:
     """Ask the household's helper to check at the next visit."""
 
     def apply(reg: Registry, d: Difference, at: str) -> Change:
@@ -196,7 +202,7 @@ def send(store: Store, did: str, actor: str) -> Difference:
         _log(d, "sent", actor, at)
         return {}, {"helpers": list(household.helpers)}
 
-    return _settle(store, did, actor, "reconcile.send", apply)
+    return _settle(store, did, actor, "reconcile.send", apply, township)
 
 
 def answer(store: Store, did: str, verdict: str, note: str, actor: str) -> Difference:
@@ -218,4 +224,4 @@ def answer(store: Store, did: str, verdict: str, note: str, actor: str) -> Diffe
         _log(d, f"answer_{verdict}", actor, at, text)
         return {}, {"result": terms.ANSWERS[verdict], "note": text}
 
-    return _settle(store, did, actor, "reconcile.answer", apply)
+    return _settle(store, did, actor, "reconcile.answer", apply, None)  # views.confirm scopes it

@@ -22,6 +22,7 @@ from . import terms
 from .compare import Found, not_found
 from .lists import ListRow, push_date
 from .people import People
+from .scope import of_township
 
 MAX_DAYS = 90
 MAX_TEXT = 500
@@ -43,10 +44,15 @@ def check_id(id_number: str, row: ListRow, pushed: str) -> str:
 
 
 def make_checks(
-    reg: Registry, rows: list[ListRow], comparison: str, at: str, days: int
+    reg: Registry,
+    rows: list[ListRow],
+    comparison: str,
+    at: str,
+    days: int,
+    township: str | None = None,
 ) -> tuple[int, list[Found]]:
-    """Add a check per person found (none for a warning already checked or waiting);
-    returns the checks made and the people not found."""
+    """Add a check per person found (none for a warning already checked or waiting), within
+    ``township`` (None: anywhere); returns the checks made and the people not found."""
     people = People(reg)
     made, missing = 0, []
     for row in rows:
@@ -54,6 +60,8 @@ def make_checks(
         if person is None:
             missing.append(not_found(row))
             continue
+        if not of_township(reg, township, person.household):
+            continue  # another township's person: that township's office checks them
         raw = row.cells.get("推送日期", "")
         cid = check_id(person.id_number, row, push_date(raw) or raw)
         if cid in reg.checks:

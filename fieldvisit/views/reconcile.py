@@ -3,7 +3,9 @@ the result, settle each difference, follow the warning checks, download the work
 feedback table and the PDF; and the members upload.
 
 Supervisors read everything; only the office uploads, settles and downloads full ID
-numbers. Thin views over ``fieldvisit.reconcile``.
+numbers. A township's account reads, runs and settles its own township's only
+(``reconcile.scope``): another township's difference or comparison is not there for it (404),
+like another township's household. Thin views over ``fieldvisit.reconcile``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..access.permissions import office_required, scoped_township, supervision_r
 from ..clock import now_iso
 from ..documents.jobs import JobLimitError, Title
 from ..models import AuditEntry, Comparison
-from ..reconcile import overview, results, settle, terms
+from ..reconcile import overview, results, scope, settle, terms
 from ..reconcile.members import import_members
 from ..reconcile.running import run_comparison
 from ..reconcile.warnings import CheckError, check_days, is_overdue, set_check_days
@@ -44,14 +46,27 @@ def _upload() -> tuple[bytes, str] | str:
     return upload.read(), upload.filename
 
 
+def _township(asked: str | None = None) -> str | None:
+    """The township the caller's pages and writes keep to (``permissions.scoped_township``):
+    their account's, else the one ``asked`` (None: every township)."""
+    return scoped_township(g.user, asked)
+
+
+def _asked() -> str | None:
+    """The township a list page was asked for (the dashboard's links of a township's page)."""
+    return _township((request.args.get("township") or "").strip() or None)
+
+
 def _index_page(status: int = 200, **extra: Any) -> tuple[str, int]:
     store = get_store()
     reg = store.registry()
-    comparisons = sorted(reg.comparisons.values(), key=lambda c: c.at, reverse=True)
+    township = _township()
+    comparisons = scope.comparisons(reg, township)[:SHOWN_COMPARISONS]
     page = render_template(
         "reconcile/index.html",
-        comparisons=comparisons[:SHOWN_COMPARISONS],
-        summary=overview.summary(store, date.today()),
+        comparisons=comparisons,
+        counts=scope.counts_of(reg, comparisons, township),
+        summary=overview.summary(store, date.today(), township=township),
         departments=terms.DEPARTMENTS,
         department_label=terms.department_label,
         kind_label=terms.kind_label,
@@ -78,7 +93,7 @@ def upload() -> Response | tuple[str, int]:
         return _index_page(400, problem=got, chosen=department)
     data, filename = got
     try:
-        outcome = run_comparison(get_store(), department, data, filename, g.user.phone)
+        outcome = run_comparison(get_store(), department, data, filename, g.user.phone, _township())
     except RegistryError as exc:
         return _index_page(400, errors=exc.errors, chosen=department)
     flash(_("比对完成"))
@@ -87,7 +102,7 @@ def upload() -> Response | tuple[str, int]:
 
 def _comparison(cid: str) -> Comparison:
     found = get_store().registry().comparisons.get(cid)
-    if found is None:
+    if found is None or not scope.sees_comparison(_township(), found):
         abort(404)
     return found
 
@@ -105,13 +120,17 @@ def result(cid: str) -> str:
     comparison = _comparison(cid)
     reg = get_store().registry()
     today = date.today()
-    found = results.lines_of(reg, cid)
+    township = _township()
+    found = results.lines_of(reg, cid, township=township)
     kind = _shown_kind({k: len(v) for k, v in found.items()})
-    feedback = results.feedback_of(reg, cid, today) if comparison.department == "warning" else []
+    feedback = []
+    if comparison.department == "warning":
+        feedback = results.feedback_of(reg, cid, today, township=township)
+    counts = scope.counts_of(reg, [comparison], township)[cid]
     return render_template(
         "reconcile/result.html",
         comparison=comparison,
-        counts=results.counts_in_words(comparison),
+        counts=results.counts_in_words(comparison, counts),
         found={k: len(v) for k, v in found.items()},
         kind=kind,
         page=paginate(found[kind], request.args),
@@ -125,10 +144,12 @@ def result(cid: str) -> str:
 @bp.get("/reconcile/open")
 @supervision_required
 def open_differences() -> str:
-    found = results.lines_of(get_store().registry(), open_only=True)
+    township = _asked()
+    found = results.lines_of(get_store().registry(), open_only=True, township=township)
     kind = _shown_kind({k: len(v) for k, v in found.items()})
     return render_template(
         "reconcile/open.html",
+        township=township,
         found={k: len(v) for k, v in found.items()},
         kind=kind,
         page=paginate(found[kind], request.args),
@@ -147,15 +168,17 @@ def checks() -> str:
     state = state if state in CHECK_STATES else "open"
     reg = get_store().registry()
     today = date.today()
+    township = _asked()
     rows = [
         c
-        for c in sorted(reg.checks.values(), key=lambda c: c.due)
+        for c in sorted(scope.checks(reg, township), key=lambda c: c.due)
         if state == "all"
         or (state == "overdue" and is_overdue(c, today))
         or (state in ("open", "done") and c.status == state)
     ]
     return render_template(
         "reconcile/checks.html",
+        township=township,
         state=state,
         states=CHECK_STATES,
         page=paginate(rows, request.args),
@@ -178,7 +201,7 @@ def _back() -> Response:
 
 def _settled(action: Any, *args: Any) -> Response:
     try:
-        action(get_store(), *args, g.user.phone)
+        action(get_store(), *args, g.user.phone, township=_township())
     except LookupError:
         abort(404)
     except settle.SettleError as exc:
@@ -232,12 +255,13 @@ def workbook(cid: str) -> Response | tuple[str, int]:
         flash(str(exc))
         return redirect(url_for("reconcile.result", cid=cid), code=303)
     store = get_store()
-    data = results.workbook(store, comparison, date.today(), full_ids)
+    township = _township()
+    data = results.workbook(store, comparison, date.today(), full_ids, township)
     after = {"comparison": cid, "full_ids": full_ids}
     store.audit(
         AuditEntry(now_iso(), g.user.phone, "reconcile.export", comparison.filename, None, after)
     )
-    name = results.result_filename(store, comparison, ".xlsx")
+    name = results.result_filename(store, comparison, ".xlsx", township)
     response = attachment(data, XLSX, name, f"reconcile-{comparison.at[:10]}.xlsx")
     if full_ids:
         response.headers["Cache-Control"] = "no-store"
@@ -250,6 +274,7 @@ def pdf(cid: str) -> Response | tuple[str, int]:
     comparison = _comparison(cid)
     store = get_store()
     today = date.today()
+    township = _township()
     asked = Request(
         key=f"reconcile/{cid}",
         title=Title(
@@ -257,10 +282,10 @@ def pdf(cid: str) -> Response | tuple[str, int]:
                 "比对结果：%(department)s", department=terms.department_label(comparison.department)
             )
         ),
-        filename=results.result_filename(store, comparison, ".pdf"),
+        filename=results.result_filename(store, comparison, ".pdf", township),
         mimetype=PDF,
         kind="reconcile",
-        params={"comparison": cid, "today": today.isoformat()},
+        params={"comparison": cid, "today": today.isoformat(), "township": township},
     )
     try:
         job = submit(asked)
@@ -283,8 +308,7 @@ def members() -> str | tuple[str, int]:
         return render_template("reconcile/members_import.html", problem=got), 400
     data, filename = got
     try:
-        township = scoped_township(g.user, None)  # a township's office: its own only
-        report = import_members(get_store(), data, filename, g.user.phone, township)
+        report = import_members(get_store(), data, filename, g.user.phone, _township())
     except RegistryError as exc:
         return render_template("reconcile/members_import.html", errors=exc.errors), 400
     flash(_("导入完成"))

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import g
 
-from ..access.permissions import is_helper, may_record, may_view
+from ..access.permissions import is_helper, may_record, may_view, scoped_township
 from ..idcard import mask_id_number
 from ..models import Household
 from ..reconcile import overview, terms
@@ -44,8 +44,11 @@ def _helper_checks() -> list[overview.HelperCheck]:
     return overview.helper_checks(get_store(), user.phone, date.today())
 
 
-def _summary(village: str | None = None) -> overview.Summary:
-    return overview.summary(get_store(), date.today(), village)
+def _summary(village: str | None = None, township: str | None = None) -> overview.Summary:
+    """The dashboard's section for its ``village`` (key) or ``township``: a township's account
+    gets its own township's whatever is asked, as the dashboard's figures do."""
+    own = scoped_township(g.get("user"), township)
+    return overview.summary(get_store(), date.today(), village, own)
 
 
 def reconcile_globals() -> dict[str, Any]:
