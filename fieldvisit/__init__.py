@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask
 
 from . import config as config_module
-from .extensions import babel, csrf, limiter
+from .extensions import babel, confine_limiter, csrf, limiter
+from .flask_app import FieldvisitFlask
 from .storage.current import STORE_KEY as STORE_KEY  # the app's Store in app.extensions
 from .storage.current import init_app
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``FIELDVISIT_*`` environment, then ``test_config``."""
-    app = Flask(
+    app = FieldvisitFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -79,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     # Said each time: the limiter keeps the last app's choice otherwise (one object, many apps).
     app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
+    confine_limiter(app)
     security.init_app(app)
 
 

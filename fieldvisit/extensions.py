@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import request
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -14,12 +18,36 @@ babel = Babel()
 # comes from RATELIMIT_STORAGE_URI (memory by default: counts are per process).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-# The blueprint whose views carry limits (tests/test_wiring.py checks no other has any).
+# The blueprint whose views carry limits (tests/test_wiring.py checks no other has any): the
+# limiter looks at its requests only (confine_limiter).
 LIMITED_BLUEPRINT = "auth"
 
 
-@limiter.request_filter
-def _unlimited() -> bool:
-    """Every other request skips the limiter's lookup: on the API's save it cost about a
-    tenth of the request for a route with no limit to find."""
-    return request.blueprint != LIMITED_BLUEPRINT
+def confine_limiter(app: Flask) -> None:
+    """After ``limiter.init_app``: the limiter's hooks run for the requests of
+    ``LIMITED_BLUEPRINT`` only. Every other request skips them: on the API's save, finding
+    that a route has no limit (even through a request filter), then the limiter's headers
+    and its context, cost about a tenth of the request."""
+    extension = limiter  # the hooks init_app registered are bound to it
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        functions = hooks.get(None, [])
+        for i, function in enumerate(functions):
+            if _of(function, extension):
+                functions[i] = _confined(function)
+
+
+def _of(hook: Callable[..., Any], extension: Limiter) -> bool:
+    if isinstance(hook, functools.partial):
+        return extension in hook.args
+    return getattr(hook, "__self__", None) is extension
+
+
+def _confined(hook: Callable[..., Any]) -> Callable[..., Any]:
+    def confined(*args: Any) -> Any:
+        if request.blueprint == LIMITED_BLUEPRINT:
+            return hook(*args)
+        return args[0] if args else None  # an after_request hook's response, unchanged
+
+    # Still named as the limiter's own hook (tests/test_wiring.py tells theirs from ours).
+    functools.update_wrapper(confined, getattr(hook, "func", hook))
+    return confined

@@ -415,7 +415,7 @@ def test_a_visit_saved_just_before_a_crash_gets_its_audit_line_on_the_next_start
     h1 = households["h1"]
     record_visit(store, visit_payload(h1, id="before-crash-0001"), owner)
 
-    def crash(records):  # stands for kill -9 between the commit and the audit log's copy
+    def crash(records, lines):  # stands for kill -9 between the commit and the audit log's copy
         raise KeyboardInterrupt
 
     monkeypatch.setattr(store._files, "on_commit", crash)
@@ -444,7 +444,7 @@ def test_a_correction_cut_short_by_a_crash_is_logged_with_its_author(
     h1 = households["h1"]
     original, _ = record_visit(store, visit_payload(h1, id="to-be-corrected-01"), owner)
 
-    def crash(records):  # stands for kill -9 between the commit and the audit log's copy
+    def crash(records, lines):  # stands for kill -9 between the commit and the audit log's copy
         raise KeyboardInterrupt
 
     monkeypatch.setattr(store._files, "on_commit", crash)

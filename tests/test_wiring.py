@@ -98,7 +98,7 @@ def test_the_reads_of_a_request_are_pinned_until_its_teardown(app: Flask) -> Non
 
 
 def test_only_the_limited_blueprint_has_rate_limits(app: Flask) -> None:
-    # The limiter skips every request outside it (extensions._unlimited).
+    # The limiter looks at no request outside it (extensions.confine_limiter).
     limited = {
         endpoint
         for endpoint, view in app.view_functions.items()

@@ -163,6 +163,19 @@ def _session_user(store: Store, phone: str, sid: Any) -> User | None:
 def bearer_request() -> bool:
     """Whether the request offers a Bearer token where tokens count: the API, and reading
     the photos its visits list (their ids are in the API's answers)."""
+    # Asked four times a request (the session, the token-guessing guard before and after,
+    # load_user): answered once, kept in the request's environ.
+    environ = request.environ
+    known = environ.get(_BEARER)
+    if known is None:
+        known = environ[_BEARER] = _offers_bearer()
+    return bool(known)
+
+
+_BEARER = "fieldvisit.bearer"
+
+
+def _offers_bearer() -> bool:
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return False
     return request.path.startswith(API_PREFIX) or (

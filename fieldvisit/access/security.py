@@ -92,10 +92,14 @@ def check_secret(app: Flask) -> None:
 
 
 def add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    """The security headers a view did not set itself (one pass over the response's
+    headers, not one per header: this runs for every response)."""
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}
+    wanted = list(HEADERS.items())
     if current_app.config.get("SECURE_COOKIES"):
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
+    headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     return response
 
 

@@ -38,16 +38,20 @@ class AuditLog:
         # One O_APPEND write is atomic among writers, so no lock is needed.
         append_durably(path, line.encode("utf-8"))
 
-    def copy(self, records: list[dict[str, object]]) -> None:
+    def copy(self, records: list[dict[str, object]], encoded: list[bytes] | None = None) -> None:
         """Append audit entries (as documents) already durable in a change's journal line,
         without an fsync of their own: the line is the record, and ``storage.recovery``
-        writes a copy again if a crash kept this one from the disk."""
-        by_month: dict[str, list[str]] = {}
-        for doc in records:
-            line = json.dumps(doc, ensure_ascii=False, default=str) + "\n"
-            by_month.setdefault(str(doc["at"])[:7], []).append(line)
+        writes a copy again if a crash kept this one from the disk. ``encoded``: the
+        entries as that line holds them (JSON), written as they are."""
+        if encoded is None:
+            encoded = [
+                json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8") for doc in records
+            ]
+        by_month: dict[str, list[bytes]] = {}
+        for doc, line in zip(records, encoded, strict=True):
+            by_month.setdefault(str(doc["at"])[:7], []).append(line + b"\n")
         for month, lines in by_month.items():
-            append_unsynced(self.path(month), "".join(lines).encode("utf-8"))
+            append_unsynced(self.path(month), b"".join(lines))
 
     def sync(self, records: list[dict[str, object]]) -> None:
         """Make the copies of these entries durable (before their journal is folded away).

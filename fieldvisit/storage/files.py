@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 # How many parsed files to keep in memory: a township's year of months is ~170 files.
 _CACHE_FILES = 2048
+# Lock file paths kept by data file (``Files._lock``).
+_LOCK_PATHS_KEPT = 65536
 # Journal entries appended before they are folded into the TinyDB file. A fold rewrites the
 # file (~50 visits); amortised over this many saves it costs little.
 COMPACT_AFTER = 64
@@ -85,6 +87,30 @@ class _Cached:
     checked: float = field(default_factory=time.monotonic)  # when last found current on disk
 
 
+def derived_from(entry: _Cached, key: str, build: Callable[[dict[str, Any]], T]) -> T:
+    """``build(entry.data)``, made once per reading of a file and kept with it."""
+    if key not in entry.derived:
+        entry.derived[key] = build(entry.data)
+    value: T = entry.derived[key]
+    return value
+
+
+def version_of(path: Path, entry: _Cached) -> Hashable:
+    """What changes with every committed change of ``path``, by any process, and with every
+    fold: its file's identity and its journal's extent, as the reading ``entry`` found them
+    (``Files.read`` checks the disk, and re-reads a journal's tail while its time stamp may
+    hide a write)."""
+    return (path.name, entry.signature[0], entry.journal.ident, entry.journal.valid_bytes)
+
+
+def _entry_line(ops: list[dict[str, Any]], audit: list[bytes]) -> bytes:
+    """The journal line ``{"ops": [...], "audit": [...]}`` of a change, its audit entries
+    given encoded (``{"ops": [...]}`` alone when it has none)."""
+    if not audit:
+        return dumps({"ops": ops}) + b"\n"
+    return b'{"ops":' + dumps(ops) + b',"audit":[' + b",".join(audit) + b"]}\n"
+
+
 class Files:
     """Locks, atomic transactions, journals and a read cache over the JSON files of one data
     folder."""
@@ -92,11 +118,12 @@ class Files:
     def __init__(
         self,
         root: Path,
-        on_commit: Callable[[Records], None] | None = None,
+        on_commit: Callable[[Records, list[bytes]], None] | None = None,
         before_fold: Callable[[Records], None] | None = None,
     ) -> None:
         self.root = root
-        # ``on_commit(records)`` runs after a journal line with audit entries is durable (the
+        # ``on_commit(records, lines)`` runs after a journal line with audit entries (the
+        # documents, and each as the line holds it) is durable (the
         # Store copies them into the audit log); ``before_fold(records)`` before a journal
         # holding such lines is folded away (the Store makes their copies durable first).
         self.on_commit = on_commit
@@ -104,11 +131,17 @@ class Files:
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._lock_dir = root / ".locks"
+        self._lock_paths: dict[Path, Path] = {}  # data file -> its lock file (made once)
         make_dirs(self._lock_dir)
 
     def _lock(self, path: Path) -> FileLock:
-        rel = path.relative_to(self.root).as_posix().replace("/", "__")
-        return lock_for(self._lock_dir / f"{rel}.lock")
+        lock_path = self._lock_paths.get(path)
+        if lock_path is None:
+            if len(self._lock_paths) >= _LOCK_PATHS_KEPT:
+                self._lock_paths.clear()
+            rel = path.relative_to(self.root).as_posix().replace("/", "__")
+            lock_path = self._lock_paths[path] = self._lock_dir / f"{rel}.lock"
+        return lock_for(lock_path)
 
     def _remember(self, path: Path, entry: _Cached) -> _Cached:
         with self._cache_lock:
@@ -168,7 +201,11 @@ class Files:
         try:
             with jpath.open("rb") as fh:
                 fh.seek(hit.journal.valid_bytes)
-                tail = fh.read()
+                # A line is written where the last one ends, over zeros: a zero there means
+                # nothing new (the common case while a journal is recent), without reading
+                # the rest of the allocated chunk.
+                first = fh.read(1)
+                tail = first + fh.read() if first not in (b"", b"\0") else b""
         except FileNotFoundError:
             return None
         complete = tail[: tail.rfind(b"\n") + 1]
@@ -211,9 +248,7 @@ class Files:
                 entry = hit
         if entry is None:
             entry = self.read(path)
-        if key not in entry.derived:
-            entry.derived[key] = build(entry.data)
-        return entry.derived[key]
+        return derived_from(entry, key, build)
 
     def journaled(
         self,
@@ -244,15 +279,17 @@ class Files:
             records = audit(result) if audit is not None else []
             if not ops and not records:
                 return result
-            entry: dict[str, Any] = {"ops": ops, "audit": records} if records else {"ops": ops}
-            journal = self._append_entry(path, current, entry)
-            data = apply_entry(current.data, entry)
+            # Each audit entry is encoded once: the journal line holds it, and its copy in
+            # the audit log is the same bytes.
+            lines = [dumps(record) for record in records]
+            journal = self._append_entry(path, current, _entry_line(ops, lines))
+            data = apply_entry(current.data, {"ops": ops})
             entries = current.journal_entries + 1
             sig = (current.signature[0], signature(journal_path(path)))
             self._remember(path, _Cached(sig, data, journal, entries))
             if records and self.on_commit is not None:
                 try:
-                    self.on_commit(records)
+                    self.on_commit(records, lines)
                 except Exception:  # committed: recovery writes the copy on the next start
                     _log.exception("could not copy audit entries after a commit to %s", path)
             if entries >= COMPACT_AFTER or journal.valid_bytes >= COMPACT_BYTES:
@@ -268,11 +305,10 @@ class Files:
         with self._cache_lock:
             self._cache.pop(path, None)
 
-    def _append_entry(self, path: Path, current: _Cached, entry: dict[str, Any]) -> Journal:
-        """Write ``entry`` after the journal's last line and sync it (the commit); on failure
-        leave the journal as it was, so that nothing unacknowledged is read back."""
+    def _append_entry(self, path: Path, current: _Cached, line: bytes) -> Journal:
+        """Write the entry ``line`` after the journal's last line and sync it (the commit);
+        on failure leave the journal as it was, so that nothing unacknowledged is read back."""
         jpath = journal_path(path)
-        line = dumps(entry) + b"\n"
         journal = current.journal
         try:
             if journal.ident is None:

@@ -15,7 +15,7 @@ from .audit_log import AuditLog
 from .closed import CLOSED, ClosedFiles, MonthClosed
 from .closed import SETTING as CLOSED_SETTING
 from .durable import atomic_write_bytes, make_dirs
-from .files import Files, Records
+from .files import Files, Records, derived_from, version_of
 from .folder_parts import FolderParts
 from .journal import StorageError
 from .moves import finish_moves, note_moves
@@ -74,10 +74,11 @@ class Store(FolderParts):
         return registry
 
     def _read_pinned(self) -> tuple[Registry, Hashable]:
-        # The version first: a change landing between the two leaves the registry newer than
-        # its version, so what is kept under that version is made again, never stale.
-        version = self._file_version(self._registry_path)
-        return self._fresh_registry(), version
+        # Both from one reading of the file: what is kept under the version is made from
+        # the very registry it names.
+        entry = self._files.read(self._registry_path)
+        registry = derived_from(entry, "registry", Registry.from_data)
+        return registry, version_of(self._registry_path, entry)
 
     def _fresh_registry(self) -> Registry:
         return read_registry(self._files, self._registry_path)
@@ -165,11 +166,7 @@ class Store(FolderParts):
     # versions (see engine.Engine): what a file's cached reading is checked against --------
 
     def _file_version(self, path: Path) -> Hashable:
-        # The reading is current (``Files.read`` checks the disk, and re-reads a journal's
-        # tail while its time stamp may hide a write), so its file and journal extent change
-        # with every committed change, by any process, and with every fold.
-        entry = self._files.read(path)
-        return (path.name, entry.signature[0], entry.journal.ident, entry.journal.valid_bytes)
+        return version_of(path, self._files.read(path))
 
     def registry_version(self) -> Hashable:
         """Changes whenever the registry (settings and closed months included) does; within
@@ -281,7 +278,7 @@ class Store(FolderParts):
             stored, written = self._save_in(where, visit, decide, needs_for, audit)
             if written and placed is None:
                 try:
-                    self.visit_index.add([(stored.id, month, stored.household)])
+                    self.visit_index.record(stored.id, month, stored.household)
                 except OSError:  # committed: recovery indexes it from the file on next start
                     _log.exception("could not index visit %s", stored.id)
             return stored, written

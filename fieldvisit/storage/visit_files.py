@@ -10,6 +10,9 @@ from pathlib import Path
 from .journal import JOURNAL_SUFFIX
 from .paths import _MONTH_RE, check_month, village_file_name
 
+# File paths kept by (month, village): a county's ten years are some 50,000.
+_PATHS_KEPT = 65536
+
 
 class VisitFiles:
     """The visit files of one data folder. Knows their names and lists them; reading and
@@ -19,10 +22,18 @@ class VisitFiles:
         self.folder = folder  # <data>/visits
         # month folder -> (its mtime, the files in it, when that was last found current)
         self._listings: dict[Path, tuple[int, list[Path], float]] = {}
+        self._paths: dict[tuple[str, str], Path] = {}
 
     def path(self, month: str, village: str) -> Path:
         """The file of ``village``'s visits dated in ``month`` (it may not exist yet)."""
-        return self.folder / check_month(month) / village_file_name(village)
+        # Kept: every save and read asks, and the checks and Path arithmetic are not free.
+        key = (month, village)
+        found = self._paths.get(key)
+        if found is None:
+            if len(self._paths) >= _PATHS_KEPT:
+                self._paths.clear()
+            found = self._paths[key] = self.folder / check_month(month) / village_file_name(village)
+        return found
 
     def months(self) -> list[str]:
         """Months that have visit files, oldest first."""

@@ -41,13 +41,44 @@ def _shard(visit_id: str) -> str:
     return hashlib.sha1(visit_id.encode("utf-8")).hexdigest()[:2]
 
 
+def _find(lines: bytes, visit_id: str) -> Placed | None:
+    """The first line of ``lines`` whose id is ``visit_id`` (a whole-string match), as a
+    Placed. Only lines holding the id as a JSON string are parsed: lines are written by
+    ``json.dumps`` (``add``), so a line of this id holds it encoded so."""
+    for needle in {_json(visit_id, False), _json(visit_id, True)}:
+        at = lines.find(needle)
+        while at != -1:
+            start = lines.rfind(b"\n", 0, at) + 1
+            end = lines.find(b"\n", at)
+            try:
+                doc = json.loads(lines[start:end])
+                if doc["id"] == visit_id:
+                    return Placed(doc["month"], doc["household"])
+            except (ValueError, KeyError, TypeError):
+                pass  # a line cut short by a crash
+            at = lines.find(needle, end)
+    return None
+
+
+def _line(visit_id: str, month: str, household: str) -> bytes:
+    doc = {"id": visit_id, "month": month, "household": household}
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def _json(text: str, ascii_only: bool) -> bytes:
+    return json.dumps(text, ensure_ascii=ascii_only).encode("utf-8")
+
+
 class VisitIndex:
     """The visit-id index of one data folder (``Store.visit_index``)."""
 
     def __init__(self, root: Path) -> None:
         self.folder = root / INDEX / "visits"
-        # shard -> (the file's inode, bytes parsed, id -> where)
-        self._cache: dict[str, tuple[int, int, dict[str, Placed]]] = {}
+        # shard -> (the file's inode, its complete lines as read so far). Kept as bytes and
+        # searched, not parsed: a look-up parses only the lines that hold its id, so the
+        # first save into a shard costs no more than the next (a shard holds ~1/256 of all
+        # the ids, some hundreds of lines after ten years).
+        self._cache: dict[str, tuple[int, bytes]] = {}
         self._cache_lock = threading.Lock()
         self._lock_dir = root / ".locks"
 
@@ -61,47 +92,42 @@ class VisitIndex:
         with lock_for(self._lock_dir / f"index__{_shard(visit_id)}.lock"):
             yield
 
-    def _read(self, shard: str) -> dict[str, Placed]:
+    def _lines(self, shard: str) -> bytes:
+        """The shard's complete lines, read again from where the last reading stopped."""
         path = self.folder / f"{shard}.jsonl"
         with self._cache_lock:
             sig = signature(path)
             if sig is None:
                 self._cache.pop(shard, None)
-                return {}
-            inode, offset, known = self._cache.get(shard, (sig[0], 0, {}))
-            if inode != sig[0] or offset > sig[2]:
-                offset, known = 0, {}
-            if offset < sig[2]:
+                return b""
+            inode, raw = self._cache.get(shard, (sig[0], b""))
+            if inode != sig[0] or len(raw) > sig[2]:  # replaced (a restore): start again
+                raw = b""
+            if len(raw) < sig[2]:
                 with path.open("rb") as fh:
-                    fh.seek(offset)
-                    raw = fh.read()
-                complete = raw[: raw.rfind(b"\n") + 1]
-                known = dict(known)
-                for line in complete.splitlines():
-                    try:
-                        doc = json.loads(line)
-                        known.setdefault(doc["id"], Placed(doc["month"], doc["household"]))
-                    except (ValueError, KeyError, TypeError):
-                        continue  # a line cut short by a crash
-                offset += len(complete)
-            self._cache[shard] = (sig[0], offset, known)
-            return known
+                    fh.seek(len(raw))
+                    more = fh.read()
+                raw += more[: more.rfind(b"\n") + 1]  # a line being appended waits
+            self._cache[shard] = (sig[0], raw)
+            return raw
 
     def get(self, visit_id: str) -> Placed | None:
         """Where this id was stored, or None."""
-        return self._read(_shard(visit_id)).get(visit_id)
+        return _find(self._lines(_shard(visit_id)), visit_id)
+
+    def record(self, visit_id: str, month: str, household: str) -> None:
+        """Record an id that a look-up under its lock (``locked``, then ``get``) has just
+        found missing: the save's own write, without looking it up again."""
+        append_unsynced(self.path(visit_id), _line(visit_id, month, household))
 
     def add(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (visit id, month, household) triples not yet in the index; how many."""
         by_shard: dict[str, list[bytes]] = {}
         for visit_id, month, household in entries:
             shard = _shard(visit_id)
-            if visit_id in self._read(shard):
+            if _find(self._lines(shard), visit_id) is not None:
                 continue
-            doc = {"id": visit_id, "month": month, "household": household}
-            by_shard.setdefault(shard, []).append(
-                json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n"
-            )
+            by_shard.setdefault(shard, []).append(_line(visit_id, month, household))
         for shard, lines in by_shard.items():
             append_unsynced(self.folder / f"{shard}.jsonl", b"".join(lines))
         return sum(len(lines) for lines in by_shard.values())
