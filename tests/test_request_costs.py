@@ -1,0 +1,96 @@
+"""What the API's save leaves out to be cheap, and that leaving it out changes no answer:
+a Bearer request has no cookie session, the limiter looks only at the login routes, and the
+visit-id index finds ids by searching its shards' bytes (whole ids only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import request
+from flask.testing import FlaskClient
+from helpers import PASSWORD, PEOPLE, csrf_from, visit_payload
+
+from fieldvisit.access.tokens import create_token
+from fieldvisit.extensions import limiter
+from fieldvisit.models import Household
+from fieldvisit.storage import Store
+from fieldvisit.storage.visit_index import Placed, VisitIndex
+
+OWNER = PEOPLE["owner"][0]
+
+
+def _logged_in(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    client.post(
+        "/login", data={"phone": OWNER, "password": PASSWORD, "csrf_token": csrf_from(page)}
+    )
+
+
+def test_a_bearer_request_neither_reads_nor_sets_the_cookie_session(
+    client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    _logged_in(client)  # the browser's cookie goes along with the token
+    token = create_token(store, OWNER, actor="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = client.post("/api/v1/visits", json=visit_payload(households["h1"]), headers=headers)
+    assert answer.status_code == 201
+    assert "Set-Cookie" not in answer.headers
+    # A wrong token is not saved by the cookie: the caller is the token's, or nobody.
+    wrong = client.get("/api/v1/households", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert "Set-Cookie" not in wrong.headers
+    # The same browser without a token is still logged in by its cookie.
+    assert client.get("/api/v1/households").status_code == 200
+
+
+def test_the_limiter_looks_only_at_the_login_routes(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked: list[str | None] = []
+    real = limiter.identify_request
+
+    def spy() -> str:
+        looked.append(request.endpoint)
+        return real()
+
+    monkeypatch.setattr(limiter, "identify_request", spy)
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/").status_code in (200, 302)
+    assert looked == []
+    assert client.get("/login").status_code == 200
+    assert looked and set(looked) == {"auth.login"}
+
+
+def test_the_index_matches_whole_ids_only(tmp_path: Path) -> None:
+    index = VisitIndex(tmp_path)
+    assert index.add([("visit-abc-0001", "2026-11", "4117210010001")]) == 1
+    # Ids that hold the stored one, or that it holds, are other ids.
+    for other in ("visit-abc-00011", "isit-abc-0001", "visit-abc-000"):
+        assert index.get(other) is None
+    assert index.get("visit-abc-0001") == Placed("2026-11", "4117210010001")
+    # An id written as another line's household is not that line's id.
+    assert index.add([("4117210010001", "2026-10", "4117210010002")]) == 1
+    assert index.get("4117210010001") == Placed("2026-10", "4117210010002")
+    # The first line of an id holds; a second add of it writes nothing.
+    assert index.add([("visit-abc-0001", "2026-12", "4117210010009")]) == 0
+    assert index.get("visit-abc-0001") == Placed("2026-11", "4117210010001")
+
+
+def test_the_index_skips_a_torn_line_and_reads_what_another_process_appended(
+    tmp_path: Path,
+) -> None:
+    index = VisitIndex(tmp_path)
+    index.add([("visit-torn-0001", "2026-11", "h1")])
+    path = index.path("visit-torn-0002")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A crash cut a line short; the next writer starts a line of its own after it.
+    with path.open("ab") as fh:
+        fh.write(b'{"id": "visit-torn-0002", "mon')
+    assert index.get("visit-torn-0002") is None
+    other = VisitIndex(tmp_path)  # another process's index over the same folder
+    other.record("visit-torn-0002", "2026-11", "h2")
+    assert index.get("visit-torn-0002") == Placed("2026-11", "h2")
+    lines = [line for line in path.read_bytes().split(b"\n") if line]
+    assert json.loads(lines[-1])["id"] == "visit-torn-0002"
