@@ -10,21 +10,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 
 class _CookieSessions(SecureCookieSessionInterface):
-    """The signed-cookie session, not opened for a Bearer request: ``login.load_user`` takes
-    such a caller from its token and never from a cookie, so the cookie's signature need not
-    be checked, and nothing the request does can set one (the null session refuses writes)."""
+    """The signed-cookie session, neither read nor written for a Bearer request:
+    ``login.load_user`` takes such a caller from its token and never from a cookie, so the
+    cookie's signature need not be checked. The request gets an empty session of its own
+    (an error page may still look for messages to flash), which is never saved: a browser's
+    cookie sent along is left as it is."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        from .access.login import bearer_request  # access imports the app's extensions
-
-        if bearer_request():
-            return None  # Flask then gives the request its null session
+        if _bearer():
+            return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if _bearer():
+            return
+        super().save_session(app, session, response)
+
+
+def _bearer() -> bool:
+    from .access.login import bearer_request  # access imports the app's extensions
+
+    return bearer_request()
 
 
 class FieldvisitFlask(Flask):
