@@ -107,6 +107,7 @@ def _context(browser: Any, township: Township, who: str | None, **options: Any) 
 @pytest.fixture(scope="module")
 def contexts(browser: Any, township: Township) -> Iterator[dict[str, Any]]:
     made: dict[str, Any] = {}
+    pages: dict[str, Any] = {}
 
     def get(who: str) -> Any:
         if who not in made:
@@ -117,7 +118,14 @@ def contexts(browser: Any, township: Township) -> Iterator[dict[str, Any]]:
             )
         return made[who]
 
-    yield {"get": get}
+    def page(who: str) -> Any:
+        # One tab per role, taken from page to page: a new tab costs a new renderer and
+        # axe compiled into it again (about 0.4 s), and each page is a fresh document anyway.
+        if who not in pages or pages[who].is_closed():
+            pages[who] = get(who).new_page()
+        return pages[who]
+
+    yield {"get": get, "page": page}
     for context in made.values():
         context.close()
 
@@ -194,15 +202,12 @@ def _url(township: Township, path: str) -> str:
 
 @pytest.mark.parametrize(("who", "path"), PAGES, ids=[f"{w}:{p}" for w, p in PAGES])
 def test_axe_finds_nothing(contexts: dict[str, Any], township: Township, who: str, path: str):
-    page = contexts["get"](who).new_page()
-    try:
-        response = page.goto(_url(township, path))
-        assert response is not None and response.status == 200, path
-        page.wait_for_load_state("load")
-        violations = _violations(page)
-        assert not violations, f"{path} as {who}:\n{_report(violations)}"
-    finally:
-        page.close()
+    page = contexts["page"](who)
+    response = page.goto(_url(township, path))
+    assert response is not None and response.status == 200, path
+    page.wait_for_load_state("load")
+    violations = _violations(page)
+    assert not violations, f"{path} as {who}:\n{_report(violations)}"
 
 
 def test_axe_finds_nothing_in_english(browser: Any, township: Township):
