@@ -352,3 +352,20 @@ def test_the_demo_has_its_past_months_closed(
     record = store.closed_months()["2026-10"]
     assert record["closed_by"] == DEMO_ADMIN[0]
     assert store.closed.read("2026-10", record["pdf"]).startswith(b"%PDF-")
+
+
+def test_the_completion_api_says_whether_a_month_is_closed(
+    closed: Store, runner: Any, client: FlaskClient, auth: Auth
+) -> None:
+    auth.login("supervisor")
+
+    def state(month: str) -> tuple[Any, Any, Any]:
+        body = client.get(f"/api/v1/completion?month={month}").get_json()
+        return body["closed"], body["closed_at"], body["reopenings"]
+
+    closed_at = closed.closed_months()[MONTH]["closed_at"]
+    assert state(MONTH) == (True, closed_at, 0)
+    assert state(this_month(TODAY)) == (False, None, 0)  # never closed
+    reopened = runner.invoke(args=["reopen-month", "--month", MONTH, "--reason", "补录"])
+    assert reopened.exit_code == 0, reopened.output
+    assert state(MONTH) == (False, closed_at, 1)  # its figures may change again

@@ -24,11 +24,13 @@ from ..access.permissions import (
     scoped_township,
     supervision_required,
 )
+from ..closing.months import closed_month
 from ..figures import dashboard
 from ..figures.county import township_rows
 from ..figures.month import HelperRow, MissingHousehold, VillageRow
 from ..models import User, Visit
 from ..months import check_month, this_month
+from ..storage import Store
 from ..storage.current import get_store
 from ..visits import fields as visit_fields
 from ..visits import photos
@@ -317,4 +319,16 @@ def completion() -> Response | tuple[Response, int]:
         query = dashboard.parse_query(store, request.args, today, partial(scoped_township, g.user))
     except dashboard.QueryError as exc:
         return _error(400, exc.message, {exc.field: exc.message})
-    return jsonify(completion_json(dashboard.completion(store, query, today)))
+    board = dashboard.completion(store, query, today)
+    return jsonify({**completion_json(board), **closed_json(store, board.figures.month)})
+
+
+def closed_json(store: Store, month: str) -> dict[str, Any]:
+    """Whether the month's figures are final (closed), and its closes and reopenings: the
+    county can tell a closed month's answer from one that may still change."""
+    found = closed_month(store, month)
+    return {
+        "closed": found is not None and found.closed,
+        "closed_at": found.closed_at if found is not None else None,
+        "reopenings": len(found.reopenings) if found is not None else 0,
+    }

@@ -154,6 +154,7 @@ COMPLETION = {
         "by_township",
         "by_village",
         "by_helper",
+        "closed",
     ],
     "properties": {
         "month": {"type": "string", "description": "YYYY-MM"},
@@ -169,6 +170,16 @@ COMPLETION = {
             "description": "Visited in the month before up to the same day; "
             "null unless the month is still under way",
         },
+        "closed": {
+            "type": "boolean",
+            "description": "The month is closed: its figures are those issued at the close, "
+            "and stay so whatever changes in the registry",
+        },
+        "closed_at": {
+            "type": ["string", "null"],
+            "description": "When it was last closed; null for a month never closed",
+        },
+        "reopenings": {**COUNT, "description": "How many times it was reopened after a close"},
         "page": {**COUNT, "description": "The page of not_visited (from 1)"},
         "not_visited_total": {**COUNT, "description": "Households not visited, in all pages"},
         "next": {

@@ -200,23 +200,29 @@ class ClosedMonth:
 
 def closed_months(store: Store) -> list[ClosedMonth]:
     """Every month ever closed, newest first."""
-    out = []
-    for month, record in sorted(store.closed_months().items(), reverse=True):
-        issued = [IssuedPdf(i["pdf"], i["at"], i["by"]) for i in record.get("issued", [])]
-        if not issued:
-            continue  # not a record this version wrote
-        out.append(
-            ClosedMonth(
-                month=month,
-                closed=record.get("state") == "closed",
-                closed_at=str(record.get("closed_at", "")),
-                closed_by=str(record.get("closed_by", "")),
-                pdf=issued[-1],
-                earlier=issued[-2::-1],
-                reopenings=list(record.get("reopenings", [])),
-            )
-        )
-    return out
+    found = (_closed(month, record) for month, record in store.closed_months().items())
+    return sorted((c for c in found if c is not None), key=lambda c: c.month, reverse=True)
+
+
+def closed_month(store: Store, month: str) -> ClosedMonth | None:
+    """``month``'s closes, or None for a month never closed."""
+    record = store.closed_months().get(month)
+    return _closed(month, record) if record is not None else None
+
+
+def _closed(month: str, record: dict[str, Any]) -> ClosedMonth | None:
+    issued = [IssuedPdf(i["pdf"], i["at"], i["by"]) for i in record.get("issued", [])]
+    if not issued:
+        return None  # not a record this version wrote
+    return ClosedMonth(
+        month=month,
+        closed=record.get("state") == "closed",
+        closed_at=str(record.get("closed_at", "")),
+        closed_by=str(record.get("closed_by", "")),
+        pdf=issued[-1],
+        earlier=issued[-2::-1],
+        reopenings=list(record.get("reopenings", [])),
+    )
 
 
 def closable_months(store: Store, today: date | None = None) -> list[str]:
