@@ -17,13 +17,23 @@ from helpers import (
 from pg_engine import (  # noqa: F401  the suite on PostgreSQL too: see pg_engine.py
     postgresql_cleanup,
     postgresql_engine,
-    pytest_collection_modifyitems,
     pytest_configure,
+    skip_embedded_only,
 )
 
 from fieldvisit import create_app
 from fieldvisit.models import Household
 from fieldvisit.storage import Store
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_embedded_only(items)
+    # schemathesis names each of its tests after its operation ("test_x[GET /visits]") but
+    # gives them all their function's node id: pytest-xdist's schedulers that group tests
+    # (--dist loadscope) key their work by node id and would run one of them only.
+    for item in items:
+        if item.parent is not None and not item.nodeid.endswith("::" + item.name):
+            item._id = item.parent.id.child(item.name)  # the id pytest itself would give
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

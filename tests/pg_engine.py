@@ -65,7 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def skip_embedded_only(items: list[pytest.Item]) -> None:
+    """On PostgreSQL, skip the tests of the data folder's own files."""
     if not TEST_URL:
         return
     skip = pytest.mark.skip(reason="the data folder's own files: embedded store only")
