@@ -94,3 +94,17 @@ def test_the_index_skips_a_torn_line_and_reads_what_another_process_appended(
     assert index.get("visit-torn-0002") == Placed("2026-11", "h2")
     lines = [line for line in path.read_bytes().split(b"\n") if line]
     assert json.loads(lines[-1])["id"] == "visit-torn-0002"
+
+
+def test_the_index_adds_many_ids_once_each(tmp_path: Path) -> None:
+    index = VisitIndex(tmp_path)
+    index.record("visit-many-0000", "2026-10", "h0")
+    ids = [f"visit-many-{n:04d}" for n in range(2000)]
+    # An import's thousands of ids (several per shard), one of them already stored, and an
+    # id twice in the same batch: each is written once, the first time it is given.
+    batch = [(i, "2026-11", "h1") for i in ids] + [(ids[5], "2026-12", "h9")]
+    assert index.add(batch) == 1999
+    assert index.get(ids[0]) == Placed("2026-10", "h0")
+    assert index.get(ids[5]) == Placed("2026-11", "h1")
+    assert all(index.get(i) is not None for i in ids[::97])
+    assert index.add(batch) == 0

@@ -26,6 +26,8 @@ from .journal import signature
 from .locks import lock_for
 
 INDEX = "index"
+# Up to this many ids for one shard are looked up one by one (``add``).
+_FEW = 8
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ def _find(lines: bytes, visit_id: str) -> Placed | None:
                 pass  # a line cut short by a crash
             at = lines.find(needle, end)
     return None
+
+
+def _ids(lines: bytes) -> set[str]:
+    """Every id in ``lines``."""
+    out = set()
+    for line in lines.splitlines():
+        try:
+            out.add(json.loads(line)["id"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash
+    return out
 
 
 def _line(visit_id: str, month: str, household: str) -> bytes:
@@ -122,15 +135,24 @@ class VisitIndex:
 
     def add(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (visit id, month, household) triples not yet in the index; how many."""
-        by_shard: dict[str, list[bytes]] = {}
-        for visit_id, month, household in entries:
-            shard = _shard(visit_id)
-            if _find(self._lines(shard), visit_id) is not None:
-                continue
-            by_shard.setdefault(shard, []).append(_line(visit_id, month, household))
-        for shard, lines in by_shard.items():
-            append_unsynced(self.folder / f"{shard}.jsonl", b"".join(lines))
-        return sum(len(lines) for lines in by_shard.values())
+        by_shard: dict[str, list[tuple[str, str, str]]] = {}
+        for entry in entries:
+            by_shard.setdefault(_shard(entry[0]), []).append(entry)
+        written = 0
+        for shard, wanted in by_shard.items():
+            lines = self._lines(shard)
+            # Many ids at once (an import, a recovery): the shard's ids parsed once, rather
+            # than its bytes searched for each.
+            known = _ids(lines) if len(wanted) > _FEW else None
+            new: dict[str, bytes] = {}
+            for visit_id, month, household in wanted:
+                stored = visit_id in known if known is not None else _find(lines, visit_id)
+                if not stored and visit_id not in new:
+                    new[visit_id] = _line(visit_id, month, household)
+            if new:
+                append_unsynced(self.folder / f"{shard}.jsonl", b"".join(new.values()))
+                written += len(new)
+        return written
 
     def sync(self) -> None:
         """Make every shard durable (after recovery rebuilt it)."""
