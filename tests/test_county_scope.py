@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldvisit.models import User, Village, village_key
@@ -249,3 +250,57 @@ def test_the_plates_to_reprint_are_listed_within_the_township(
     _login(client, COUNTY_ADMIN)
     page = client.get("/office/plates").get_data(as_text=True)
     assert "马娟" in page and "梁刚" in page
+
+
+# What holds for every township: only an office without a township changes it.
+DEPLOYMENT_SETTINGS = [
+    ("/dashboard/settings", {"target": "80"}, "/dashboard/settings"),
+    ("/office/reconcile/settings", {"days": "9"}, "/office/reconcile"),
+    ("/office/plates/address", {"address": "http://192.168.1.10:5000"}, "/office/plates"),
+]
+
+
+@pytest.fixture()
+def no_base_url(app: Flask) -> None:
+    """The plates' address comes from the page, not the server's configuration."""
+    app.config["BASE_URL"] = None
+
+
+@pytest.mark.parametrize(("url", "form", "page"), DEPLOYMENT_SETTINGS)
+def test_a_township_office_cannot_change_what_holds_for_the_county(
+    client: FlaskClient,
+    store: Store,
+    county: dict[str, str],
+    no_base_url: None,
+    url: str,
+    form: dict,
+    page: str,
+) -> None:
+    _login(client, TOWNSHIP_ADMIN)
+    settings_before = dict(store.registry().settings)
+    shown = client.get(page)
+    assert shown.status_code == 200
+    text = shown.get_data(as_text=True)
+    assert f'action="{url}"' not in text  # no form for it on its page
+    assert "这些设置全县统一，由县里的管理员修改。" in text
+    refused = client.post(url, data={**form, "csrf_token": csrf_from(text)})
+    assert refused.status_code == 403
+    assert dict(store.registry().settings) == settings_before
+
+
+@pytest.mark.parametrize(("url", "form", "page"), DEPLOYMENT_SETTINGS)
+def test_the_county_office_changes_what_holds_for_the_county(
+    client: FlaskClient,
+    store: Store,
+    county: dict[str, str],
+    no_base_url: None,
+    url: str,
+    form: dict,
+    page: str,
+) -> None:
+    _login(client, COUNTY_ADMIN)
+    text = client.get(page).get_data(as_text=True)
+    assert f'action="{url}"' in text
+    done = client.post(url, data={**form, "csrf_token": csrf_from(text)})
+    assert done.status_code == 303
+    assert dict(store.registry().settings) != {}

@@ -42,6 +42,14 @@ def is_office(user: User | None) -> bool:
     return user is not None and user.role in OFFICE
 
 
+def sets_deployment(user: User | None) -> bool:
+    """Whether ``user`` may change what holds for every township the server keeps: the
+    completion target and the photo rule, the warning checks' time limit, the address the
+    door plates point to. The office, unless its account is one township's in a county:
+    those would change the other townships' too."""
+    return is_office(user) and user is not None and not user.township
+
+
 def may_supervise(user: User | None) -> bool:
     """Whether ``user`` sees the whole township: every household, the figures, the lists,
     the needs ledger and the audit log (the office and supervisors)."""
@@ -178,6 +186,20 @@ def office_required(view: F) -> F:
     return role_required(*OFFICE)(view)
 
 
+def deployment_office_required(view: F) -> F:
+    """The office of the whole deployment (``sets_deployment``): a township's office in a
+    county gets 403, as for any other role."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not sets_deployment(g.user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    # wraps() keeps the view's name and signature, but the checker sees a new function.
+    return office_required(wrapped)  # type: ignore[return-value]
+
+
 def supervision_required(view: F) -> F:
     """The office and supervisors (``may_supervise``)."""
     return role_required(*SUPERVISION)(view)
@@ -190,6 +212,7 @@ def template_functions() -> dict[str, Callable[..., bool]]:
     them get the answer for their own household from the view under those names."""
     return {
         "is_office": is_office,
+        "sets_deployment": sets_deployment,
         "may_supervise": may_supervise,
         "is_supervisor": is_supervisor,
         "is_helper": is_helper,

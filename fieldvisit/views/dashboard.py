@@ -15,7 +15,12 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .. import vocab
-from ..access.permissions import office_required, scoped_township, supervision_required
+from ..access.permissions import (
+    deployment_office_required,
+    office_required,
+    scoped_township,
+    supervision_required,
+)
 from ..collation import sort_villages
 from ..documents.charts import Bar, bar_chart, line_chart
 from ..figures import dashboard, targets
@@ -74,7 +79,7 @@ def settings() -> str:
 
 
 @bp.post("/dashboard/settings")
-@office_required
+@deployment_office_required
 def save_settings() -> Response | tuple[str, int]:
     """The completion target and whether photos are required: the office's, audited."""
     typed = request.form.get("target", "")

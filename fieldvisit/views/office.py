@@ -16,7 +16,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import registry
-from ..access.permissions import in_scope, office_required, scoped_township
+from ..access.permissions import (
+    deployment_office_required,
+    in_scope,
+    office_required,
+    scoped_township,
+)
 from ..clock import now_iso
 from ..documents import plate_address, plate_records
 from ..documents.jobs import JobLimitError, get_runner
@@ -106,7 +111,7 @@ def queue_plates() -> BaseResponse | tuple[str, int]:
 
 
 @bp.post("/plates/address")
-@office_required
+@deployment_office_required
 def set_plates_address() -> BaseResponse | tuple[str, int]:
     """The address phones use (手机访问地址), kept with the registry's settings."""
     typed = request.form.get("address", "")

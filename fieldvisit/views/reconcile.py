@@ -17,7 +17,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..access.permissions import office_required, scoped_township, supervision_required
+from ..access.permissions import (
+    deployment_office_required,
+    office_required,
+    scoped_township,
+    supervision_required,
+)
 from ..clock import now_iso
 from ..documents.jobs import JobLimitError, Title
 from ..models import AuditEntry, Comparison
@@ -230,7 +235,7 @@ def send(did: str) -> Response:
 
 
 @bp.post("/reconcile/settings")
-@office_required
+@deployment_office_required
 def settings() -> Response | tuple[str, int]:
     try:
         set_check_days(get_store(), request.form.get("days", ""), g.user.phone)
