@@ -8,7 +8,9 @@ a view or hook is a coroutine is made once per function, not once per call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from inspect import iscoroutinefunction
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
@@ -43,16 +45,18 @@ class FieldvisitFlask(Flask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+        # Weak keys, and no reference back to them: a function made for one request
+        # (``after_this_request``) is not kept.
+        self._coroutine: WeakKeyDictionary[Callable[..., Any], bool] = WeakKeyDictionary()
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # Flask asks this for every hook and view of every request, and answers with
         # inspect's coroutine check each time; views and hooks are made once, so the answer
-        # is kept (a function that is not hashable is asked every time).
+        # is kept (a callable that cannot be weakly referenced is asked every time).
         try:
-            return self._sync[func]
-        except KeyError:
-            sync = self._sync[func] = super().ensure_sync(func)
-            return sync
+            coroutine = self._coroutine.get(func)
+            if coroutine is None:
+                coroutine = self._coroutine[func] = iscoroutinefunction(func)
         except TypeError:
             return super().ensure_sync(func)
+        return super().ensure_sync(func) if coroutine else func

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import request
@@ -108,3 +109,30 @@ def test_the_index_adds_many_ids_once_each(tmp_path: Path) -> None:
     assert index.get(ids[5]) == Placed("2026-11", "h1")
     assert all(index.get(i) is not None for i in ids[::97])
     assert index.add(batch) == 0
+
+
+def test_functions_made_for_one_request_are_not_kept(tmp_path: Path) -> None:
+    import gc
+
+    from flask import after_this_request
+
+    from fieldvisit import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x"})
+
+    @app.get("/made-per-request")
+    def made() -> str:
+        @after_this_request
+        def passing(response: Any) -> Any:
+            return response
+
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/made-per-request").status_code == 200
+    gc.collect()
+    kept = len(app._coroutine)
+    for _ in range(20):
+        assert client.get("/made-per-request").status_code == 200
+    gc.collect()
+    assert len(app._coroutine) <= kept + 1
