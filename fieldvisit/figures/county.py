@@ -29,7 +29,8 @@ from .dashboard import (
     unresolved_gaps,
 )
 from .frozen import month_source
-from .month import MonthFigures, VillageRow, completion_rows, rate, visited_by_day
+from .month import MonthFigures, VillageRow, completion_rows, visited_by_day
+from .shares import Reached, rate
 from .targets import Targets
 
 
@@ -57,7 +58,7 @@ def township_rows(figures: MonthFigures) -> list[VillageRow]:
 
 
 @dataclass
-class TownshipRow:
+class TownshipRow(Reached):
     """One township's month on the county's dashboard."""
 
     township: str
@@ -69,17 +70,9 @@ class TownshipRow:
     helpers: int = 0  # helpers paired with its households
     helpers_behind: int = 0  # of them, those with a household not visited (as by_helper)
 
-    @property
-    def not_visited(self) -> int:
-        return self.households - self.visited
-
-    @property
-    def rate(self) -> float:
-        return rate(self.visited, self.households)
-
 
 @dataclass
-class CountyBoard(MonthView):
+class CountyBoard(MonthView, Reached):
     """Everything the county's dashboard shows for one month."""
 
     month: str
@@ -97,14 +90,6 @@ class CountyBoard(MonthView):
     @property
     def households(self) -> int:
         return sum(t.households for t in self.townships)
-
-    @property
-    def not_visited(self) -> int:
-        return self.households - self.visited
-
-    @property
-    def rate(self) -> float:
-        return rate(self.visited, self.households)
 
     @property
     def previous_rate(self) -> float:

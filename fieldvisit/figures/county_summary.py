@@ -22,11 +22,12 @@ from ..visits.fields import ChecklistItem
 from ..vocab import GUARANTEES
 from .frozen import MonthSource, month_source
 from .ledger import ledger_at
-from .month import MonthFigures, household_lines, month_figures, rate
+from .month import MonthFigures, household_lines, month_figures
+from .shares import Reached, rate
 
 
 @dataclass
-class AreaFigures:
+class AreaFigures(Reached):
     """A township's or a village's month, counted (``village`` is "" for a township)."""
 
     township: str
@@ -50,14 +51,6 @@ class AreaFigures:
     def key(self) -> str:
         """A village's key (``models.village_key``); a township's name."""
         return village_key(self.township, self.village) if self.village else self.township
-
-    @property
-    def not_visited(self) -> int:
-        return self.households - self.visited
-
-    @property
-    def rate(self) -> float:
-        return rate(self.visited, self.households)
 
     def item_rate(self, key: str) -> float | None:
         """The share of households passing checklist item ``key``; None when none was

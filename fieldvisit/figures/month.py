@@ -30,6 +30,7 @@ from .frozen import MonthSource, month_source
 from .ledger import AGE_BUCKETS as AGE_BUCKETS  # where the ledger's pages look for them
 from .ledger import needs_figures
 from .ledger import open_at as open_at
+from .shares import Reached, rate
 
 FAILING_ITEMS = 3  # a household failing this many checklist items is listed by name
 
@@ -45,13 +46,8 @@ def too_early_message(month: str) -> str:
     return _("%(month)s 太早了：最早可以查看 %(first)s", month=month, first=FIRST_MONTH)
 
 
-def rate(part: int, whole: int) -> float:
-    """A share from 0 to 1; 0 when there is nothing to share."""
-    return part / whole if whole else 0.0
-
-
 @dataclass
-class VillageRow:
+class VillageRow(Reached):
     village: str
     households: int
     people: int
@@ -60,21 +56,13 @@ class VillageRow:
     township: str = ""  # a county's village: its township ("" = the one township)
 
     @property
-    def not_visited(self) -> int:
-        return self.households - self.visited
-
-    @property
-    def rate(self) -> float:
-        return rate(self.visited, self.households)
-
-    @property
     def key(self) -> str:
         """The village's key (models.village_key), as links and filters name it."""
         return village_key(self.township, self.village)
 
 
 @dataclass
-class HelperRow:
+class HelperRow(Reached):
     phone: str
     name: str
     unit: str
@@ -82,10 +70,6 @@ class HelperRow:
     visited: int
     attempted: int
     missing: list[str]  # 户编号 of the helper's households not visited
-
-    @property
-    def rate(self) -> float:
-        return rate(self.visited, self.households)
 
 
 @dataclass
