@@ -91,8 +91,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
         if resume:
             # The laid-out document has cycles; free them now, before the next part of a
-            # booklet is laid out beside them.
-            gc.collect()
+            # booklet is laid out beside them. Only the youngest generation: everything
+            # made while collection was paused is still in it, and a full collection would
+            # walk the whole process's heap too (0.6 s a document in a server holding a
+            # county's registry, against 0.04 s for the same objects freed).
+            gc.collect(0)
 
 
 def render_document(html: str) -> RenderedPdf:
