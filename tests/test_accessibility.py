@@ -87,21 +87,22 @@ def _phone_of(township: Township, who: str) -> str:
     return {"helper": township.helper, "admin": ADMIN[0], "supervisor": SUPERVISOR[0]}[who]
 
 
-def _context(browser: Any, township: Township, who: str | None, **options: Any) -> Any:
-    """A browser context (logged in as ``who`` unless None) that lets axe be injected."""
+def _context(browser: Any, township: Township, who: str | None, **options: Any) -> tuple[Any, Any]:
+    """A browser context (logged in as ``who`` unless None) that lets axe be injected, and
+    its tab: the one that logged in, kept for the pages to check (a new tab costs a new
+    renderer and axe compiled into it again, about 0.4 s)."""
     context = browser.new_context(bypass_csp=True, service_workers="block", **options)
     # axe-core comes with every page of the context, compiled once by the browser, rather
     # than sent to each page after it loaded.
     context.add_init_script(_axe().axe_script)
+    page = context.new_page()
     if who is not None:
-        page = context.new_page()
         page.goto(f"{township.url}/login")
         page.fill("#phone", _phone_of(township, who))
         page.fill("#password", DEMO_PASSWORD)
         page.click("form.card button[type=submit]")
         page.wait_for_url(f"{township.url}/")
-        page.close()
-    return context
+    return context, page
 
 
 @pytest.fixture(scope="module")
@@ -113,16 +114,16 @@ def contexts(browser: Any, township: Township) -> Iterator[dict[str, Any]]:
         if who not in made:
             # Helpers and supervisors use phones; the township office a desk.
             viewport = DESK if who == "admin" else PHONE
-            made[who] = _context(
+            made[who], pages[who] = _context(
                 browser, township, None if who == "nobody" else who, viewport=viewport
             )
         return made[who]
 
     def page(who: str) -> Any:
-        # One tab per role, taken from page to page: a new tab costs a new renderer and
-        # axe compiled into it again (about 0.4 s), and each page is a fresh document anyway.
-        if who not in pages or pages[who].is_closed():
-            pages[who] = get(who).new_page()
+        # One tab per role, taken from page to page: each page is a fresh document anyway.
+        context = get(who)
+        if pages[who].is_closed():
+            pages[who] = context.new_page()
         return pages[who]
 
     yield {"get": get, "page": page}
@@ -211,8 +212,7 @@ def test_axe_finds_nothing(contexts: dict[str, Any], township: Township, who: st
 
 
 def test_axe_finds_nothing_in_english(browser: Any, township: Township):
-    context = _context(browser, township, "helper", viewport=PHONE)
-    page = context.new_page()
+    context, page = _context(browser, township, "helper", viewport=PHONE)
     page.goto(f"{township.url}/lang/en?next=/h/{township.token}/visit")
     page.wait_for_url(f"**/h/{township.token}/visit")
     assert page.get_attribute("html", "lang") == "en"
@@ -267,8 +267,7 @@ NO_OVERFLOW = "document.scrollingElement.scrollWidth <= window.innerWidth + 1"
 
 
 def test_the_helpers_pages_stay_usable_with_the_largest_text(browser: Any, township: Township):
-    context = _context(browser, township, "helper", viewport=PHONE)
-    page = context.new_page()
+    context, page = _context(browser, township, "helper", viewport=PHONE)
     body_size = None
     for path in HELPER_PAGES:
         page.goto(_url(township, path))
