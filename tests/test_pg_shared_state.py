@@ -1,13 +1,18 @@
 """What several server processes share on PostgreSQL besides jobs: a login's changes read
-and lock only its own account's rows, and expired login-limit counts are swept."""
+and lock only its own account's rows, expired login-limit counts are swept, and an API call's
+first read (its address's count with the registry's version) is one statement that still sees
+what another server changed, and its save is four more."""
 
 from __future__ import annotations
 
 import os
 import time
 
+import psycopg
 import pytest
+from helpers import PEOPLE, visit_payload
 
+from fieldvisit.access.tokens import create_token, revoke_tokens
 from fieldvisit.models import LoginSession
 
 pytestmark = pytest.mark.skipif(
@@ -70,3 +75,93 @@ def test_a_forked_server_process_opens_its_own_pool_for_the_counts(store):
     finally:
         ratelimit._pools.clear()
         ratelimit._pools.update(saved)
+
+
+def _statements(monkeypatch) -> list[str]:
+    """The text of every statement sent from now on, by any connection."""
+    sent: list[str] = []
+    original = psycopg.Connection.execute
+
+    def execute(self, query, *args, **kwargs):
+        sent.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", execute)
+    return sent
+
+
+def test_an_api_call_reads_its_address_count_and_the_registry_in_one_statement(
+    client, store, households, monkeypatch
+):
+    headers = {"Authorization": "Bearer " + create_token(store, PEOPLE["owner"][0], "test")}
+    assert client.get("/api/v1/households", headers=headers).status_code == 200  # use noted
+    sent = _statements(monkeypatch)
+    assert client.get("/api/v1/households", headers=headers).status_code == 200
+    first = [q for q in sent if "rate_limits" in q or "registry_version" in q]
+    assert len(first) == 1, first
+    assert "rate_limits" in first[0] and "registry_version" in first[0]
+
+
+def test_that_first_read_sees_a_token_revoked_by_another_server(app, client, store, households):
+    from fieldvisit.storage.pg import PgStore
+
+    owner = PEOPLE["owner"][0]
+    headers = {"Authorization": "Bearer " + create_token(store, owner, "test")}
+    assert client.get("/api/v1/households", headers=headers).status_code == 200
+    other = PgStore(app.config["DATABASE_URL"], pool_size=2)  # another server's process
+    try:
+        assert revoke_tokens(other, owner, actor="test") == 1
+    finally:
+        other.close()
+    assert client.get("/api/v1/households", headers=headers).status_code == 401
+
+
+def test_a_first_save_is_one_statement_before_and_four_sent_together(
+    client, store, households, monkeypatch
+):
+    """The address's count with the registry; then BEGIN, the locks, the visit with its
+    needs and audit entry, and COMMIT, sent without waiting for each answer. Each wait is
+    a wake-up of the database's process, on a helping day when the cores are busy."""
+    headers = {"Authorization": "Bearer " + create_token(store, PEOPLE["owner"][0], "test")}
+    assert client.get("/api/v1/households", headers=headers).status_code == 200  # use noted
+    sent = _statements(monkeypatch)
+    payload = visit_payload(households["h1"])
+    assert client.post("/api/v1/visits", json=payload, headers=headers).status_code == 201
+    assert len(sent) == 5, sent
+    assert sent[1] == "BEGIN" and sent[-1] == "COMMIT"
+    saved = store.visit_by_id(payload["id"])
+    assert saved is not None
+    assert [e.target for e in store.audit_log.entries(saved.month)].count(payload["id"]) == 1
+    # Sent again: the id is taken, so the first try writes nothing and the save decides
+    # on the stored visit (a resend: answered with it, nothing written).
+    again = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert again.status_code == 200
+    assert [e.target for e in store.audit_log.entries(saved.month)].count(payload["id"]) == 1
+    assert store.visit_by_id(payload["id"]) == saved
+
+
+def test_a_first_save_is_decided_again_when_another_server_changed_the_registry(
+    app, client, store, households, monkeypatch
+):
+    """The first try is decided on the registry the request read; another server closes
+    the month before it is written: nothing is written, and the save, decided again on the
+    registry under its locks, is refused."""
+    from fieldvisit.storage.pg import PgStore
+    from fieldvisit.storage.pg.visits import VisitTables
+
+    headers = {"Authorization": "Bearer " + create_token(store, PEOPLE["owner"][0], "test")}
+    payload = visit_payload(households["h1"])
+    first_try = VisitTables._save_new
+
+    def meanwhile(self, *args):
+        other = PgStore(app.config["DATABASE_URL"], pool_size=2)
+        try:
+            other.set_month(payload["date"][:7], lambda _old: {"state": "closed"}, lambda _new: [])
+        finally:
+            other.close()
+        return first_try(self, *args)
+
+    monkeypatch.setattr(VisitTables, "_save_new", meanwhile)
+    answer = client.post("/api/v1/visits", json=payload, headers=headers)
+    assert answer.status_code == 409
+    assert store.visit_by_id(payload["id"]) is None

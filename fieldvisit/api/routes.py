@@ -44,7 +44,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def visit_json(visit: Visit) -> dict[str, Any]:
     """A stored visit as the API returns it: the fields of ``visits.fields.VISIT``, no
     more (its history and who made each version stay on the server)."""
-    doc = visit.to_doc()
+    doc = visit.doc_view()
     return {k: doc[k] for k in visit_fields.SHOWN}
 
 

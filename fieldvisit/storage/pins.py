@@ -44,6 +44,19 @@ def pinned(key: Hashable, read: Callable[[], T]) -> T:
     return value
 
 
+def wanted(key: Hashable) -> bool:
+    """True when a request is pinning reads and has not yet read ``key``: a read it makes now
+    may be given to ``pinned`` for the rest of the request."""
+    pins = _pins.get()
+    return pins is not None and key not in pins
+
+
+def peek(key: Hashable) -> Any:
+    """What ``key`` is pinned to in this request, or None (nothing read yet, or no request)."""
+    pins = _pins.get()
+    return pins.get(key) if pins is not None else None
+
+
 def forget(key: Hashable) -> None:
     """Drop the pin of ``key``: this process has just written what it holds."""
     pins = _pins.get()

@@ -9,6 +9,12 @@ write in ``SWEEP_EVERY`` also deletes them, so that the guesses of a helping day
 address and account tried) do not stay in the table for ever. The counts have a small pool of
 their own, open for the life of the process: Flask-Limiter keeps one storage for the
 process (the last app's), which may outlive the store it was made beside.
+
+A request's first look at a count (an API call asks whether its address is blocked before
+anything else) is also its first read of the database. When the request's own store is on
+the same database, that read goes through the store, which reads the registry's version in
+the same statement and keeps it for the request (``PgStore.count_and_pin``): one round trip,
+not two.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -30,6 +37,7 @@ _urls: dict[str, str] = {}  # name -> database URL
 _pools: dict[str, Database] = {}  # database URL -> its pool for counts
 _guard = threading.Lock()
 SWEEP_EVERY = 100
+COUNT = "SELECT count FROM rate_limits WHERE key = %s AND expires > %s"
 
 
 def register(url: str) -> str:
@@ -53,6 +61,22 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+def _request_store_read(uri: str) -> Callable[[str, float], int | None] | None:
+    """The current request's store's ``count_and_pin``, when that store is on the database
+    of ``uri``; None outside a request or on another engine or database."""
+    from flask import current_app, has_request_context
+
+    from ..current import STORE_KEY
+    from .store import PgStore  # here: the store module imports this one
+
+    if not has_request_context():
+        return None
+    store = current_app.extensions.get(STORE_KEY)
+    if isinstance(store, PgStore) and store.limits_uri == uri:
+        return store.count_and_pin
+    return None
+
+
 def _database(name: str) -> Database:
     with _guard:
         url = _urls[name]
@@ -68,7 +92,8 @@ class PgLimitStorage(Storage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
-        self.db = _database((uri or "").split("://", 1)[-1])
+        self.uri = uri or ""
+        self.db = _database(self.uri.split("://", 1)[-1])
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -92,11 +117,13 @@ class PgLimitStorage(Storage):
         return int(row[0]) if row else amount
 
     def get(self, key: str) -> int:
+        now = time.time()
+        first_read = _request_store_read(self.uri)
+        count = first_read(key, now) if first_read is not None else None
+        if count is not None:
+            return count
         with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT count FROM rate_limits WHERE key = %s AND expires > %s",
-                (key, time.time()),
-            ).fetchone()
+            row = conn.execute(COUNT, (key, now)).fetchone()
         return int(row[0]) if row else 0
 
     def get_expiry(self, key: str) -> float:

@@ -28,7 +28,7 @@ from .db import Database, describe
 from .files import PgClosedFiles, PgPhotos, PgReports
 from .jobs import PgJobBook
 from .month_visits import MonthVisits
-from .ratelimit import register
+from .ratelimit import COUNT, register
 from .registry import RegistryTables
 from .sessions import PgLoginSessions
 from .visits import VisitTables
@@ -93,6 +93,26 @@ class PgStore:
         with self.db.connection() as conn:
             row = conn.execute("SELECT version, xmin::text FROM registry_version").fetchone()
             return self._registry.at_version(conn, row), (tuple(row) if row else ())
+
+    def count_and_pin(self, key: str, now: float) -> int | None:
+        """A rate-limit count (``ratelimit``) read in one statement with the registry's
+        version, when a request looks at a count before its first registry read, as an API
+        call does (is its address blocked?): the registry is pinned for the request as
+        ``registry()`` would pin it, and the request makes one round trip where it made two.
+        None outside a request, or once its registry is pinned."""
+        if not pins.wanted(self._registry):
+            return None
+        with self.db.connection() as conn:
+            row = conn.execute(
+                f"SELECT ({COUNT}), v.version, v.xmin::text"
+                " FROM (SELECT 1) AS one LEFT JOIN registry_version v ON true",
+                (key, now),
+            ).fetchone()
+            count, version = (row[0], row[1:]) if row else (None, None)
+            version = version if version and version[0] is not None else None
+            pinned = (self._registry.at_version(conn, version), tuple(version or ()))
+        pins.pinned(self._registry, lambda: pinned)
+        return int(count or 0)
 
     def update_registry(
         self,
@@ -179,7 +199,11 @@ class PgStore:
         needs_for: Callable[[Visit, list[Need]], list[Need]],
         audit: Callable[[Visit], AuditEntry] | None = None,
     ) -> tuple[Visit, bool]:
-        return self._visits.save(visit, decide, needs_for, audit)
+        # The registry this request read, if it read one: a first save is decided on it
+        # (and written only if it is still the registry's version; see VisitTables).
+        read = pins.peek(self._registry)
+        pinned = (read[0], int(read[1][0])) if read is not None and read[1] else None
+        return self._visits.save(visit, decide, needs_for, audit, pinned)
 
     def update_need(
         self,

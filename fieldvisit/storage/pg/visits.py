@@ -13,33 +13,66 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
-
-from ...models import AuditEntry, Need, Visit
+from ...models import AuditEntry, Household, Need, Visit
 from ..closed import MonthClosed
 from ..journal import StorageError
 from ..paths import check_month
-from .audit import insert_audit
+from ..registry_file import Registry
+from .audit import AUDIT_INSERT, INSERT_AUDIT, audit_params, insert_audit
 from .db import Database
 from .jsonb import doc as Jsonb
 from .registry import REGISTRY_LOCK, RegistryTables
 
+# A save is four statements and two waits for the server: BEGIN and the locks; one read of
+# the visit, its needs and the registry's version; one write of the visit, its needs and its
+# audit entry; COMMIT. The read is a statement of its own after the locks: READ COMMITTED
+# takes a statement's snapshot when it starts, so a read in the locks' statement could miss
+# a registry change it waited for. A visit not yet stored (most saves of a helping day) is
+# written in one wait: see ``VisitTables._save_new``.
+SAVE_LOCKS = "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s)"
+SAVE_READ = (
+    "WITH v AS (SELECT doc, month FROM visits WHERE id = %(id)s FOR UPDATE),"
+    " n AS (SELECT doc FROM needs WHERE visit = %(id)s FOR UPDATE)"
+    " SELECT (SELECT version FROM registry_version), (SELECT doc FROM v), (SELECT month FROM v),"
+    " ARRAY(SELECT doc FROM n)"
+)
 UPSERT_VISIT = (
     "INSERT INTO visits (id, month, village, household, doc) VALUES (%s, %s, %s, %s, %s)"
     " ON CONFLICT (id) DO UPDATE SET month = EXCLUDED.month, village = EXCLUDED.village,"
     " household = EXCLUDED.household, doc = EXCLUDED.doc, seq = nextval('change_seq')"
 )
-UPSERT_NEED = (
+# Arrays in binary (``%b``), as in ``audit.AUDIT_INSERT``.
+NEEDS_UPSERT = (
     "INSERT INTO needs (id, visit, month, village, household, status, doc)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::jsonb[]) AS need {where}"
     " ON CONFLICT (id) DO UPDATE SET visit = EXCLUDED.visit, month = EXCLUDED.month,"
     " village = EXCLUDED.village, household = EXCLUDED.household, status = EXCLUDED.status,"
     " doc = EXCLUDED.doc, seq = nextval('change_seq')"
 )
+# The parts of one statement see the tables as they were before it: the needs deleted (the
+# open ones of the visit's old version) are never the ones upserted.
+SAVE_WRITE = (
+    f"WITH v AS ({UPSERT_VISIT}),"
+    " gone AS (DELETE FROM needs WHERE visit = %s AND status = 'open' AND id <> ALL(%b::text[])),"
+    f" kept AS ({NEEDS_UPSERT.format(where='')}),"
+    f" logged AS ({INSERT_AUDIT})"
+    " SELECT 1"
+)
+# A first save: the visit only if its id is free and the registry is still the version its
+# record was decided on, its needs and audit entry only if the visit was written.
+SAVE_NEW = (
+    "WITH current AS (SELECT FROM registry_version WHERE version = %s),"
+    " v AS (INSERT INTO visits (id, month, village, household, doc)"
+    " SELECT %s, %s, %s, %s, %s FROM current ON CONFLICT (id) DO NOTHING RETURNING id),"
+    f" kept AS ({NEEDS_UPSERT.format(where='WHERE EXISTS (SELECT FROM v)')}),"
+    f" logged AS ({AUDIT_INSERT.format(where='WHERE EXISTS (SELECT FROM v)')})"
+    " SELECT count(*) FROM v"
+)
 
 
 def visit_row(visit: Visit, month: str) -> tuple[Any, ...]:
-    return (visit.id, month, visit.village, visit.household, Jsonb(visit.to_doc()))
+    return (visit.id, month, visit.village, visit.household, Jsonb(visit.doc_view()))
 
 
 def need_row(need: Need, month: str) -> tuple[Any, ...]:
@@ -50,7 +83,21 @@ def need_row(need: Need, month: str) -> tuple[Any, ...]:
         need.village,
         need.household,
         need.status,
-        Jsonb(need.to_doc()),
+        Jsonb(need.doc_view()),
+    )
+
+
+def need_columns(needs: list[Need], month: str) -> tuple[list[Any], ...]:
+    """The needs as the columns ``unnest`` takes: ids, visits, months, villages, households,
+    statuses, documents."""
+    return (
+        [n.id for n in needs],
+        [n.visit for n in needs],
+        [month] * len(needs),
+        [n.village for n in needs],
+        [n.household for n in needs],
+        [n.status for n in needs],
+        [Jsonb(n.doc_view()) for n in needs],
     )
 
 
@@ -60,6 +107,13 @@ def _closed(settings: dict[str, Any], month: str) -> bool:
     months = settings.get(SETTING)
     record = months.get(month) if isinstance(months, dict) else None
     return isinstance(record, dict) and record.get("state") == "closed"
+
+
+def _in_owners_village(record: Visit, owner: Household | None) -> Visit:
+    """A visit is kept in its household's village, whatever the client said."""
+    if owner is not None and record.village != owner.village_key:
+        return dataclasses.replace(record, village=owner.village_key)
+    return record
 
 
 class VisitTables:
@@ -122,27 +176,26 @@ class VisitTables:
         decide: Callable[[Visit | None], Visit | None],
         needs_for: Callable[[Visit, list[Need]], list[Need]],
         audit: Callable[[Visit], AuditEntry] | None,
+        pinned: tuple[Registry, int] | None = None,
     ) -> tuple[Visit, bool]:
         """See ``Store.save_visit``: the same contract, in one transaction. Pipelined: the
-        locks and the three reads go to the server together, and the writes with the
-        COMMIT: two waits for the server rather than ten, each of which, on a busy
-        machine, also waits for the database's process to be given a core."""
+        locks and the read go to the server together, and the write with the COMMIT: two
+        waits for the server, each of which, on a busy machine, also waits for the
+        database's process to be given a core. With ``pinned`` (the registry the request
+        read and its version), a visit not yet stored is first tried in one wait."""
+        if pinned is not None:
+            record = self._save_new(visit, decide, needs_for, audit, *pinned)
+            if record is not None:
+                return record, True
         with self.db.transaction(pipeline=True) as conn:
-            conn.execute(
-                "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s)",
-                (self.db.key(REGISTRY_LOCK), self.db.key("visit:" + visit.id)),
-            )
-            found = conn.execute(
-                "SELECT doc, month FROM visits WHERE id = %s FOR UPDATE", (visit.id,)
-            )
-            version = conn.execute("SELECT version FROM registry_version")
-            needs = conn.execute("SELECT doc FROM needs WHERE visit = %s FOR UPDATE", (visit.id,))
-            row = found.fetchone()
-            existing = Visit.from_doc(row[0]) if row else None
-            month = row[1] if row else visit.month
+            conn.execute(SAVE_LOCKS, self._lock_keys(visit))
+            row = conn.execute(SAVE_READ, {"id": visit.id}).fetchone()
+            version, doc, month, need_docs = row if row else (None, None, None, [])
+            existing = Visit.from_doc(doc) if doc is not None else None
+            month = month or visit.month
             # Read after the locks: registry changes wait for this save.
-            reg = self.registry.at_version(conn, version.fetchone())
-            stored = [Need.from_doc(doc) for (doc,) in needs.fetchall()]
+            reg = self.registry.at_version(conn, (version,) if version is not None else None)
+            stored = [Need.from_doc(d) for d in need_docs or []]
             owner = reg.households.get(existing.household if existing else visit.household)
             if _closed(reg.settings, month):
                 raise MonthClosed(month)
@@ -151,22 +204,67 @@ class VisitTables:
                 if existing is None:
                     raise StorageError(f"nothing to store for visit {visit.id}")
                 return existing, False
-            if owner is not None and record.village != owner.village_key:
-                record = dataclasses.replace(record, village=owner.village_key)
+            record = _in_owners_village(record, owner)
             if record.id != visit.id:
                 raise StorageError(f"visit {visit.id} decided as {record.id}")
-            self._write(conn, record, month, needs_for(record, stored))
-            insert_audit(conn, [audit(record)] if audit is not None else [])
+            needs = needs_for(record, stored)
+            columns = need_columns(needs, month)
+            conn.execute(
+                SAVE_WRITE,
+                (
+                    *visit_row(record, month),
+                    record.id,
+                    columns[0],
+                    *columns,
+                    *audit_params([audit(record)] if audit is not None else []),
+                ),
+            )
         return record, True
 
-    def _write(
-        self, conn: psycopg.Connection[Any], record: Visit, month: str, new_needs: list[Need]
-    ) -> None:
-        with conn.cursor() as cur:
-            cur.execute(UPSERT_VISIT, visit_row(record, month))
-            cur.execute("DELETE FROM needs WHERE visit = %s AND status = 'open'", (record.id,))
-            if new_needs:
-                cur.executemany(UPSERT_NEED, [need_row(n, month) for n in new_needs])
+    def _save_new(
+        self,
+        visit: Visit,
+        decide: Callable[[Visit | None], Visit | None],
+        needs_for: Callable[[Visit, list[Need]], list[Need]],
+        audit: Callable[[Visit], AuditEntry] | None,
+        reg: Registry,
+        version: int,
+    ) -> Visit | None:
+        """``visit`` stored as a first save, decided on ``reg`` and written only if its id is
+        free and the registry is still ``version`` under the locks: BEGIN, the locks, the
+        write and COMMIT sent together. None when not written (the id is stored, the
+        registry changed, the month is closed, or ``decide`` will not answer for a visit
+        not stored, as a correction's will not): ``save`` then decides under the locks."""
+        if _closed(reg.settings, visit.month):
+            return None
+        try:
+            record = decide(None)
+        except Exception:
+            # A refusal of a visit not stored (a correction, a photo): asked again on the
+            # stored one, where a refusal is the answer.
+            return None
+        if record is None or record.id != visit.id:
+            return None
+        record = _in_owners_village(record, reg.households.get(visit.household))
+        needs = needs_for(record, [])
+        entries = [audit(record)] if audit is not None else []
+        with self.db.transaction(pipeline=True) as conn:
+            conn.execute(SAVE_LOCKS, self._lock_keys(visit))
+            written = conn.execute(
+                SAVE_NEW,
+                (
+                    version,
+                    *visit_row(record, visit.month),
+                    *need_columns(needs, visit.month),
+                    *audit_params(entries),
+                ),
+            )
+        # Read once the COMMIT is answered: asked inside, it would be one more wait.
+        row = written.fetchone()
+        return record if row is not None and row[0] == 1 else None
+
+    def _lock_keys(self, visit: Visit) -> tuple[int, int]:
+        return self.db.key(REGISTRY_LOCK), self.db.key("visit:" + visit.id)
 
     def update_need(
         self,
