@@ -59,10 +59,17 @@ SAVE_WRITE = (
     f" logged AS ({INSERT_AUDIT})"
     " SELECT 1"
 )
-# A first save: the visit only if its id is free and the registry is still the version its
-# record was decided on, its needs and audit entry only if the visit was written.
+# A first save, in one statement that is its own transaction (autocommit): the visit only if
+# its id is free and the registry is still the version its record was decided on, its needs
+# and audit entry only if the visit was written. The version row is locked FOR SHARE, the
+# lock a registry change (``RegistryTables.update``) waits on with FOR UPDATE: a change in
+# flight is waited for and then seen (the row is read again, its version no longer matches),
+# and a change that comes after waits for the save. The visit id's advisory lock, taken
+# before the insert, keeps a save that decides under its locks (``save``) from running beside
+# this one.
 SAVE_NEW = (
-    "WITH current AS (SELECT FROM registry_version WHERE version = %s),"
+    "WITH current AS (SELECT pg_advisory_xact_lock(%s) FROM registry_version"
+    " WHERE version = %s FOR SHARE),"
     " v AS (INSERT INTO visits (id, month, village, household, doc)"
     " SELECT %s, %s, %s, %s, %s FROM current ON CONFLICT (id) DO NOTHING RETURNING id),"
     f" kept AS ({NEEDS_UPSERT.format(where='WHERE EXISTS (SELECT FROM v)')}),"
@@ -231,10 +238,10 @@ class VisitTables:
         version: int,
     ) -> Visit | None:
         """``visit`` stored as a first save, decided on ``reg`` and written only if its id is
-        free and the registry is still ``version`` under the locks: BEGIN, the locks, the
-        write and COMMIT sent together. None when not written (the id is stored, the
-        registry changed, the month is closed, or ``decide`` will not answer for a visit
-        not stored, as a correction's will not): ``save`` then decides under the locks."""
+        free and the registry is still ``version``: one statement, one wait for the server,
+        answered once committed. None when not written (the id is stored, the registry
+        changed, the month is closed, or ``decide`` will not answer for a visit not stored,
+        as a correction's will not): ``save`` then decides under its locks."""
         if _closed(reg.settings, visit.month):
             return None
         try:
@@ -248,19 +255,17 @@ class VisitTables:
         record = _in_owners_village(record, reg.households.get(visit.household))
         needs = needs_for(record, [])
         entries = [audit(record)] if audit is not None else []
-        with self.db.transaction(pipeline=True) as conn:
-            conn.execute(SAVE_LOCKS, self._lock_keys(visit))
-            written = conn.execute(
+        with self.db.connection() as conn:  # autocommit: the statement is the transaction
+            row = conn.execute(
                 SAVE_NEW,
                 (
+                    self.db.key("visit:" + visit.id),
                     version,
                     *visit_row(record, visit.month),
                     *need_columns(needs, visit.month),
                     *audit_params(entries),
                 ),
-            )
-        # Read once the COMMIT is answered: asked inside, it would be one more wait.
-        row = written.fetchone()
+            ).fetchone()
         return record if row is not None and row[0] == 1 else None
 
     def _lock_keys(self, visit: Visit) -> tuple[int, int]:
