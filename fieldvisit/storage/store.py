@@ -263,6 +263,10 @@ class Store(FolderParts):
         given, the visit's other open needs are dropped and its other resolved ones kept.
         Which needs keep their state is the ledger's rule (``visits.needs.carry_over``).
 
+        ``decide``, ``needs_for`` and ``audit`` only answer: they may be asked more than
+        once (the PostgreSQL engine first asks about a visit not stored, on the registry the
+        request read, and asks again under its locks if that was not the case).
+
         ``audit(record)`` makes the audit entry of a record written; it is part of the
         journal line. This is the hot path of the helping day: one line appended to the
         file's journal and one fsync, whatever the file's size (see ``Files.journaled``).

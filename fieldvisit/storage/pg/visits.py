@@ -4,8 +4,9 @@ A save runs in one transaction: the registry's advisory lock shared (a registry 
 which may move the household or close the month, takes it exclusively), an advisory lock on
 the visit's id (there may be no row yet to lock), then its row ``FOR UPDATE``; ``decide``
 and ``needs_for`` run there, and the visit, its needs and its audit entry are committed
-together. ``visits.id`` is the primary key: a visit is stored once whatever its date.
-"""
+together. A visit not yet stored is first tried in one statement, decided on the registry
+the request read and written only if that is still the registry's version (``SAVE_NEW``).
+``visits.id`` is the primary key: a visit is stored once whatever its date."""
 
 from __future__ import annotations
 
