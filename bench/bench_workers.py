@@ -171,6 +171,20 @@ def cpu_seconds(match: Any) -> float:
     return total
 
 
+def machine_seconds() -> tuple[float, float]:
+    """The whole machine's idle and stolen CPU seconds so far (``/proc/stat``: steal is time
+    the hypervisor gave this VM's cores to others while they had work): a VM given less than
+    its cores cannot show two processes serving twice what one does."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = int(fields[4]) + int(fields[5])  # idle + iowait
+    steal = int(fields[8]) if len(fields) > 8 else 0
+    return idle / tick, steal / tick
+
+
 def run(
     workers: int, template: Path, parent: Path, helpers: list[Any], args: Any
 ) -> dict[str, Any]:
@@ -207,9 +221,21 @@ def run(
             phone.start_at, phone.stop_at = begin, window[1]
             phone.start()
         time.sleep(max(0.0, window[0] - time.monotonic()))
-        cpu0 = (cpu_seconds(app), cpu_seconds(db), time.process_time(), os.getloadavg()[0])
+        cpu0 = (
+            cpu_seconds(app),
+            cpu_seconds(db),
+            time.process_time(),
+            os.getloadavg()[0],
+            *machine_seconds(),
+        )
         time.sleep(max(0.0, window[1] - time.monotonic()))
-        cpu1 = (cpu_seconds(app), cpu_seconds(db), time.process_time(), os.getloadavg()[0])
+        cpu1 = (
+            cpu_seconds(app),
+            cpu_seconds(db),
+            time.process_time(),
+            os.getloadavg()[0],
+            *machine_seconds(),
+        )
         for phone in phones:
             phone.join(timeout=120)
     except BaseException:
@@ -248,6 +274,8 @@ def summarise(
         "stuck": sum(p.is_alive() for p in phones),
         "cpu": [b - a for a, b in zip(cpu0[:3], cpu1[:3], strict=True)],
         "load": (cpu0[3], cpu1[3]),
+        "idle": cpu1[4] - cpu0[4],
+        "steal": cpu1[5] - cpu0[5],
         "seconds": window[1] - window[0],
     }
 
@@ -271,6 +299,10 @@ def show(result: dict[str, Any]) -> None:
         f"    CPU in the window (cores): app {app / seconds:.2f}, PostgreSQL {db / seconds:.2f},"
         f" generator {generator / seconds:.2f}; load average {result['load'][0]:.1f}"
         f" → {result['load'][1]:.1f}; {per_core(result):.0f} requests per app core-second"
+    )
+    print(
+        f"    the machine (cores): idle {result['idle'] / seconds:.2f},"
+        f" taken by the hypervisor (steal) {result['steal'] / seconds:.2f}"
     )
     print(
         f"    acknowledged {result['acknowledged']}, lost {len(result['lost'])},"
