@@ -1,7 +1,8 @@
 """What several server processes share on PostgreSQL besides jobs: a login's changes read
 and lock only its own account's rows, expired login-limit counts are swept, and an API call's
 first read (its address's count with the registry's version) is one statement that still sees
-what another server changed, and its save is four more."""
+what another server changed, and a first save is one more; a household page's reads do not
+grow with the months of its history."""
 
 from __future__ import annotations
 
@@ -199,3 +200,34 @@ def test_a_first_save_waits_for_a_registry_change_in_flight_and_then_sees_it(
         change.close()
     assert answer == {"saved": None}
     assert store.visit_by_id(visit.id) is None
+
+
+def test_a_household_pages_statements_do_not_grow_with_its_history(
+    auth, client, store, households, monkeypatch
+):
+    """Ten years are 120 months: a statement a month was 120 round trips for the open
+    needs alone, on the page a helper opens at every door."""
+    import dataclasses
+    import datetime as dt
+
+    household = households["h1"]
+    headers = {"Authorization": "Bearer " + create_token(store, PEOPLE["owner"][0], "test")}
+    payload = visit_payload(household, needs=[{"category": "medical", "description": "复查"}])
+    assert client.post("/api/v1/visits", json=payload, headers=headers).status_code == 201
+    auth.login("owner")
+    page = f"/h/{household.token}"
+    assert client.get(page).status_code == 200
+    sent = _statements(monkeypatch)
+    assert client.get(page).status_code == 200
+    few = len(sent)
+    stored = store.visit_by_id(payload["id"])
+    first = dt.date.fromisoformat(stored.date).replace(day=1)
+    past = [first - dt.timedelta(days=31 * n) for n in range(1, 25)]
+    store.import_visits(
+        [dataclasses.replace(stored, id=f"old-{d:%Y-%m}", date=d.isoformat()) for d in past], []
+    )
+    sent.clear()
+    answer = client.get(page + "?all=1")
+    assert answer.status_code == 200
+    assert len(sent) <= few + 1, sent  # ?all=1 asks which months there are
+    assert answer.get_data(as_text=True).count("复查") >= 1

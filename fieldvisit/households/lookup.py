@@ -78,10 +78,7 @@ def overview(store: Store, today: date) -> Overview:
 def open_needs(store: Store, household: Household) -> list[Need]:
     """The household's needs not yet resolved (销号), urgent and oldest first."""
     found = [
-        n
-        for month in store.months()
-        for n in store.needs(month, household.village_key)
-        if n.household == household.id and n.status == "open"
+        n for n in store.household_needs(household.village_key, household.id) if n.status == "open"
     ]
     return sorted(found, key=lambda n: (not n.urgent, n.raised_at))
 

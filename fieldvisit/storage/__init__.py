@@ -42,7 +42,8 @@ The interface, all through a ``Store`` (``store.py``; ``current.get_store()`` in
 * the registry: ``registry()``, ``update_registry(change, audit)``, ``household``,
   ``household_by_token``, ``user``, ``setting``, ``is_empty``, ``finish_moves()``;
 * visits and needs: ``months()``, ``visits``, ``needs``, ``find_visit``, ``visit_by_id``,
-  ``household_visits``, ``save_visit(visit, decide, needs_for, audit)``,
+  ``household_visits(months, village, id)``, ``household_needs(village, id)``,
+  ``save_visit(visit, decide, needs_for, audit)``,
   ``update_need(month, village, id, change)``, ``import_visits``;
 * closed months: ``closed_months()``, ``is_closed(month)``, ``set_month(month, change,
   audit)``, and the member ``closed`` (``ClosedFiles``: ``put``, ``path``, ``read``);

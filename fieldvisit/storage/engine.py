@@ -12,7 +12,7 @@ bytes, since on PostgreSQL they live in the database (or a folder every server s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..models import AuditEntry, Household, LoginSession, Need, User, Visit
@@ -171,9 +171,13 @@ class Engine(Protocol):
 
     def visit_by_id(self, visit_id: str) -> Visit | None: ...
 
-    def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]: ...
+    def household_visits(
+        self, months: Sequence[str], village: str, household_id: str
+    ) -> list[Visit]: ...
 
     def needs(self, month: str, village: str | None = None) -> list[Need]: ...
+
+    def household_needs(self, village: str, household_id: str) -> list[Need]: ...
 
     def find_visit(self, month: str, village: str, visit_id: str) -> Visit | None: ...
 

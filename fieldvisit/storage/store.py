@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -218,15 +218,18 @@ class Store(FolderParts):
                 return found
         return None
 
-    def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
-        """One household's visits in ``month``: only its records are decoded, so a household
-        page stays cheap while its village's file grows on the helping day."""
-        data = self._files.read(self._visit_path(month, village)).data
-        return [
-            Visit.from_doc(d)
-            for d in data.get("visits", {}).values()
-            if d.get("household") == household_id
-        ]
+    def household_visits(
+        self, months: Sequence[str], village: str, household_id: str
+    ) -> list[Visit]:
+        """One household's visits in ``months``, only its records decoded (a page's cost)."""
+        files = (self._files.read(self._visit_path(m, village)).data for m in months)
+        docs = (d for data in files for d in data.get("visits", {}).values())
+        return [Visit.from_doc(d) for d in docs if d.get("household") == household_id]
+
+    def household_needs(self, village: str, household_id: str) -> list[Need]:
+        """Every need raised for one household, in any month (its village's files)."""
+        found = (n for month in self.months() for n in self.needs(month, village))
+        return [n for n in found if n.household == household_id]
 
     def needs(self, month: str, village: str | None = None) -> list[Need]:
         """The needs raised in visits dated in ``month``."""

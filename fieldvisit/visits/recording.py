@@ -174,9 +174,7 @@ def _author(visit: Visit) -> str:
 
 def household_visits(store: Store, household: Household, months: list[str]) -> list[Visit]:
     """The household's visits in the given months, newest first."""
-    out = [
-        v for m in months for v in store.household_visits(m, household.village_key, household.id)
-    ]
+    out = store.household_visits(months, household.village_key, household.id)
     return sorted(out, key=lambda v: (v.date, v.created_at), reverse=True)
 
 

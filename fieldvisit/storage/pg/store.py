@@ -9,7 +9,7 @@ registry is cached here, but checked against its version row on every read).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -189,8 +189,13 @@ class PgStore:
         found: Visit | None = self._visits.by_id(visit_id, month, village)
         return found
 
-    def household_visits(self, month: str, village: str, household_id: str) -> list[Visit]:
-        return self._visits.of_household(month, village, household_id)
+    def household_visits(
+        self, months: Sequence[str], village: str, household_id: str
+    ) -> list[Visit]:
+        return self._visits.of_household(months, village, household_id)
+
+    def household_needs(self, village: str, household_id: str) -> list[Need]:
+        return self._visits.needs_of_household(village, household_id)
 
     def save_visit(
         self,

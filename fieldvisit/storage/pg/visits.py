@@ -11,7 +11,7 @@ the request read and written only if that is still the registry's version (``SAV
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...models import AuditEntry, Household, Need, Visit
@@ -169,14 +169,24 @@ class VisitTables:
             row = conn.execute(sql, args).fetchone()
         return Visit.from_doc(row[0]) if row else None
 
-    def of_household(self, month: str, village: str, household_id: str) -> list[Visit]:
+    def of_household(self, months: Sequence[str], village: str, household_id: str) -> list[Visit]:
+        # One statement for a household page's year (or its whole history), not one a month:
+        # each is a round trip, and ten years are 120 months.
         with self.db.connection() as conn:
             rows = conn.execute(
-                "SELECT doc FROM visits WHERE household = %s AND month = %s AND village = %s"
-                " ORDER BY seq",
-                (household_id, check_month(month), village),
+                "SELECT doc FROM visits WHERE household = %s AND month = ANY(%s)"
+                " AND village = %s ORDER BY month, seq",
+                (household_id, [check_month(m) for m in months], village),
             ).fetchall()
         return [Visit.from_doc(doc) for (doc,) in rows]
+
+    def needs_of_household(self, village: str, household_id: str) -> list[Need]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM needs WHERE household = %s AND village = %s ORDER BY month, seq",
+                (household_id, village),
+            ).fetchall()
+        return [Need.from_doc(doc) for (doc,) in rows]
 
     def save(
         self,
