@@ -79,15 +79,11 @@ class Filters:
 def household_keys(store: Store, household: Household, since: str = "") -> set[str]:
     """The audit targets that belong to a household: its 户编号 and the ids of its visits
     and needs (of visits dated from ``since``, a YYYY-MM-DD, on)."""
-    keys = {household.id}
-    for month in months_between(store.months(), since):
-        keys.update(
-            v.id for v in store.visits(month, household.village_key) if v.household == household.id
-        )
-        keys.update(
-            n.id for n in store.needs(month, household.village_key) if n.household == household.id
-        )
-    return keys
+    months = months_between(store.months(), since)
+    visits = {v.id for v in store.household_visits(months, household.village_key, household.id)}
+    # A need is kept with the visit that raised it: those of the visits above.
+    needs = store.household_needs(household.village_key, household.id)
+    return {household.id, *visits, *(n.id for n in needs if n.visit in visits)}
 
 
 def _names_household(entry: AuditEntry, household_id: str) -> bool:

@@ -23,12 +23,12 @@ _CACHE_MONTHS = 24
 # already there (the same id) is not written twice. Arrays are sent in binary (``%b``): as
 # text, each quote of each document is escaped by a pattern, which cost more than the rest
 # of the statement.
-AUDIT_INSERT = (
+AUDIT_INSERT_WHERE = (
     "INSERT INTO audit (id, month, doc)"
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::jsonb[]) AS entry {where}"
     " ON CONFLICT (id) DO NOTHING"
 )
-INSERT_AUDIT = AUDIT_INSERT.format(where="")
+INSERT_AUDIT = AUDIT_INSERT_WHERE.format(where="")
 
 
 def audit_params(entries: list[AuditEntry]) -> tuple[list[str], list[str], list[Any]]:

@@ -19,7 +19,7 @@ from ..closed import MonthClosed
 from ..journal import StorageError
 from ..paths import check_month
 from ..registry_file import Registry
-from .audit import AUDIT_INSERT, INSERT_AUDIT, audit_params, insert_audit
+from .audit import AUDIT_INSERT_WHERE, INSERT_AUDIT, audit_params, insert_audit
 from .db import Database
 from .jsonb import doc as Jsonb
 from .registry import REGISTRY_LOCK, RegistryTables
@@ -42,7 +42,7 @@ UPSERT_VISIT = (
     " ON CONFLICT (id) DO UPDATE SET month = EXCLUDED.month, village = EXCLUDED.village,"
     " household = EXCLUDED.household, doc = EXCLUDED.doc, seq = nextval('change_seq')"
 )
-# Arrays in binary (``%b``), as in ``audit.AUDIT_INSERT``.
+# Arrays in binary (``%b``), as in ``audit.AUDIT_INSERT_WHERE``.
 NEEDS_UPSERT = (
     "INSERT INTO needs (id, visit, month, village, household, status, doc)"
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
@@ -74,7 +74,7 @@ SAVE_NEW = (
     " v AS (INSERT INTO visits (id, month, village, household, doc)"
     " SELECT %s, %s, %s, %s, %s FROM current ON CONFLICT (id) DO NOTHING RETURNING id),"
     f" kept AS ({NEEDS_UPSERT.format(where='WHERE EXISTS (SELECT FROM v)')}),"
-    f" logged AS ({AUDIT_INSERT.format(where='WHERE EXISTS (SELECT FROM v)')})"
+    f" logged AS ({AUDIT_INSERT_WHERE.format(where='WHERE EXISTS (SELECT FROM v)')})"
     " SELECT count(*) FROM v"
 )
 
