@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 
 from ..models import AuditEntry
-from .durable import append_durably, append_unsynced, sync_file
+from .durable import append_durably, append_to, make_dirs, sync_file
 from .journal import signature
 from .paths import _MONTH_RE, check_month
 
 # Months of parsed audit entries an AuditLog keeps in memory (AuditLog.entries).
 _AUDIT_CACHE_MONTHS = 24
+# Months' files an AuditLog keeps open for its copies (the new month's first day writes two).
+_OPEN_MONTHS = 2
+
+
+class _OpenAppends:
+    """The audit files a process copies entries into, kept open: a save's copy is then
+    one write, not an open, a write and a close. Only a few months are written at a time.
+    Each use asks the path which file it names (one ``stat``): the log is never replaced
+    while a server runs, but a file removed by hand must not swallow the copies."""
+
+    def __init__(self) -> None:
+        self._open: OrderedDict[Path, tuple[int, int]] = OrderedDict()  # path -> fd, inode
+        self._guard = threading.Lock()
+
+    def append(self, path: Path, payload: bytes) -> None:
+        with self._guard:  # held while the file is used: it is not closed under a writer
+            kept = self._open.get(path)
+            now = signature(path)
+            if kept is not None and (now is None or kept[1] != now[0]):
+                os.close(self._open.pop(path)[0])
+                kept = None
+            if kept is None:
+                make_dirs(path.parent)
+                fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                kept = self._open[path] = (fd, os.fstat(fd).st_ino)
+                while len(self._open) > _OPEN_MONTHS:
+                    os.close(self._open.popitem(last=False)[1][0])
+            append_to(kept[0], path, payload)
+
+    def close(self) -> None:
+        with self._guard:
+            while self._open:
+                os.close(self._open.popitem()[1][0])
 
 
 class AuditLog:
@@ -25,10 +60,19 @@ class AuditLog:
         # month -> (the file's inode, bytes parsed, the entries in them)
         self._cache: OrderedDict[str, tuple[int, int, list[AuditEntry]]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._paths: dict[str, Path] = {}
+        # The months whose copies this process appends, kept open (see ``_append``).
+        self._appending = _OpenAppends()
+        weakref.finalize(self, self._appending.close)
 
     def path(self, month: str) -> Path:
         """The file of ``month``'s entries (it may not exist)."""
-        return self.folder / f"{check_month(month)}.jsonl"
+        path = self._paths.get(month)
+        if path is None:
+            if len(self._paths) > 1024:
+                self._paths.clear()
+            path = self._paths[month] = self.folder / f"{check_month(month)}.jsonl"
+        return path
 
     def append(self, entry: AuditEntry) -> None:
         """Append one audit entry, durably: for an entry that is itself the change (a report
@@ -51,7 +95,7 @@ class AuditLog:
         for doc, line in zip(records, encoded, strict=True):
             by_month.setdefault(str(doc["at"])[:7], []).append(line + b"\n")
         for month, lines in by_month.items():
-            append_unsynced(self.path(month), b"".join(lines))
+            self._appending.append(self.path(month), b"".join(lines))
 
     def sync(self, records: list[dict[str, object]]) -> None:
         """Make the copies of these entries durable (before their journal is folded away).

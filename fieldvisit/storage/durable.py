@@ -76,29 +76,19 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def _append(path: Path, payload: bytes, sync: bool) -> None:
-    new = not path.exists()
-    if new:
-        make_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        # A write a full disk cut short left a line without its newline: start a line of
-        # our own, or this one would be glued to it and unreadable too (readers skip the
-        # torn line; an empty line a concurrent writer makes of this is skipped as well).
-        end = os.lseek(fd, 0, os.SEEK_END)
-        if end and os.pread(fd, 1, end - 1) != b"\n":
-            payload = b"\n" + payload
-        step("append", path)
-        written = os.write(fd, payload)
-        if written != len(payload):  # a full disk can take part of a write
-            raise OSError(28, "short write", str(path))
-        if sync:
-            step("sync", path)
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    if new and sync:
-        fsync_dir(path.parent)
+def append_to(fd: int, path: Path, payload: bytes) -> None:
+    """Append ``payload`` in one write to ``path``, open as ``fd`` (with ``O_APPEND``),
+    without a sync."""
+    # A write a full disk cut short left a line without its newline: start a line of
+    # our own, or this one would be glued to it and unreadable too (readers skip the
+    # torn line; an empty line a concurrent writer makes of this is skipped as well).
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end and os.pread(fd, 1, end - 1) != b"\n":
+        payload = b"\n" + payload
+    step("append", path)
+    written = os.write(fd, payload)
+    if written != len(payload):  # a full disk can take part of a write
+        raise OSError(28, "short write", str(path))
 
 
 # A journal grows by this much at a time, filled with zeros and synced once; its lines are
@@ -109,37 +99,29 @@ def _append(path: Path, payload: bytes, sync: bool) -> None:
 JOURNAL_CHUNK = 64 * 1024
 
 
-def write_in_place(path: Path, payload: bytes, offset: int, allocated: int) -> int:
-    """Write ``payload`` at ``offset`` of ``path`` (of which ``allocated`` bytes exist) and
-    sync it, with one sync; returns how many bytes the file now holds.
+def write_at(fd: int, path: Path, payload: bytes, offset: int, allocated: int) -> int:
+    """Write ``payload`` at ``offset`` of ``path``, open as ``fd`` (of which ``allocated``
+    bytes exist), and sync it, with one sync; returns how many bytes the file now holds.
 
     When the payload would pass the end, the file grows by whole chunks of zeros in the same
     write, and the sync is a full fsync (the size changes); otherwise an fdatasync. Readers
     take a file's lines up to its last newline, so the zeros after them are never read as
-    data, and a line torn by a crash (no newline) neither."""
-    new = not path.exists()
-    if new:
-        make_dirs(path.parent)
+    data, and a line torn by a crash (no newline) neither. A new file's folder is the
+    caller's to sync (``fsync_dir``)."""
     end = offset + len(payload)
     grow = end > allocated
     if grow:
         allocated = -(-(end + JOURNAL_CHUNK // 2) // JOURNAL_CHUNK) * JOURNAL_CHUNK
         payload = payload + bytes(allocated - end)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        step("append", path)
-        written = os.pwrite(fd, payload, offset)
-        if written != len(payload):  # a full disk can take part of a write
-            raise OSError(28, "short write", str(path))
-        step("sync", path)
-        if grow:
-            os.fsync(fd)
-        else:
-            os.fdatasync(fd)
-    finally:
-        os.close(fd)
-    if new:
-        fsync_dir(path.parent)
+    step("append", path)
+    written = os.pwrite(fd, payload, offset)
+    if written != len(payload):  # a full disk can take part of a write
+        raise OSError(28, "short write", str(path))
+    step("sync", path)
+    if grow:
+        os.fsync(fd)
+    else:
+        os.fdatasync(fd)
     return allocated
 
 
@@ -159,14 +141,18 @@ def blank_out(path: Path, offset: int, length: int) -> None:
 def append_durably(path: Path, payload: bytes) -> None:
     """Append ``payload`` to ``path`` in one write and fsync it (the folder too when the
     file is new). One ``O_APPEND`` write is never interleaved with another."""
-    _append(path, payload, sync=True)
-
-
-def append_unsynced(path: Path, payload: bytes) -> None:
-    """Append ``payload`` to ``path`` in one write, leaving it to the system to write out:
-    for files whose lines are also held by a durable record (the audit log, the visit-id
-    index) and are written again from it after a crash (``storage.recovery``)."""
-    _append(path, payload, sync=False)
+    new = not path.exists()
+    if new:
+        make_dirs(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        append_to(fd, path, payload)
+        step("sync", path)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        fsync_dir(path.parent)
 
 
 def sync_file(path: Path) -> None:

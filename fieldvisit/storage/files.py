@@ -17,7 +17,15 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .durable import atomic_write_bytes, blank_out, dumps, make_dirs, unlink, write_in_place
+from .durable import (
+    atomic_write_bytes,
+    blank_out,
+    dumps,
+    fsync_dir,
+    make_dirs,
+    unlink,
+    write_at,
+)
 from .journal import (
     META,
     Journal,
@@ -30,6 +38,7 @@ from .journal import (
     signature,
 )
 from .locks import FileLock, lock_for
+from .open_journals import JOURNALS, fd_signature
 
 # The only import of TinyDB: the Store's other modules use its tables through these names.
 Database = TinyDB
@@ -169,7 +178,19 @@ class Files:
 
     def read(self, path: Path) -> _Cached:
         """The file with its journal applied, from cache while neither changed on disk."""
-        sig = (signature(path), signature(journal_path(path)))
+        jpath = journal_path(path)
+        with self._cache_lock:
+            hit = self._cache.get(path)
+        if hit is not None and hit.journal.ident is not None and hit.signature[1] is not None:
+            # Its journal, when open here, answers for itself without being asked by path
+            # (open_journals); the data file is asked: a transaction that stopped between
+            # writing it and removing the journal left new content beside the same journal.
+            found = JOURNALS.tail(jpath, hit.signature[1][0], hit.journal.valid_bytes)
+            if found is not None and signature(path) == hit.signature[0]:
+                grown = self._apply_tail(hit, found[0], (hit.signature[0], found[1]))
+                if grown is not None:
+                    return self._remember(path, grown)
+        sig = (signature(path), signature(jpath))
         with self._cache_lock:
             hit = self._cache.get(path)
             if hit is not None and hit.signature == sig and not _recent(sig[1]):
@@ -197,35 +218,41 @@ class Files:
             or new_journal[2] <= hit.journal.valid_bytes
         ):
             return None
+        # A journal that keeps growing is kept open from now on: the next look past its
+        # last line is a read of the open file.
         jpath = journal_path(path)
-        try:
-            with jpath.open("rb") as fh:
-                fh.seek(hit.journal.valid_bytes)
-                # A line is written where the last one ends, over zeros: a zero there means
-                # nothing new (the common case while a journal is recent), without reading
-                # the rest of the allocated chunk.
-                first = fh.read(1)
-                tail = first + fh.read() if first not in (b"", b"\0") else b""
-        except FileNotFoundError:
+        found = JOURNALS.tail(jpath, new_journal[0], hit.journal.valid_bytes, keep=True)
+        if found is None:
             return None
+        grown = self._apply_tail(hit, found[0], (sig[0], found[1]))
+        if grown is not None and signature(path) != sig[0]:
+            return None  # folded while we read
+        return grown
+
+    def _apply_tail(
+        self, hit: _Cached, tail: bytes, sig: tuple[Signature, Signature]
+    ) -> _Cached | None:
+        """``hit`` with the complete lines of ``tail``, what its journal now holds past
+        them, applied (``sig``: the file's and the journal's signatures now); None when
+        they are not what a writer leaves behind."""
         complete = tail[: tail.rfind(b"\n") + 1]
         data, consumed, count = hit.data, 0, hit.journal_entries
         for line in complete.split(b"\n")[:-1]:
             try:
                 entry = json.loads(line)
             except ValueError:
-                return None  # not what a writer leaves behind: read it all again
+                return None  # read it all again
             data = apply_entry(data, entry)
             consumed += len(line) + 1
             count += 1
-        if (signature(path), signature(jpath))[0] != sig[0]:
-            return None  # folded while we read
         if not consumed:  # nothing new: keep the entry, and what was derived from it
             hit.signature, hit.checked = sig, time.monotonic()
             return hit
         valid = hit.journal.valid_bytes + consumed
-        journal = Journal(ident=hit.journal.ident, valid_bytes=valid, size=new_journal[2])
-        return _Cached(sig, data, journal, count)
+        size = sig[1][2] if sig[1] is not None else valid
+        return _Cached(
+            sig, data, Journal(ident=hit.journal.ident, valid_bytes=valid, size=size), count
+        )
 
     def derived(
         self,
@@ -282,11 +309,10 @@ class Files:
             # Each audit entry is encoded once: the journal line holds it, and its copy in
             # the audit log is the same bytes.
             lines = [dumps(record) for record in records]
-            journal = self._append_entry(path, current, _entry_line(ops, lines))
+            journal, jsig = self._append_entry(path, current, _entry_line(ops, lines))
             data = apply_entry(current.data, {"ops": ops})
             entries = current.journal_entries + 1
-            sig = (current.signature[0], signature(journal_path(path)))
-            self._remember(path, _Cached(sig, data, journal, entries))
+            self._remember(path, _Cached((current.signature[0], jsig), data, journal, entries))
             if records and self.on_commit is not None:
                 try:
                     self.on_commit(records, lines)
@@ -305,23 +331,31 @@ class Files:
         with self._cache_lock:
             self._cache.pop(path, None)
 
-    def _append_entry(self, path: Path, current: _Cached, line: bytes) -> Journal:
+    def _append_entry(self, path: Path, current: _Cached, line: bytes) -> tuple[Journal, Signature]:
         """Write the entry ``line`` after the journal's last line and sync it (the commit);
-        on failure leave the journal as it was, so that nothing unacknowledged is read back."""
+        on failure leave the journal as it was, so that nothing unacknowledged is read back.
+        Returns the journal now, and its signature."""
         jpath = journal_path(path)
         journal = current.journal
         try:
+            inode = current.signature[1][0] if current.signature[1] is not None else None
             if journal.ident is None:
                 # No usable journal yet (or only a header torn by a crash): start one.
                 unlink(jpath)
-                journal = Journal(ident=uuid.uuid4().hex)
+                make_dirs(jpath.parent)
+                journal, inode = Journal(ident=uuid.uuid4().hex), None
                 line = dumps({"journal": journal.ident}) + b"\n" + line
             # Written where the last complete line ends: over the zeros of an allocated
             # journal, or over what a crash tore (it holds no newline, so whatever of it
             # is left after this line is not read).
-            allocated = write_in_place(jpath, line, journal.valid_bytes, journal.size)
+            with JOURNALS.writing(jpath, inode) as fd:
+                allocated = write_at(fd, jpath, line, journal.valid_bytes, journal.size)
+                sig = fd_signature(fd)
+            if inode is None:
+                fsync_dir(jpath.parent)
         except BaseException:
             # Not acknowledged, so it must not be read back either.
+            JOURNALS.forget(jpath)
             with suppress(OSError):
                 if current.journal.ident is None:
                     unlink(jpath)
@@ -329,9 +363,8 @@ class Files:
                     blank_out(jpath, journal.valid_bytes, len(line))
             self._forget(path)
             raise
-        return Journal(
-            ident=journal.ident, valid_bytes=journal.valid_bytes + len(line), size=allocated
-        )
+        valid = journal.valid_bytes + len(line)
+        return Journal(ident=journal.ident, valid_bytes=valid, size=allocated), sig
 
     def commit_tables(
         self,
@@ -379,6 +412,7 @@ class Files:
         if ident is not None:
             folded[META] = {"1": {"journal": ident, "applied": applied}}
         atomic_write_bytes(path, dumps(folded))
+        JOURNALS.forget(jpath)
         unlink(jpath)
         self._remember(path, _Cached((signature(path), None), folded, Journal(), 0))
 

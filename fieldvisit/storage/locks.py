@@ -6,6 +6,10 @@ the life of the process: opening it on every acquisition, as the ``filelock`` pa
 cost about 0.6 ms a lock, two locks on every save (measured in ``bench/bench_api_save.py``),
 and a save is about 2 ms. ``flock`` locks belong to an open file, which a forked child
 shares with its parent, so a child reopens the file before using it.
+
+A file that is only ever appended to (a shard of the visit-id index) can be its own lock
+file: the lock's open file is then also the one its holder reads and appends through
+(``FileLock.fileno``), so that a save neither creates a lock file nor opens the shard.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ class FileLock:
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             # A forked child must not use the parent's open file: their flock is shared.
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            # O_APPEND: a holder that appends through it (``fileno``) writes at the end.
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+            self._fd = os.open(self.path, flags, 0o600)
             self._pid = os.getpid()
         return self._fd
 
@@ -60,6 +66,13 @@ class FileLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread.release()
+
+    def fileno(self) -> int:
+        """The lock's open file, for the thread that holds the lock (it stays open while
+        held: only an idle lock is closed)."""
+        if not self._depth:
+            raise RuntimeError(f"{self.path} is not locked")
+        return self._file()
 
     def close_if_idle(self) -> bool:
         """Close the lock file when no thread holds the lock (to bound open files)."""
@@ -100,6 +113,14 @@ class LockTable:
                         del self._locks[old]
             return lock
 
+    def forget(self, path: Path) -> None:
+        """Close the lock of ``path`` when idle, so that the next ``get`` opens the file now
+        at that path (the one it had open was removed or replaced)."""
+        with self._guard:
+            lock = self._locks.get(path)
+            if lock is not None and lock.close_if_idle():
+                del self._locks[path]
+
 
 def _max_open() -> int:
     """Lock files kept open: a township's helping-day working set (this month's village
@@ -120,3 +141,8 @@ _TABLE = LockTable(_max_open())
 def lock_for(path: Path) -> FileLock:
     """The process's lock on the lock file ``path``."""
     return _TABLE.get(path)
+
+
+def forget_lock(path: Path) -> None:
+    """See ``LockTable.forget``."""
+    _TABLE.forget(path)

@@ -274,8 +274,8 @@ class Store(FolderParts):
         journal line. This is the hot path of the helping day: one line appended to the
         file's journal and one fsync, whatever the file's size (see ``Files.journaled``).
         """
-        with self.visit_index.locked(visit.id):
-            placed = self.visit_index.get(visit.id)
+        with self.visit_index.claim(visit.id) as claim:
+            placed = claim.placed
             if placed is not None and self._placed_visit(visit.id, placed) is None:
                 placed = None  # indexed by a write a crash undid: the id is free
             month = placed.month if placed is not None else visit.month
@@ -285,7 +285,7 @@ class Store(FolderParts):
             stored, written = self._save_in(where, visit, decide, needs_for, audit)
             if written and placed is None:
                 try:
-                    self.visit_index.record(stored.id, month, stored.household)
+                    claim.record(month, stored.household)
                 except OSError:  # committed: recovery indexes it from the file on next start
                     _log.exception("could not index visit %s", stored.id)
             return stored, written

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .durable import append_unsynced, sync_file
-from .journal import signature
-from .locks import lock_for
+from .durable import append_to, make_dirs, sync_file
+from .journal import Signature, StorageError, signature
+from .locks import forget_lock, lock_for
 
 INDEX = "index"
 # Up to this many ids for one shard are looked up one by one (``add``).
@@ -93,33 +94,84 @@ class VisitIndex:
         # the ids, some hundreds of lines after ten years).
         self._cache: dict[str, tuple[int, bytes]] = {}
         self._cache_lock = threading.Lock()
-        self._lock_dir = root / ".locks"
+        # shard -> its file, open, for the thread holding its lock (``claim``)
+        self._held = threading.local()
+        self._paths: dict[str, Path] = {}
 
     def path(self, visit_id: str) -> Path:
         return self.folder / f"{_shard(visit_id)}.jsonl"
 
     @contextmanager
-    def locked(self, visit_id: str) -> Iterator[None]:
+    def claim(self, visit_id: str) -> Iterator[Claim]:
         """Hold the lock of this id's shard (threads and processes) for a save's whole
-        look-up-and-write."""
-        with lock_for(self._lock_dir / f"index__{_shard(visit_id)}.lock"):
-            yield
+        look-up-and-write: the claim says where the id is stored, if anywhere, and
+        records it once the save is written."""
+        shard = _shard(visit_id)
+        with self._locked_shard(shard) as fd:
+            yield Claim(self, shard, fd, visit_id)
 
-    def _lines(self, shard: str) -> bytes:
-        """The shard's complete lines, read again from where the last reading stopped."""
-        path = self.folder / f"{shard}.jsonl"
+    def _shard_path(self, shard: str) -> Path:
+        path = self._paths.get(shard)
+        if path is None:
+            path = self._paths[shard] = self.folder / f"{shard}.jsonl"
+        return path
+
+    @contextmanager
+    def _locked_shard(self, shard: str) -> Iterator[int]:
+        """Hold the shard's lock, and yield its file open: every process locks the shard
+        file itself and appends to it only under that lock, through the lock's open file
+        (no lock file to create, no file opened per save)."""
+        held: dict[str, int] = self._held.__dict__.setdefault("shards", {})
+        if shard in held:  # re-entered by the holding thread
+            yield held[shard]
+            return
+        path = self._shard_path(shard)
+        for _attempt in range(3):
+            try:
+                lock = lock_for(path)
+                lock.__enter__()
+            except FileNotFoundError:  # no index folder yet
+                make_dirs(self.folder)
+                continue
+            try:
+                fd = lock.fileno()
+                now = signature(path)
+                if now is not None and os.fstat(fd).st_ino == now[0]:
+                    held[shard] = fd
+                    try:
+                        yield fd
+                    finally:
+                        del held[shard]
+                    return
+            finally:
+                lock.__exit__(None, None, None)
+            # Removed or replaced since this process opened it: open the file now there.
+            forget_lock(path)
+        raise StorageError(f"the visit-id index shard {path} keeps changing")
+
+    def _lines(self, shard: str, fd: int | None = None) -> bytes:
+        """The shard's complete lines, read again from where the last reading stopped
+        (through ``fd``, the shard's file held locked, when given)."""
+        path = self._shard_path(shard)
         with self._cache_lock:
-            sig = signature(path)
+            if fd is not None:  # locked: the lock's open file is the shard's
+                st = os.fstat(fd)
+                sig: Signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+            else:
+                sig = signature(path)
             if sig is None:
                 self._cache.pop(shard, None)
                 return b""
             inode, raw = self._cache.get(shard, (sig[0], b""))
-            if inode != sig[0] or len(raw) > sig[2]:  # replaced (a restore): start again
+            if inode != sig[0] or len(raw) > sig[2]:  # replaced: start again
                 raw = b""
             if len(raw) < sig[2]:
-                with path.open("rb") as fh:
-                    fh.seek(len(raw))
-                    more = fh.read()
+                if fd is not None:
+                    more = os.pread(fd, sig[2] - len(raw), len(raw))
+                else:
+                    with path.open("rb") as fh:
+                        fh.seek(len(raw))
+                        more = fh.read()
                 raw += more[: more.rfind(b"\n") + 1]  # a line being appended waits
             self._cache[shard] = (sig[0], raw)
             return raw
@@ -131,7 +183,9 @@ class VisitIndex:
     def record(self, visit_id: str, month: str, household: str) -> None:
         """Record an id that a look-up under its lock (``locked``, then ``get``) has just
         found missing: the save's own write, without looking it up again."""
-        append_unsynced(self.path(visit_id), _line(visit_id, month, household))
+        shard = _shard(visit_id)
+        with self._locked_shard(shard) as fd:
+            append_to(fd, self._shard_path(shard), _line(visit_id, month, household))
 
     def add(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (visit id, month, household) triples not yet in the index; how many."""
@@ -140,18 +194,19 @@ class VisitIndex:
             by_shard.setdefault(_shard(entry[0]), []).append(entry)
         written = 0
         for shard, wanted in by_shard.items():
-            lines = self._lines(shard)
-            # Many ids at once (an import, a recovery): the shard's ids parsed once, rather
-            # than its bytes searched for each.
-            known = _ids(lines) if len(wanted) > _FEW else None
-            new: dict[str, bytes] = {}
-            for visit_id, month, household in wanted:
-                stored = visit_id in known if known is not None else _find(lines, visit_id)
-                if not stored and visit_id not in new:
-                    new[visit_id] = _line(visit_id, month, household)
-            if new:
-                append_unsynced(self.folder / f"{shard}.jsonl", b"".join(new.values()))
-                written += len(new)
+            with self._locked_shard(shard) as fd:
+                lines = self._lines(shard, fd)
+                # Many ids at once (an import, a recovery): the shard's ids parsed once,
+                # rather than its bytes searched for each.
+                known = _ids(lines) if len(wanted) > _FEW else None
+                new: dict[str, bytes] = {}
+                for visit_id, month, household in wanted:
+                    stored = visit_id in known if known is not None else _find(lines, visit_id)
+                    if not stored and visit_id not in new:
+                        new[visit_id] = _line(visit_id, month, household)
+                if new:
+                    append_to(fd, self._shard_path(shard), b"".join(new.values()))
+                    written += len(new)
         return written
 
     def sync(self) -> None:
@@ -159,3 +214,16 @@ class VisitIndex:
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.jsonl")):
                 sync_file(path)
+
+
+class Claim:
+    """A visit id's shard held locked (``VisitIndex.claim``)."""
+
+    def __init__(self, index: VisitIndex, shard: str, fd: int, visit_id: str) -> None:
+        self._index, self._shard, self._fd, self.visit_id = index, shard, fd, visit_id
+        self.placed = _find(index._lines(shard, fd), visit_id)  # where it is stored, or None
+
+    def record(self, month: str, household: str) -> None:
+        """Record the id, found missing, as now stored with ``month`` and ``household``."""
+        path = self._index._shard_path(self._shard)
+        append_to(self._fd, path, _line(self.visit_id, month, household))
