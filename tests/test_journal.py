@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from helpers import PEOPLE, visit_payload
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
 from fieldvisit.storage import files as storage_files
+from fieldvisit.storage.journal import Keys, apply_entry
 from fieldvisit.visits import needs as ledger
 from fieldvisit.visits.recording import record_visit
 
@@ -128,3 +131,52 @@ def test_a_correction_keeps_the_comments_of_a_need_it_keeps(store, households):
     correct_visit(store, visit, {**payload, "notes": "改了备注"}, owner)
     [after] = Store(store.root).needs(MONTH)
     assert after.id == need.id and after.comments[0]["text"] == "请尽快处理"
+
+
+# What a table's documents may look like to the operations: an id, a second key field, a
+# field a drop can match on. Few values, so that puts replace and drops hit.
+_DOCS = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["a", "b", "c", "d"]),
+        "code": st.sampled_from(["x", "y", "z"]),
+        "status": st.sampled_from(["open", "resolved"]),
+    }
+)
+_OPS = st.one_of(
+    st.builds(
+        lambda table, key, doc: {"op": "put", "table": table, "key": key, "doc": doc},
+        st.sampled_from(["visits", "needs"]),
+        st.sampled_from(["id", "code"]),
+        _DOCS,
+    ),
+    st.builds(
+        lambda table, where: {"op": "drop", "table": table, "where": where},
+        st.sampled_from(["visits", "needs"]),
+        st.one_of(
+            st.fixed_dictionaries({"status": st.sampled_from(["open", "resolved"])}),
+            st.fixed_dictionaries({"id": st.sampled_from(["a", "b", "c", "d"])}),
+        ),
+    ),
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.lists(_OPS, min_size=1, max_size=6), min_size=1, max_size=8))
+def test_keys_kept_between_entries_give_what_a_fresh_pass_gives(entries) -> None:
+    # A cached reading keeps what one entry learnt of its tables (Keys) for the next; the
+    # content, document ids included, must be what a replay from the file makes.
+    fresh: dict = {"visits": {"1": {"id": "a", "code": "x", "status": "open"}}}
+    kept, keys = dict(fresh), Keys()
+    for ops in entries:
+        fresh = apply_entry(fresh, {"ops": ops})
+        earlier = {k: dict(v) for k, v in keys.by_key.items()}
+        following = keys.copy()
+        kept = apply_entry(kept, {"ops": ops}, following)
+        assert kept == fresh
+        # What the earlier reading's Keys hold is not changed by applying to a copy.
+        assert {k: dict(v) for k, v in keys.by_key.items()} == earlier
+        keys = following
+    for (table, field), index in keys.by_key.items():
+        assert index == {d.get(field): k for k, d in fresh.get(table, {}).items()}
+    for table, top in keys.top.items():
+        assert top == max((int(k) for k in fresh[table]), default=0)

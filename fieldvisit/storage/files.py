@@ -29,8 +29,10 @@ from .durable import (
 from .journal import (
     META,
     Journal,
+    Keys,
     Signature,
     apply_entry,
+    entry_line,
     journal_path,
     read_data,
     read_journal,
@@ -92,6 +94,7 @@ class _Cached:
     data: dict[str, Any]
     journal: Journal  # without its entries: only identity and extent matter here
     journal_entries: int = 0
+    keys: Keys = field(default_factory=Keys)  # of ``data``, for the next entry applied to it
     derived: dict[str, Any] = field(default_factory=dict)
     checked: float = field(default_factory=time.monotonic)  # when last found current on disk
 
@@ -110,14 +113,6 @@ def version_of(path: Path, entry: _Cached) -> Hashable:
     (``Files.read`` checks the disk, and re-reads a journal's tail while its time stamp may
     hide a write)."""
     return (path.name, entry.signature[0], entry.journal.ident, entry.journal.valid_bytes)
-
-
-def _entry_line(ops: list[dict[str, Any]], audit: list[bytes]) -> bytes:
-    """The journal line ``{"ops": [...], "audit": [...]}`` of a change, its audit entries
-    given encoded (``{"ops": [...]}`` alone when it has none)."""
-    if not audit:
-        return dumps({"ops": ops}) + b"\n"
-    return b'{"ops":' + dumps(ops) + b',"audit":[' + b",".join(audit) + b"]}\n"
 
 
 class Files:
@@ -171,10 +166,11 @@ class Files:
             after = (signature(path), signature(jpath))
             if before == after:
                 break
-        data = replay(base, journal)
+        keys = Keys()
+        data = replay(base, journal, keys)
         count = len(journal.entries)
         journal.entries = []
-        return _Cached(after, data, journal, count)
+        return _Cached(after, data, journal, count, keys)
 
     def read(self, path: Path) -> _Cached:
         """The file with its journal applied, from cache while neither changed on disk."""
@@ -236,23 +232,22 @@ class Files:
         them, applied (``sig``: the file's and the journal's signatures now); None when
         they are not what a writer leaves behind."""
         complete = tail[: tail.rfind(b"\n") + 1]
-        data, consumed, count = hit.data, 0, hit.journal_entries
+        if not complete:  # nothing new: keep the entry, and what was derived from it
+            hit.signature, hit.checked = sig, time.monotonic()
+            return hit
+        data, consumed, count, keys = hit.data, 0, hit.journal_entries, hit.keys.copy()
         for line in complete.split(b"\n")[:-1]:
             try:
                 entry = json.loads(line)
             except ValueError:
                 return None  # read it all again
-            data = apply_entry(data, entry)
+            data = apply_entry(data, entry, keys)
             consumed += len(line) + 1
             count += 1
-        if not consumed:  # nothing new: keep the entry, and what was derived from it
-            hit.signature, hit.checked = sig, time.monotonic()
-            return hit
         valid = hit.journal.valid_bytes + consumed
         size = sig[1][2] if sig[1] is not None else valid
-        return _Cached(
-            sig, data, Journal(ident=hit.journal.ident, valid_bytes=valid, size=size), count
-        )
+        journal = Journal(ident=hit.journal.ident, valid_bytes=valid, size=size)
+        return _Cached(sig, data, journal, count, keys)
 
     def derived(
         self,
@@ -309,10 +304,12 @@ class Files:
             # Each audit entry is encoded once: the journal line holds it, and its copy in
             # the audit log is the same bytes.
             lines = [dumps(record) for record in records]
-            journal, jsig = self._append_entry(path, current, _entry_line(ops, lines))
-            data = apply_entry(current.data, {"ops": ops})
+            journal, jsig = self._append_entry(path, current, entry_line(ops, lines))
+            keys = current.keys.copy()
+            data = apply_entry(current.data, {"ops": ops}, keys)
             entries = current.journal_entries + 1
-            self._remember(path, _Cached((current.signature[0], jsig), data, journal, entries))
+            sig = (current.signature[0], jsig)
+            self._remember(path, _Cached(sig, data, journal, entries, keys))
             if records and self.on_commit is not None:
                 try:
                     self.on_commit(records, lines)

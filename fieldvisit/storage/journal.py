@@ -2,8 +2,8 @@
 
 Its interface, used by ``files`` (which writes journals) and by the Store (which reads them
 back after a crash): ``journal_path``, ``signature``, ``read_data``, ``read_journal`` and
-``Journal``, ``apply_entry``, ``replay``, and ``META``, the table a folded file keeps its
-journal's identity in.
+``Journal``, ``entry_line``, ``apply_entry`` and ``Keys``, ``replay``, and ``META``, the
+table a folded file keeps its journal's identity in.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .durable import dumps
 
 
 class StorageError(Exception):
@@ -72,6 +74,14 @@ class Journal:
     size: int = 0
 
 
+def entry_line(ops: list[dict[str, Any]], audit: list[bytes]) -> bytes:
+    """The journal line ``{"ops": [...], "audit": [...]}`` of a change, its audit entries
+    given encoded (``{"ops": [...]}`` alone when it has none)."""
+    if not audit:
+        return dumps({"ops": ops}) + b"\n"
+    return b'{"ops":' + dumps(ops) + b',"audit":[' + b",".join(audit) + b"]}\n"
+
+
 def read_journal(path: Path) -> Journal:
     """The journal at ``path`` up to its first torn line (empty when there is none)."""
     try:
@@ -95,21 +105,45 @@ def read_journal(path: Path) -> Journal:
     return journal
 
 
-def apply_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class Keys:
+    """What applying an entry learns by passing over a table, kept for the next entry of
+    the same content (``Files`` keeps one with each cached reading): per table and key
+    field, key value -> document id; per table, its highest document id. Without it a save
+    passed over its whole month-and-village file to add one visit.
+
+    A Keys describes one content. ``apply_entry`` updates the one it is given to describe
+    its result, replacing (never changing) the inner dicts, so the Keys it was copied from
+    (``copy``) stays true of the content before."""
+
+    by_key: dict[tuple[str, str], dict[Any, str]] = field(default_factory=dict)
+    top: dict[str, int] = field(default_factory=dict)
+
+    def copy(self) -> Keys:
+        return Keys(dict(self.by_key), dict(self.top))
+
+
+def apply_entry(
+    data: dict[str, Any], entry: dict[str, Any], keys: Keys | None = None
+) -> dict[str, Any]:
     """``data`` with one journal entry applied, as a new dict: tables are copied, documents
     are replaced and never changed in place, so readers of the old dict are safe.
 
     Operations are idempotent (``put`` upserts by its ``key`` field, ``id`` unless it names
     another; ``drop`` removes matches), so replaying a journal over a file that already
     holds part of it gives the same result. Other keys of an entry (its ``audit`` entries)
-    are not the file's.
+    are not the file's. ``keys``: what is known of ``data`` (see ``Keys``), updated to
+    describe the result; the result is the same with or without it.
     """
     out = dict(data)
     tables: dict[str, dict[str, Any]] = {}
-    # Per table and key field: key value -> document id, built once per entry so that an
-    # import's thousands of puts cost one pass over the table, not one each.
-    indexes: dict[tuple[str, str], dict[Any, str]] = {}
+    known = keys if keys is not None else Keys()
+    # Per table and key field: key value -> document id, made (or copied from ``known``)
+    # once per entry, so that an import's thousands of puts cost one pass over the table.
+    owned: set[tuple[str, str]] = set()
     next_ids: dict[str, int] = {}
+    put_by: dict[str, set[str]] = {}  # table -> the key fields its puts used
+    dropped: set[str] = set()
     for op in entry["ops"]:
         name = op["table"]
         table = tables.get(name)
@@ -117,13 +151,15 @@ def apply_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
             table = tables[name] = dict(out.get(name, {}))
         if op["op"] == "put":
             doc, key = op["doc"], op.get("key", "id")
-            index = indexes.get((name, key))
-            if index is None:
-                index = indexes[(name, key)] = {d.get(key): k for k, d in table.items()}
+            index = _index(known, owned, table, name, key)
+            put_by.setdefault(name, set()).add(key)
             doc_id = index.get(doc[key])
             if doc_id is None:
                 if name not in next_ids:
-                    next_ids[name] = max((int(k) for k in table), default=0) + 1
+                    top = known.top.get(name) if name not in dropped else None
+                    if top is None:
+                        top = max((int(k) for k in table), default=0)
+                    next_ids[name] = top + 1
                 doc_id = str(next_ids[name])
                 next_ids[name] += 1
                 index[doc[key]] = doc_id
@@ -134,20 +170,53 @@ def apply_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
             for k in gone:
                 del table[k]
             if gone:  # the table's indexes now name removed documents
-                for stale in [k for k in indexes if k[0] == name]:
-                    del indexes[stale]
+                _forget_table(known, owned, name)
+                dropped.add(name)
         else:
             raise StorageError(f"unknown journal operation {op['op']!r}")
     out.update(tables)
+    for name, fields in put_by.items():
+        if len(fields) > 1:  # an index of one field may be behind puts by another
+            _forget_table(known, owned, name)
+    for name in dropped:
+        known.top.pop(name, None)
+    for name, following in next_ids.items():
+        if name not in dropped:
+            known.top[name] = following - 1
     return out
 
 
-def replay(base: dict[str, Any], journal: Journal) -> dict[str, Any]:
+def _index(
+    known: Keys, owned: set[tuple[str, str]], table: dict[str, Any], name: str, key: str
+) -> dict[Any, str]:
+    """The table's index on ``key`` for this entry: ``known``'s, copied once, or made."""
+    ik = (name, key)
+    if ik not in owned:
+        # One of another field, not made in this entry, may name what a put by this one
+        # changes: it is made again when needed, as it would be without ``known``.
+        for other in [k for k in known.by_key if k[0] == name and k != ik and k not in owned]:
+            del known.by_key[other]
+        carried = known.by_key.get(ik)
+        known.by_key[ik] = (
+            dict(carried) if carried is not None else {d.get(key): k for k, d in table.items()}
+        )
+        owned.add(ik)
+    return known.by_key[ik]
+
+
+def _forget_table(known: Keys, owned: set[tuple[str, str]], name: str) -> None:
+    for stale in [k for k in known.by_key if k[0] == name]:
+        del known.by_key[stale]
+        owned.discard(stale)
+
+
+def replay(base: dict[str, Any], journal: Journal, keys: Keys | None = None) -> dict[str, Any]:
     """``base`` (a data file's content) with the entries of ``journal`` it does not already
-    hold applied: a folded file records which journal it holds, and how much of it."""
+    hold applied: a folded file records which journal it holds, and how much of it.
+    ``keys``: as for ``apply_entry``, of ``base`` and then of the result."""
     meta = base.get(META, {}).get("1", {})
     skip = meta.get("applied", 0) if meta.get("journal") == journal.ident else 0
     data = base
     for entry in journal.entries[skip:]:
-        data = apply_entry(data, entry)
+        data = apply_entry(data, entry, keys)
     return data

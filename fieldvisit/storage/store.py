@@ -322,7 +322,8 @@ class Store(FolderParts):
             return save_ops(data, visit.id, record, needs_for), (record, True)
 
         def records(result: tuple[Visit, bool]) -> Records:
-            return [audit(result[0]).to_doc()] if audit is not None and result[1] else []
+            # Encoded at once into the journal line, never kept: no copy is needed.
+            return [audit(result[0]).doc_view()] if audit is not None and result[1] else []
 
         for _attempt in range(3):
             try:

@@ -165,7 +165,10 @@ def audit_entry(visit: Visit) -> AuditEntry:
     first = visit.version == 1
     before = None if first or not visit.history else visit.history[-1]
     action = "visit.create" if first else "visit.correct"
-    return AuditEntry(visit.updated_at, _author(visit), action, visit.id, before, visit.to_doc())
+    # The visit's own values, not a copy: the entry is written out at once (the store
+    # encodes it in the change's journal line or its row), never kept or changed.
+    after = visit.doc_view()
+    return AuditEntry(visit.updated_at, _author(visit), action, visit.id, before, after)
 
 
 def _author(visit: Visit) -> str:
