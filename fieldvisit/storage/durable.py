@@ -76,15 +76,16 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def append_to(fd: int, path: Path, payload: bytes) -> None:
+def append_to(fd: int, path: Path, payload: bytes, clean_end: bool = False) -> None:
     """Append ``payload`` in one write to ``path``, open as ``fd`` (with ``O_APPEND``),
-    without a sync."""
+    without a sync. ``clean_end``: the caller knows the file ends with a whole line."""
     # A write a full disk cut short left a line without its newline: start a line of
     # our own, or this one would be glued to it and unreadable too (readers skip the
     # torn line; an empty line a concurrent writer makes of this is skipped as well).
-    end = os.lseek(fd, 0, os.SEEK_END)
-    if end and os.pread(fd, 1, end - 1) != b"\n":
-        payload = b"\n" + payload
+    if not clean_end:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            payload = b"\n" + payload
     step("append", path)
     written = os.write(fd, payload)
     if written != len(payload):  # a full disk can take part of a write

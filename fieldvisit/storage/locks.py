@@ -15,6 +15,7 @@ file: the lock's open file is then also the one its holder reads and appends thr
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import resource
 import threading
@@ -107,8 +108,9 @@ class LockTable:
             if lock is None:
                 lock = FileLock(path)
             self._locks[path] = lock
-            if len(self._locks) > self.max_open:
-                for old in list(self._locks)[: len(self._locks) - self.max_open]:
+            excess = len(self._locks) - self.max_open
+            if excess > 0:
+                for old in list(itertools.islice(self._locks, excess)):
                     if self._locks[old].close_if_idle():
                         del self._locks[old]
             return lock

@@ -48,7 +48,11 @@ def _find(lines: bytes, visit_id: str) -> Placed | None:
     """The first line of ``lines`` whose id is ``visit_id`` (a whole-string match), as a
     Placed. Only lines holding the id as a JSON string are parsed: lines are written by
     ``json.dumps`` (``add``), so a line of this id holds it encoded so."""
-    for needle in {_json(visit_id, False), _json(visit_id, True)}:
+    # Either JSON form of the id (the same bytes for an ASCII id, which every valid id is).
+    needles = [_json(visit_id, False)]
+    if not visit_id.isascii():
+        needles.append(_json(visit_id, True))
+    for needle in needles:
         at = lines.find(needle)
         while at != -1:
             start = lines.rfind(b"\n", 0, at) + 1
@@ -107,8 +111,8 @@ class VisitIndex:
         look-up-and-write: the claim says where the id is stored, if anywhere, and
         records it once the save is written."""
         shard = _shard(visit_id)
-        with self._locked_shard(shard) as fd:
-            yield Claim(self, shard, fd, visit_id)
+        with self._locked_shard(shard) as (fd, st):
+            yield Claim(self, shard, fd, visit_id, st)
 
     def _shard_path(self, shard: str) -> Path:
         path = self._paths.get(shard)
@@ -117,13 +121,13 @@ class VisitIndex:
         return path
 
     @contextmanager
-    def _locked_shard(self, shard: str) -> Iterator[int]:
-        """Hold the shard's lock, and yield its file open: every process locks the shard
-        file itself and appends to it only under that lock, through the lock's open file
-        (no lock file to create, no file opened per save)."""
+    def _locked_shard(self, shard: str) -> Iterator[tuple[int, os.stat_result]]:
+        """Hold the shard's lock, and yield its file open (with its ``fstat``): every
+        process locks the shard file itself and appends to it only under that lock, through
+        the lock's open file (no lock file to create, no file opened per save)."""
         held: dict[str, int] = self._held.__dict__.setdefault("shards", {})
         if shard in held:  # re-entered by the holding thread
-            yield held[shard]
+            yield held[shard], os.fstat(held[shard])
             return
         path = self._shard_path(shard)
         for _attempt in range(3):
@@ -135,11 +139,11 @@ class VisitIndex:
                 continue
             try:
                 fd = lock.fileno()
-                now = signature(path)
-                if now is not None and os.fstat(fd).st_ino == now[0]:
+                now, st = signature(path), os.fstat(fd)
+                if now is not None and st.st_ino == now[0]:
                     held[shard] = fd
                     try:
-                        yield fd
+                        yield fd, st
                     finally:
                         del held[shard]
                     return
@@ -149,13 +153,14 @@ class VisitIndex:
             forget_lock(path)
         raise StorageError(f"the visit-id index shard {path} keeps changing")
 
-    def _lines(self, shard: str, fd: int | None = None) -> bytes:
+    def _lines(self, shard: str, fd: int | None = None, st: os.stat_result | None = None) -> bytes:
         """The shard's complete lines, read again from where the last reading stopped
-        (through ``fd``, the shard's file held locked, when given)."""
+        (through ``fd``, the shard's file held locked, when given; ``st``: its ``fstat``
+        under the lock)."""
         path = self._shard_path(shard)
         with self._cache_lock:
             if fd is not None:  # locked: the lock's open file is the shard's
-                st = os.fstat(fd)
+                st = st or os.fstat(fd)
                 sig: Signature = (st.st_ino, st.st_mtime_ns, st.st_size)
             else:
                 sig = signature(path)
@@ -181,10 +186,9 @@ class VisitIndex:
         return _find(self._lines(_shard(visit_id)), visit_id)
 
     def record(self, visit_id: str, month: str, household: str) -> None:
-        """Record an id that a look-up under its lock (``locked``, then ``get``) has just
-        found missing: the save's own write, without looking it up again."""
+        """Record an id without looking it up (a save records through its ``claim``)."""
         shard = _shard(visit_id)
-        with self._locked_shard(shard) as fd:
+        with self._locked_shard(shard) as (fd, _st):
             append_to(fd, self._shard_path(shard), _line(visit_id, month, household))
 
     def add(self, entries: Iterable[tuple[str, str, str]]) -> int:
@@ -194,8 +198,8 @@ class VisitIndex:
             by_shard.setdefault(_shard(entry[0]), []).append(entry)
         written = 0
         for shard, wanted in by_shard.items():
-            with self._locked_shard(shard) as fd:
-                lines = self._lines(shard, fd)
+            with self._locked_shard(shard) as (fd, st):
+                lines = self._lines(shard, fd, st)
                 # Many ids at once (an import, a recovery): the shard's ids parsed once,
                 # rather than its bytes searched for each.
                 known = _ids(lines) if len(wanted) > _FEW else None
@@ -219,11 +223,18 @@ class VisitIndex:
 class Claim:
     """A visit id's shard held locked (``VisitIndex.claim``)."""
 
-    def __init__(self, index: VisitIndex, shard: str, fd: int, visit_id: str) -> None:
+    def __init__(
+        self, index: VisitIndex, shard: str, fd: int, visit_id: str, st: os.stat_result
+    ) -> None:
         self._index, self._shard, self._fd, self.visit_id = index, shard, fd, visit_id
-        self.placed = _find(index._lines(shard, fd), visit_id)  # where it is stored, or None
+        lines = index._lines(shard, fd, st)
+        # Every writer appends under the lock held now: a shard whose lines fill it ends
+        # with a newline, and ends so at ``record`` (a torn tail is looked for otherwise).
+        self._clean = len(lines) == st.st_size
+        self.placed = _find(lines, visit_id)  # where it is stored, or None
 
     def record(self, month: str, household: str) -> None:
         """Record the id, found missing, as now stored with ``month`` and ``household``."""
         path = self._index._shard_path(self._shard)
-        append_to(self._fd, path, _line(self.visit_id, month, household))
+        line = _line(self.visit_id, month, household)
+        append_to(self._fd, path, line, clean_end=self._clean)

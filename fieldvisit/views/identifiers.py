@@ -35,12 +35,13 @@ def refuse_control_characters() -> tuple[Any, int] | None:
     """400 for a control character in a path parameter or a month/from/to value; None
     lets the request through."""
     bad = [name for name, value in (request.view_args or {}).items() if _holds_control(value)]
-    args = request.args
-    bad += [
-        name
-        for name in (WHOLE_STRING_ARGS if args else ())
-        if any(has_control(value) for value in args.getlist(name))
-    ]
+    if request.environ.get("QUERY_STRING"):  # most requests have none: nothing to parse
+        args = request.args
+        bad += [
+            name
+            for name in WHOLE_STRING_ARGS
+            if any(has_control(value) for value in args.getlist(name))
+        ]
     if not bad:
         return None
     message = _whole_string_message(bad[0])
