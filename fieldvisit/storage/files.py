@@ -40,7 +40,7 @@ from .journal import (
     signature,
 )
 from .locks import FileLock, lock_for
-from .open_journals import JOURNALS, fd_signature
+from .open_journals import JOURNALS
 
 # The only import of TinyDB: the Store's other modules use its tables through these names.
 Database = TinyDB
@@ -345,9 +345,12 @@ class Files:
             # Written where the last complete line ends: over the zeros of an allocated
             # journal, or over what a crash tore (it holds no newline, so whatever of it
             # is left after this line is not read).
-            with JOURNALS.writing(jpath, inode) as fd:
+            with JOURNALS.writing(jpath, inode) as (fd, written_to):
                 allocated = write_at(fd, jpath, line, journal.valid_bytes, journal.size)
-                sig = fd_signature(fd)
+            # Its signature as this write left it, without asking: a time stamp of now
+            # (what the disk holds may be a tick earlier, which only makes a reading by
+            # path look past the last line once more; see ``_recent``).
+            sig = (written_to, time.time_ns(), allocated)
             if inode is None:
                 fsync_dir(jpath.parent)
         except BaseException:

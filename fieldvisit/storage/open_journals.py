@@ -41,12 +41,6 @@ class _Open:
         self.doomed = False  # evicted while in use: closed by its last user
 
 
-def fd_signature(fd: int) -> Signature:
-    """The signature (see ``journal.signature``) of the open file ``fd``."""
-    st = os.fstat(fd)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 class OpenJournals:
     """Journal path -> the journal, open."""
 
@@ -87,10 +81,10 @@ class OpenJournals:
             return first + os.pread(kept.fd, max(st.st_size - offset - 1, 0), offset + 1), sig
 
     @contextmanager
-    def writing(self, jpath: Path, inode: int | None) -> Iterator[int]:
-        """The journal at ``jpath``, open for writing, kept open afterwards. ``inode``: the
-        journal the caller read under the file's lock, or None for one it is starting
-        (the path holds none)."""
+    def writing(self, jpath: Path, inode: int | None) -> Iterator[tuple[int, int]]:
+        """The journal at ``jpath``, open for writing, kept open afterwards, and its inode.
+        ``inode``: the journal the caller read under the file's lock, or None for one it is
+        starting (the path holds none)."""
         with self._guard:
             kept = self._open.get(jpath)
             if kept is not None and (inode is None or kept.inode != inode):
@@ -103,7 +97,7 @@ class OpenJournals:
             self._open.move_to_end(jpath)
             kept.users += 1
         try:
-            yield kept.fd
+            yield kept.fd, kept.inode
         finally:
             with self._guard:
                 kept.users -= 1
