@@ -5,6 +5,7 @@ visit-id index finds ids by searching its shards' bytes (whole ids only)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,22 @@ def test_functions_made_for_one_request_are_not_kept(tmp_path: Path) -> None:
         assert client.get("/made-per-request").status_code == 200
     gc.collect()
     assert len(app._coroutine) <= kept + 1
+
+
+def test_an_index_removed_by_hand_is_left_for_the_files_made_after_it(tmp_path: Path) -> None:
+    # A process keeps its shards open; one removed under it must not swallow its ids.
+    index = VisitIndex(tmp_path)
+    first = "visit-gone-0000"
+    same_shard = next(
+        f"visit-gone-{n:04d}"
+        for n in range(1, 10_000)
+        if index.path(f"visit-gone-{n:04d}") == index.path(first)
+    )
+    index.record(first, "2026-11", "h1")
+    shutil.rmtree(tmp_path / "index")
+    index.record(same_shard, "2026-11", "h2")
+    with index.claim("visit-gone-9999") as claim:
+        assert claim.placed is None
+    other = VisitIndex(tmp_path)  # another process, started after the removal
+    assert other.get(same_shard) == Placed("2026-11", "h2")
+    assert index.path(same_shard).read_bytes().count(b"\n") == 1

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class VisitIndex:
         # shard -> its file, open, for the thread holding its lock (``claim``)
         self._held = threading.local()
         self._paths: dict[str, Path] = {}
+        self._checked: dict[Path, tuple[int, float]] = {}  # see _still_there
 
     def path(self, visit_id: str) -> Path:
         return self.folder / f"{_shard(visit_id)}.jsonl"
@@ -139,8 +141,8 @@ class VisitIndex:
                 continue
             try:
                 fd = lock.fileno()
-                now, st = signature(path), os.fstat(fd)
-                if now is not None and st.st_ino == now[0]:
+                st = os.fstat(fd)
+                if self._still_there(path, st):
                     held[shard] = fd
                     try:
                         yield fd, st
@@ -152,6 +154,22 @@ class VisitIndex:
             # Removed or replaced since this process opened it: open the file now there.
             forget_lock(path)
         raise StorageError(f"the visit-id index shard {path} keeps changing")
+
+    def _still_there(self, path: Path, st: os.stat_result) -> bool:
+        """Whether the shard file open as ``st`` is still the one at ``path``. Nothing
+        removes or replaces a shard while servers run; this catches an index folder
+        removed by hand (seen at once: the open file has no link left) or put back from
+        elsewhere (the path asked at most once a second per shard, a ``stat`` a save
+        otherwise paid), so that every process moves to the files now there."""
+        now = time.monotonic()
+        checked = self._checked.get(path)
+        if checked is not None and checked[0] == st.st_ino and now - checked[1] < 1.0:
+            return st.st_nlink > 0
+        there = signature(path)
+        if there is None or there[0] != st.st_ino:
+            return False
+        self._checked[path] = (st.st_ino, now)
+        return True
 
     def _lines(self, shard: str, fd: int | None = None, st: os.stat_result | None = None) -> bytes:
         """The shard's complete lines, read again from where the last reading stopped
