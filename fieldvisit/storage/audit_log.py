@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,13 +15,15 @@ from .paths import _MONTH_RE, check_month
 
 # Months of parsed audit entries an AuditLog keeps in memory (AuditLog.entries).
 _AUDIT_CACHE_MONTHS = 24
-# Months' files an AuditLog keeps open for its copies (the new month's first day writes two).
-_OPEN_MONTHS = 2
+# Audit files kept open for copies, in all: a server writes one month at a time (two on a
+# month's first day), a county's one data folder or a test run's many.
+_OPEN_FILES = 8
 
 
 class _OpenAppends:
     """The audit files a process copies entries into, kept open: a save's copy is then
-    one write, not an open, a write and a close. Only a few months are written at a time.
+    one write, not an open, a write and a close. One table for the process (every data
+    folder's logs), so that the files kept open stay few whatever the number of stores.
     Each use asks the path which file it names (one ``stat``): the log is never replaced
     while a server runs, but a file removed by hand must not swallow the copies."""
 
@@ -41,14 +42,13 @@ class _OpenAppends:
                 make_dirs(path.parent)
                 fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 kept = self._open[path] = (fd, os.fstat(fd).st_ino)
-                while len(self._open) > _OPEN_MONTHS:
+                while len(self._open) > _OPEN_FILES:
                     os.close(self._open.popitem(last=False)[1][0])
+            self._open.move_to_end(path)
             append_to(kept[0], path, payload)
 
-    def close(self) -> None:
-        with self._guard:
-            while self._open:
-                os.close(self._open.popitem()[1][0])
+
+_APPENDS = _OpenAppends()
 
 
 class AuditLog:
@@ -61,9 +61,6 @@ class AuditLog:
         self._cache: OrderedDict[str, tuple[int, int, list[AuditEntry]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._paths: dict[str, Path] = {}
-        # The months whose copies this process appends, kept open (see ``_append``).
-        self._appending = _OpenAppends()
-        weakref.finalize(self, self._appending.close)
 
     def path(self, month: str) -> Path:
         """The file of ``month``'s entries (it may not exist)."""
@@ -95,7 +92,7 @@ class AuditLog:
         for doc, line in zip(records, encoded, strict=True):
             by_month.setdefault(str(doc["at"])[:7], []).append(line + b"\n")
         for month, lines in by_month.items():
-            self._appending.append(self.path(month), b"".join(lines))
+            _APPENDS.append(self.path(month), b"".join(lines))
 
     def sync(self, records: list[dict[str, object]]) -> None:
         """Make the copies of these entries durable (before their journal is folded away).
