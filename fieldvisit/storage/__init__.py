@@ -70,8 +70,9 @@ change data only through the ``update_*``/``save_*`` functions.
 
 The modules, from the bottom up: ``durable`` (atomic rewrites, appends, the crash tests'
 seam), ``locks`` (flock on kept-open lock files), ``journal`` (a data file and its journal
-read back), ``files`` (commits, transactions, the read cache; the only module that imports
-TinyDB), ``paths`` (names and identifiers), ``visit_files`` (which visit files there are),
+read back), ``open_journals`` (busy journals kept open, and why that stays coherent),
+``files`` (commits, transactions, the read cache; the only module that imports TinyDB),
+``paths`` (names and identifiers), ``visit_files`` (which visit files there are),
 ``registry_file`` (registry.json as domain objects), ``moves`` (households that changed
 village), ``audit_log``, ``photos``, ``closed``, ``visit_index`` and ``sessions`` (the
 Store's members), ``recovery`` (what a start completes), ``quarantine`` (files a backup

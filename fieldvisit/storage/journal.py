@@ -175,6 +175,18 @@ def apply_entry(
         else:
             raise StorageError(f"unknown journal operation {op['op']!r}")
     out.update(tables)
+    _settle(known, owned, put_by, dropped, next_ids)
+    return out
+
+
+def _settle(
+    known: Keys,
+    owned: set[tuple[str, str]],
+    put_by: dict[str, set[str]],
+    dropped: set[str],
+    next_ids: dict[str, int],
+) -> None:
+    """Leave in ``known`` only what is true of an entry's result."""
     for name, fields in put_by.items():
         if len(fields) > 1:  # an index of one field may be behind puts by another
             _forget_table(known, owned, name)
@@ -183,7 +195,6 @@ def apply_entry(
     for name, following in next_ids.items():
         if name not in dropped:
             known.top[name] = following - 1
-    return out
 
 
 def _index(

@@ -270,13 +270,13 @@ class Store(FolderParts):
         once (the PostgreSQL engine first asks about a visit not stored, on the registry the
         request read, and asks again under its locks if that was not the case).
 
-        ``audit(record)`` makes the audit entry of a record written; it is part of the
-        journal line. This is the hot path of the helping day: one line appended to the
-        file's journal and one fsync, whatever the file's size (see ``Files.journaled``).
+        ``audit(record)`` makes the audit entry of a record written; it is encoded into the
+        journal line at once (never kept, so not copied). This is the hot path of the
+        helping day: one line appended to the file's journal and one fsync, whatever the
+        file's size (see ``Files.journaled``).
         """
         with self.visit_index.claim(visit.id) as claim:
-            placed = claim.placed
-            if placed is not None and self._placed_visit(visit.id, placed) is None:
+            if (placed := claim.placed) and self._placed_visit(visit.id, placed) is None:
                 placed = None  # indexed by a write a crash undid: the id is free
             month = placed.month if placed is not None else visit.month
             owner = self.household(placed.household if placed is not None else visit.household)
@@ -322,7 +322,6 @@ class Store(FolderParts):
             return save_ops(data, visit.id, record, needs_for), (record, True)
 
         def records(result: tuple[Visit, bool]) -> Records:
-            # Encoded at once into the journal line, never kept: no copy is needed.
             return [audit(result[0]).doc_view()] if audit is not None and result[1] else []
 
         for _attempt in range(3):
