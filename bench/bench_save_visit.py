@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from any folder
 
 from fieldvisit.demo import build_demo  # noqa: E402
 from fieldvisit.models import Household, User  # noqa: E402
-from fieldvisit.storage import REGISTRY, Store  # noqa: E402
+from fieldvisit.storage import JOURNAL_SUFFIX, REGISTRY, Store  # noqa: E402
 from fieldvisit.visits.fields import checklist  # noqa: E402
 from fieldvisit.visits.recording import record_visit  # noqa: E402
 from fieldvisit.vocab import GUARANTEES  # noqa: E402
@@ -61,7 +61,10 @@ def build_folders(parent: Path, history: int) -> tuple[Path, Path, int]:
     past = info.visits - len(store.visits(month))
     without = parent / "none"
     (without / "visits").mkdir(parents=True)
-    shutil.copy2(with_history / REGISTRY, without / REGISTRY)
+    # The registry may exist only as its journal until its first fold: copy what there is.
+    for name in (REGISTRY, REGISTRY + JOURNAL_SUFFIX):
+        if (with_history / name).exists():
+            shutil.copy2(with_history / name, without / name)
     shutil.copytree(with_history / "visits" / month, without / "visits" / month)
     return without, with_history, past
 
