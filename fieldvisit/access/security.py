@@ -14,6 +14,8 @@ from flask import Flask, abort, current_app, g, request
 from werkzeug.wrappers import Response
 
 from ..config import ConfigError
+from ..extensions import limiter
+from .login import bearer_request
 
 # Pages load only what the app serves: no inline script or style, so an injected
 # ``<script>`` or ``style=`` does nothing. ``data:`` covers the empty favicon; ``blob:`` the
@@ -103,12 +105,6 @@ def add_headers(response: Response) -> Response:
     return response
 
 
-def _bearer_attempt() -> bool:
-    from .login import bearer_request
-
-    return bearer_request()
-
-
 @functools.cache
 def _token_failure_limit() -> Any:
     # Parsed once: every Bearer request asks whether its address is blocked.
@@ -123,18 +119,14 @@ def _token_limit_key() -> str:
 
 def refuse_token_guessing() -> None:
     """Before the token is looked up: an address that failed too often gets 429."""
-    from ..extensions import limiter
-
-    if not _bearer_attempt() or not limiter.enabled:
+    if not bearer_request() or not limiter.enabled:
         return
     if not limiter.limiter.test(_token_failure_limit(), _token_limit_key()):
         abort(429)
 
 
 def count_token_failure(response: Response) -> Response:
-    from ..extensions import limiter
-
-    if _bearer_attempt() and limiter.enabled and not g.get("token_auth", False):
+    if bearer_request() and limiter.enabled and not g.get("token_auth", False):
         limiter.limiter.hit(_token_failure_limit(), _token_limit_key())
     return response
 

@@ -5,8 +5,10 @@ Only a token's digest is kept: whoever reads the registry file cannot call the A
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import time
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -19,6 +21,7 @@ from .errors import AccountError
 # A token's "last used" is for the office to tell a live client from a forgotten one; to the
 # hour is plenty, and writing the registry on every API call would cost the helping day.
 TOKEN_USE_EVERY = timedelta(hours=1)
+_EVERY_SECONDS = TOKEN_USE_EVERY.total_seconds()
 
 
 def token_digest(token: str) -> str:
@@ -26,11 +29,18 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
+def _moment(stamp: str) -> float:
+    """A stored time stamp (with its offset) as seconds since the epoch: parsed once, as
+    every API call compares its token's with now."""
+    return datetime.fromisoformat(stamp).timestamp()
+
+
 def note_token_use(store: Store, token: ApiToken) -> None:
     """Record that ``token`` was used now, at most once an hour (TOKEN_USE_EVERY)."""
-    now = datetime.now().astimezone()
-    if token.last_used and now - datetime.fromisoformat(token.last_used) < TOKEN_USE_EVERY:
+    if token.last_used and time.time() - _moment(token.last_used) < _EVERY_SECONDS:
         return
+    now = datetime.now().astimezone()
 
     def touch(reg: Registry) -> None:
         stored = reg.tokens.get(token.digest)
