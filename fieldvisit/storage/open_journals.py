@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .journal import Signature
+from .journal import Signature, StorageError
 
 
 class _Open:
@@ -92,7 +92,11 @@ class OpenJournals:
                 kept = None
             if kept is None:
                 flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if inode is None else 0)
-                kept = self._open[jpath] = _Open(os.open(jpath, flags, 0o600))
+                kept = _Open(os.open(jpath, flags, 0o600))
+                if inode is not None and kept.inode != inode:
+                    os.close(kept.fd)  # not the journal the caller read: write nothing
+                    raise StorageError(f"{jpath} changed under its file's lock")
+                self._open[jpath] = kept
                 self._trim()
             self._open.move_to_end(jpath)
             kept.users += 1
