@@ -105,7 +105,7 @@ class VisitIndex:
         self._checked: dict[Path, tuple[int, float]] = {}  # see _still_there
 
     def path(self, visit_id: str) -> Path:
-        return self.folder / f"{_shard(visit_id)}.jsonl"
+        return self._shard_path(_shard(visit_id))
 
     @contextmanager
     def claim(self, visit_id: str) -> Iterator[Claim]:
@@ -204,10 +204,10 @@ class VisitIndex:
         return _find(self._lines(_shard(visit_id)), visit_id)
 
     def record(self, visit_id: str, month: str, household: str) -> None:
-        """Record an id without looking it up (a save records through its ``claim``)."""
-        shard = _shard(visit_id)
-        with self._locked_shard(shard) as (fd, _st):
-            append_to(fd, self._shard_path(shard), _line(visit_id, month, household))
+        """Record an id as stored with ``month`` and ``household`` (what a save does through
+        the ``claim`` it holds)."""
+        with self.claim(visit_id) as claim:
+            claim.record(month, household)
 
     def add(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (visit id, month, household) triples not yet in the index; how many."""
