@@ -40,7 +40,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
     )
     app.config.from_mapping(config_module.from_environment())
     if test_config:
@@ -103,16 +102,17 @@ def register_extensions(app: Flask) -> None:
 #   1. offline.mark_cacheable: mark the pages the service worker may keep.
 #   2. assets.lighten: versioned assets cached for good, then gzip of the body as the view
 #      made it.
-#   3. security.add_headers: the security headers, on every response.
-#   4. security.count_token_failure: a Bearer token load_user did not accept counts against
+#   3. security.count_token_failure: a Bearer token load_user did not accept counts against
 #      the address, which refuse_token_guessing then refuses once too many.
 #   then the limiter's rate-limit headers (registered by the extension, so run last).
+# The security headers are not a hook: security.SecurityHeaders adds them to every response
+# as it leaves the app, after all of these.
 
 
 def register_hooks(app: Flask) -> None:
     """Every app-wide before_request and after_request hook, in one place and in order."""
     from .access.login import load_user
-    from .access.security import add_headers, count_token_failure, refuse_token_guessing
+    from .access.security import count_token_failure, refuse_token_guessing
     from .storage.current import pin_reads, unpin_reads
     from .views.assets import lighten
     from .views.identifiers import refuse_control_characters
@@ -125,7 +125,6 @@ def register_hooks(app: Flask) -> None:
 
     # Reverse order: the last registered runs first.
     app.after_request(count_token_failure)
-    app.after_request(add_headers)
     app.after_request(lighten)
     app.after_request(mark_cacheable)
     app.teardown_request(unpin_reads)

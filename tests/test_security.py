@@ -32,6 +32,31 @@ def test_it_sends_security_headers_on_every_response(client: FlaskClient, path: 
     assert "Strict-Transport-Security" not in response.headers  # plain HTTP on a LAN
 
 
+def test_a_response_keeps_a_security_header_it_set_itself(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+
+    @app.get("/framed")
+    def framed() -> tuple[str, int, dict[str, str]]:
+        return "ok", 200, {"x-frame-options": "SAMEORIGIN"}
+
+    response = app.test_client().get("/framed")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_an_error_the_app_did_not_expect_gets_the_headers_too(tmp_path: Path) -> None:
+    app = create_app({"TESTING": False, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+
+    @app.get("/broken")
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    response = app.test_client().get("/broken")
+    assert response.status_code == 500
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
 def test_it_allows_no_inline_script_or_style() -> None:
     policy = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
     assert policy["script-src"] == "'self'"

@@ -18,7 +18,7 @@ from flask_limiter.util import get_qualified_name
 
 import fieldvisit
 from fieldvisit.access.login import load_user
-from fieldvisit.access.security import add_headers, count_token_failure, refuse_token_guessing
+from fieldvisit.access.security import SecurityHeaders, count_token_failure, refuse_token_guessing
 from fieldvisit.extensions import LIMITED_BLUEPRINT, limiter
 from fieldvisit.storage.current import pin_reads, unpin_reads
 from fieldvisit.views.assets import asset_globals, lighten
@@ -88,9 +88,14 @@ def test_before_request_hooks_run_in_the_documented_order(app: Flask) -> None:
 def test_after_request_hooks_run_in_the_documented_order(app: Flask) -> None:
     # Flask runs after_request hooks in the reverse order of their registration.
     run_order = list(reversed(app.after_request_funcs[None]))
-    assert _ours(run_order) == [mark_cacheable, lighten, add_headers, count_token_failure]
+    assert _ours(run_order) == [mark_cacheable, lighten, count_token_failure]
     # The limiter's headers are added last, after every hook of ours.
     assert _ours(run_order[run_order.index(count_token_failure) :]) == [count_token_failure]
+
+
+def test_every_response_leaves_through_the_security_headers(app: Flask) -> None:
+    # Outside Flask's own wsgi_app: after every hook, error pages and static files included.
+    assert isinstance(app.wsgi_app, SecurityHeaders)
 
 
 def test_the_reads_of_a_request_are_pinned_until_its_teardown(app: Flask) -> None:

@@ -183,21 +183,25 @@ def _offers_bearer() -> bool:
     )
 
 
+def _token_user(store: Store, header: str) -> User | None:
+    """The active user whose API token the ``Authorization`` header holds, its use noted."""
+    token = store.registry().tokens.get(token_digest(header[7:].strip()))
+    user = store.user(token.phone) if token else None
+    if token is None or user is None or not user.active:
+        return None
+    note_token_use(store, token)
+    return user
+
+
 def load_user() -> None:
     """Set ``g.user`` from a Bearer token (API and photos) or the session; check CSRF for
     browsers."""
-    g.user = None
-    g.token_auth = False
     store = get_store()
-    header = request.headers.get("Authorization", "")
     if bearer_request():
-        token = store.registry().tokens.get(token_digest(header[7:].strip()))
-        user = store.user(token.phone) if token else None
-        if token is not None and user is not None and user.active:
-            g.user = user
-            g.token_auth = True
-            note_token_use(store, token)
+        user = _token_user(store, request.headers.get("Authorization", ""))
+        g.user, g.token_auth = user, user is not None
         return  # a Bearer caller is not a browser: no cookie, no CSRF
+    g.user, g.token_auth = None, False
     phone = session.get("uid")
     if phone:
         user = _session_user(store, phone, session.get("sid"))

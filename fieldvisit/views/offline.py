@@ -100,8 +100,8 @@ def mark_cacheable(response: Response) -> Response:
     # from the phone's cache days later it would show the message again. request_ctx.flashes
     # holds the messages this request's page rendered (None when it read none).
     if (
-        g.get("user") is not None
-        and request.endpoint in CACHEABLE_ENDPOINTS
+        request.endpoint in CACHEABLE_ENDPOINTS  # first: no API answer is one
+        and g.get("user") is not None
         and not request_ctx.flashes
     ):
         response.headers["X-Fieldvisit-Cache"] = g.user.phone
