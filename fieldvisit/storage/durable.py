@@ -185,6 +185,11 @@ def unlink(path: Path) -> None:
     fsync_dir(path.parent)
 
 
+# Made once: ``json.dumps`` with any argument builds an encoder per call, and a visit's save
+# encodes several documents.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(data: Any) -> bytes:
     """``data`` as compact UTF-8 JSON, the form of every data file and journal line."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _COMPACT.encode(data).encode("utf-8")

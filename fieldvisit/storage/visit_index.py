@@ -79,13 +79,19 @@ def _ids(lines: bytes) -> set[str]:
     return out
 
 
+# The encoders of the index's lines (``json.dumps``'s defaults but for ``ensure_ascii``),
+# made once rather than by ``json.dumps`` at every save.
+_UNICODE = json.JSONEncoder(ensure_ascii=False)
+_ASCII = json.JSONEncoder()
+
+
 def _line(visit_id: str, month: str, household: str) -> bytes:
     doc = {"id": visit_id, "month": month, "household": household}
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n"
+    return _UNICODE.encode(doc).encode("utf-8") + b"\n"
 
 
 def _json(text: str, ascii_only: bool) -> bytes:
-    return json.dumps(text, ensure_ascii=ascii_only).encode("utf-8")
+    return (_ASCII if ascii_only else _UNICODE).encode(text).encode("utf-8")
 
 
 class VisitIndex:

@@ -61,14 +61,23 @@ SENT: tuple[str, ...] = tuple(f.name for f in VISIT if f.sent)
 SHOWN: tuple[str, ...] = tuple(f.name for f in VISIT)
 
 
+# The Python types JSON's types parse to.
+_PYTHON: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+    "integer": (int,),
+    "number": (int, float),
+}
+
+
 def _is_json(json_type: str, value: Any) -> bool:
     # bool is an int in Python, never a number in JSON.
-    if json_type == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if json_type == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    python = {"string": str, "boolean": bool, "object": dict, "array": list, "null": type(None)}
-    return isinstance(value, python[json_type])
+    if isinstance(value, bool):
+        return json_type == "boolean"
+    return isinstance(value, _PYTHON[json_type])
 
 
 def has_type(name: str, value: Any) -> bool:
