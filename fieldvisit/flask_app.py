@@ -17,6 +17,8 @@ from flask import Flask, Request, Response
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
+from .access.login import bearer_request
+
 
 class _CookieSessions(SecureCookieSessionInterface):
     """The signed-cookie session, neither read nor written for a Bearer request:
@@ -26,20 +28,14 @@ class _CookieSessions(SecureCookieSessionInterface):
     cookie sent along is left as it is."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if _bearer():
+        if bearer_request():
             return self.session_class()
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if _bearer():
+        if bearer_request():
             return
         super().save_session(app, session, response)
-
-
-def _bearer() -> bool:
-    from .access.login import bearer_request  # access imports the app's extensions
-
-    return bearer_request()
 
 
 class _JSON(DefaultJSONProvider):

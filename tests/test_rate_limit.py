@@ -193,3 +193,17 @@ def test_it_refuses_an_address_guessing_many_accounts_current_passwords(
             assert _change_password(browser, "guess", address="10.3.0.1").status_code == 200
     assert _change_password(browsers[3], PASSWORD, address="10.3.0.1").status_code == 429
     assert _change_password(browsers[3], PASSWORD, address="10.3.0.2").status_code == 302
+
+
+def test_the_addresses_that_failed_are_asked_about_even_past_those_kept() -> None:
+    # An address never counted here has nothing for the limiter to find (its counts are
+    # this process's); once more addresses failed than are kept, every one is asked about.
+    from fieldvisit.access.security import _Failed
+
+    failed = _Failed(most=2)
+    failed.add("bearer-failures/10.0.0.1")
+    assert failed.may_have("bearer-failures/10.0.0.1")
+    assert not failed.may_have("bearer-failures/10.0.0.9")
+    failed.add("bearer-failures/10.0.0.2")
+    failed.add("bearer-failures/10.0.0.3")  # one too many to keep
+    assert failed.may_have("bearer-failures/10.0.0.9")

@@ -149,8 +149,10 @@ class Files:
 
     def _remember(self, path: Path, entry: _Cached) -> _Cached:
         with self._cache_lock:
+            # Put in again rather than moved to the end: the key is then the caller's own
+            # Path, which later look-ups find by identity, not by comparing paths.
+            self._cache.pop(path, None)
             self._cache[path] = entry
-            self._cache.move_to_end(path)
             while len(self._cache) > _CACHE_FILES:
                 self._cache.popitem(last=False)
         return entry

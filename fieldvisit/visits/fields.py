@@ -73,19 +73,24 @@ _PYTHON: dict[str, tuple[type, ...]] = {
 }
 
 
-def _is_json(json_type: str, value: Any) -> bool:
-    # bool is an int in Python, never a number in JSON.
-    if isinstance(value, bool):
-        return json_type == "boolean"
-    return isinstance(value, _PYTHON[json_type])
+def _accepted(json_type: str | tuple[str, ...]) -> tuple[tuple[type, ...], bool]:
+    """The Python types a value of ``json_type`` may have, and whether a bool is one."""
+    types = (json_type,) if isinstance(json_type, str) else json_type
+    return tuple(t for name in types for t in _PYTHON[name]), "boolean" in types
+
+
+# Per field, worked out once: every visit saved asks about ten of them.
+_ACCEPTED = {f.name: _accepted(f.json_type) for f in VISIT}
 
 
 def has_type(name: str, value: Any) -> bool:
     """Whether ``value`` (as parsed from JSON or a form) has the JSON type the field ``name``
     is documented with; a mistyped value is refused, never converted."""
-    json_type = BY_NAME[name].json_type
-    types = (json_type,) if isinstance(json_type, str) else json_type
-    return any(_is_json(t, value) for t in types)
+    types, boolean = _ACCEPTED[name]
+    # bool is an int in Python, never a number in JSON.
+    if isinstance(value, bool):
+        return boolean
+    return isinstance(value, types)
 
 
 def typed(name: str, value: Any) -> Any:
