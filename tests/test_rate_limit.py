@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PASSWORD, PEOPLE, csrf_from
@@ -195,15 +196,34 @@ def test_it_refuses_an_address_guessing_many_accounts_current_passwords(
     assert _change_password(browsers[3], PASSWORD, address="10.3.0.2").status_code == 302
 
 
-def test_the_addresses_that_failed_are_asked_about_even_past_those_kept() -> None:
-    # An address never counted here has nothing for the limiter to find (its counts are
-    # this process's); once more addresses failed than are kept, every one is asked about.
-    from fieldvisit.access.security import _Failed
+def test_the_addresses_that_failed_are_asked_about_even_past_those_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An address never counted here has nothing for the limiter to find while its counts are
+    # this process's; once more addresses failed than are kept, every one is asked about.
+    from types import SimpleNamespace
 
-    failed = _Failed(most=2)
+    from limits.storage import MemoryStorage
+
+    from fieldvisit.access import security
+
+    monkeypatch.setattr(security, "limiter", SimpleNamespace(storage=MemoryStorage()))
+    failed = security._Failed(most=2)
     failed.add("bearer-failures/10.0.0.1")
     assert failed.may_have("bearer-failures/10.0.0.1")
     assert not failed.may_have("bearer-failures/10.0.0.9")
     failed.add("bearer-failures/10.0.0.2")
     failed.add("bearer-failures/10.0.0.3")  # one too many to keep
     assert failed.may_have("bearer-failures/10.0.0.9")
+
+
+def test_with_counts_shared_between_processes_every_address_is_asked_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PostgreSQL's table, or a RATELIMIT_STORAGE: another process may have counted it.
+    from types import SimpleNamespace
+
+    from fieldvisit.access import security
+
+    monkeypatch.setattr(security, "limiter", SimpleNamespace(storage=object()))
+    assert security._Failed().may_have("bearer-failures/10.0.0.9")
