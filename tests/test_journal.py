@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from helpers import PEOPLE, visit_payload
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from fieldvisit.storage import JOURNAL_SUFFIX, Store, village_file_name
 from fieldvisit.storage import files as storage_files
-from fieldvisit.storage.journal import Keys, apply_entry
+from fieldvisit.storage.journal import Content, Keys, apply_entry
 from fieldvisit.visits import needs as ledger
 from fieldvisit.visits.recording import record_visit
 
@@ -119,6 +120,26 @@ def test_a_correction_replaces_open_needs_and_keeps_resolved_ones(store, househo
     assert needs == {("water", "resolved"), ("housing", "open")}
 
 
+def test_only_a_visit_with_open_needs_stored_has_them_dropped(store, households):
+    # A drop passes over the file's needs: a new visit's line has none, and a correction's
+    # has one only when the version it replaces left open needs.
+    from fieldvisit.visits.recording import correct_visit
+
+    owner = store.user(PEOPLE["owner"][0])
+    payload = visit_payload(households["h1"])
+    plain = {**visit_payload(households["h1"], id="visit-plain-abcdef"), "needs": []}
+    visit, _ = record_visit(store, payload, owner)
+    bare, _ = record_visit(store, plain, owner)
+    correct_visit(store, visit, {**payload, "notes": "改了备注"}, owner)
+    correct_visit(store, bare, {**plain, "notes": "改了备注"}, owner)
+    _base, journal = paths(store)
+    entries = [json.loads(line) for line in lines(journal)[1:]]
+    drops = [[op["where"] for op in e["ops"] if op["op"] == "drop"] for e in entries]
+    assert drops == [[], [], [{"visit": visit.id, "status": "open"}], []]
+    [need] = Store(store.root).needs(MONTH)
+    assert need.visit == visit.id and need.status == "open"
+
+
 def test_a_correction_keeps_the_comments_of_a_need_it_keeps(store, households):
     from fieldvisit.visits.recording import correct_visit
 
@@ -176,7 +197,24 @@ def test_keys_kept_between_entries_give_what_a_fresh_pass_gives(entries) -> None
         # What the earlier reading's Keys hold is not changed by applying to a copy.
         assert {k: dict(v) for k, v in keys.by_key.items()} == earlier
         keys = following
+        # A look-up through what the Keys know finds what a pass over the table finds.
+        for table in ("visits", "needs"):
+            for field, values in (("id", "abcd"), ("code", "xyz")):
+                for value in values:
+                    found = Content(kept, keys).find(table, field, value)
+                    matches = [d for d in kept.get(table, {}).values() if d[field] == value]
+                    assert (found in matches) if matches else found is None
     for (table, field), index in keys.by_key.items():
         assert index == {d.get(field): k for k, d in fresh.get(table, {}).items()}
     for table, top in keys.top.items():
         assert top == max((int(k) for k in fresh[table]), default=0)
+
+
+def test_a_look_up_does_not_trust_an_index_that_names_another_document() -> None:
+    data = {"visits": {"1": {"id": "a"}, "2": {"id": "b"}}}
+    assert Content(data, Keys(by_key={("visits", "id"): {"a": "1"}})).find("visits", "id", "a")
+    stale = Keys(by_key={("visits", "id"): {"b": "1"}})
+    assert Content(data, stale).find("visits", "id", "b") == {"id": "b"}
+    assert Content(data, Keys()).find("visits", "id", "b") == {"id": "b"}
+    assert Content(data, Keys()).find("visits", "id", "c") is None
+    assert Content({}, Keys()).find("visits", "id", "a") is None

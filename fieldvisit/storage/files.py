@@ -28,6 +28,7 @@ from .durable import (
 )
 from .journal import (
     META,
+    Content,
     Journal,
     Keys,
     Signature,
@@ -52,8 +53,7 @@ T = TypeVar("T")
 _CACHE_FILES = 2048
 # Lock file paths kept by data file (``Files._lock``).
 _LOCK_PATHS_KEPT = 65536
-# Journal entries appended before they are folded into the TinyDB file. A fold rewrites the
-# file (~50 visits); amortised over this many saves it costs little.
+# Journal entries appended before a fold rewrites the file (~50 visits) with them: rarely.
 COMPACT_AFTER = 64
 # A journal this long is folded whatever its number of entries (an import is one big entry).
 COMPACT_BYTES = 4 << 20
@@ -98,6 +98,10 @@ class _Cached:
     derived: dict[str, Any] = field(default_factory=dict)
     checked: float = field(default_factory=time.monotonic)  # when last found current on disk
 
+    @property
+    def content(self) -> Content:
+        return Content(self.data, self.keys)
+
 
 def derived_from(entry: _Cached, key: str, build: Callable[[dict[str, Any]], T]) -> T:
     """``build(entry.data)``, made once per reading of a file and kept with it."""
@@ -127,9 +131,9 @@ class Files:
     ) -> None:
         self.root = root
         # ``on_commit(records, lines)`` runs after a journal line with audit entries (the
-        # documents, and each as the line holds it) is durable (the
-        # Store copies them into the audit log); ``before_fold(records)`` before a journal
-        # holding such lines is folded away (the Store makes their copies durable first).
+        # documents, and each as the line holds it) is durable (the Store copies them into
+        # the audit log); ``before_fold(records)`` before a journal holding such lines is
+        # folded away (the Store makes their copies durable first).
         self.on_commit = on_commit
         self.before_fold = before_fold
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
@@ -277,12 +281,12 @@ class Files:
     def journaled(
         self,
         path: Path,
-        change: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], T]],
+        change: Callable[[Content], tuple[list[dict[str, Any]], T]],
         audit: Callable[[T], Records] | None = None,
     ) -> T:
         """Append one change to ``path``'s journal: one write and one fsync, the commit.
 
-        ``change(data)`` runs under the file's lock with the current content and returns the
+        ``change(content)`` runs under the file's lock with the current content and returns the
         operations to append and a result; with no operations and no audit entry nothing
         is written. ``audit(result)`` gives
         the change's audit entries (as documents): they are part of the same journal line,
@@ -297,7 +301,7 @@ class Files:
         """
         with self._lock(path):
             current = self.read(path)
-            ops, result = change(current.data)
+            ops, result = change(current.content)
             # An action that changed nothing may still be one to record (an import of the
             # registry as it stands): its line then holds only the entry.
             records = audit(result) if audit is not None else []
@@ -325,8 +329,7 @@ class Files:
                     self._forget(path)
             return result
 
-    def _forget(self, path: Path) -> None:
-        """Drop the cached reading of ``path``: the disk may now be ahead of it."""
+    def _forget(self, path: Path) -> None:  # the disk may now be ahead of its cached reading
         with self._cache_lock:
             self._cache.pop(path, None)
 
@@ -355,8 +358,7 @@ class Files:
             sig = (written_to, time.time_ns(), allocated)
             if inode is None:
                 fsync_dir(jpath.parent)
-        except BaseException:
-            # Not acknowledged, so it must not be read back either.
+        except BaseException:  # not acknowledged, so it must not be read back either
             JOURNALS.forget(jpath)
             with suppress(OSError):
                 if current.journal.ident is None:
@@ -380,12 +382,12 @@ class Files:
         only the documents that differ, with the change's audit entries (see ``journaled``).
         """
 
-        def diff(data: dict[str, Any]) -> tuple[list[dict[str, Any]], T]:
-            rows, result = change(data)
+        def diff(content: Content) -> tuple[list[dict[str, Any]], T]:
+            rows, result = change(content.data)
             ops: list[dict[str, Any]] = []
             for table, docs in rows.items():
                 key = keys[table]
-                before = {d.get(key): d for d in data.get(table, {}).values()}
+                before = {d.get(key): d for d in content.data.get(table, {}).values()}
                 after = {d[key]: d for d in docs}
                 ops.extend(
                     {"op": "drop", "table": table, "where": {key: k}}
@@ -420,12 +422,9 @@ class Files:
 
     @contextmanager
     def transaction(self, path: Path) -> Iterator[TinyDB]:
-        """A TinyDB over ``path`` for one read-modify-write, committed atomically on exit.
-
-        The file is locked against other threads and processes for the whole block and read
-        fresh from disk inside it (with its journal folded in). An exception in the block
-        writes nothing.
-        """
+        """A TinyDB over ``path`` for one read-modify-write, committed atomically on exit: the
+        file is locked against other threads and processes for the whole block and read fresh
+        from disk inside it (its journal folded in). An exception in the block writes nothing."""
         with self._lock(path):
             current = self._load_current(path)
             db = TinyDB(storage=_MemoryStorage, data=dict(current.data))

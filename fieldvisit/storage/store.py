@@ -17,7 +17,7 @@ from .closed import SETTING as CLOSED_SETTING
 from .durable import atomic_write_bytes, make_dirs
 from .files import Files, Records, derived_from, version_of
 from .folder_parts import FolderParts
-from .journal import StorageError
+from .journal import Content, StorageError
 from .moves import finish_moves, note_moves
 from .paths import REGISTRY
 from .photos import Photos
@@ -213,7 +213,7 @@ class Store(FolderParts):
                 return found
         # A move not yet carried out: look in every village's file of the month.
         for path in self._month_paths(placed.month):
-            found = stored_visit(self._files.read(path).data, visit_id)
+            found = stored_visit(self._files.read(path).content, visit_id)
             if found is not None:
                 return found
         return None
@@ -302,7 +302,7 @@ class Store(FolderParts):
         # village of the household it belongs to.
         month, target, owner = where
 
-        def change(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
+        def change(content: Content) -> tuple[list[dict[str, Any]], tuple[Visit, bool]]:
             # The office may have moved the household to another village since the request
             # looked it up; under this file's lock that is settled (finish_moves takes it too).
             reg = self._fresh_registry()  # under this file's lock: current for both checks
@@ -311,7 +311,7 @@ class Store(FolderParts):
                 raise VillageChanged(household.village_key)
             if closed_in(reg, month):  # see set_month
                 raise MonthClosed(month)
-            existing = stored_visit(data, visit.id)
+            existing = stored_visit(content, visit.id)
             record = decide(existing)
             if record is None:
                 if existing is None:
@@ -319,7 +319,7 @@ class Store(FolderParts):
                 return [], (existing, False)
             if record.village != target:
                 record = dataclasses.replace(record, village=target)
-            return save_ops(data, visit.id, record, needs_for), (record, True)
+            return save_ops(content.data, existing, record, needs_for), (record, True)
 
         def records(result: tuple[Visit, bool]) -> Records:
             return [audit(result[0]).doc_view()] if audit is not None and result[1] else []
@@ -343,9 +343,8 @@ class Store(FolderParts):
         returns None, nothing is written."""
         path = self._visit_path(month, village)
 
-        def ops(data: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[Need | None, Any]]:
-            doc = next((d for d in data.get("needs", {}).values() if d.get("id") == need_id), None)
-            if doc is None:
+        def ops(content: Content) -> tuple[list[dict[str, Any]], tuple[Need | None, Any]]:
+            if (doc := content.find("needs", "id", need_id)) is None:
                 return [], (None, None)
             need = Need.from_doc(doc)
             entry = change(need)
