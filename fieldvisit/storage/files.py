@@ -310,9 +310,11 @@ class Files:
             # Each audit entry is encoded once: the journal line holds it, and its copy in
             # the audit log is the same bytes.
             lines = [dumps(record) for record in records]
-            journal, jsig = self._append_entry(path, current, entry_line(ops, lines))
+            # Worked out before the commit (kept only if it succeeds): a thread wakes from the
+            # sync with cold CPU caches, and answers sooner the less it has left to do.
             keys = current.keys.copy()
             data = apply_entry(current.data, {"ops": ops}, keys)
+            journal, jsig = self._append_entry(path, current, entry_line(ops, lines))
             entries = current.journal_entries + 1
             sig = (current.signature[0], jsig)
             self._remember(path, _Cached(sig, data, journal, entries, keys))
