@@ -176,3 +176,25 @@ def test_an_index_removed_by_hand_is_left_for_the_files_made_after_it(tmp_path: 
     other = VisitIndex(tmp_path)  # another process, started after the removal
     assert other.get(same_shard) == Placed("2026-11", "h2")
     assert index.path(same_shard).read_bytes().count(b"\n") == 1
+
+
+def test_answers_are_compact_json_in_their_documents_order(
+    client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    token = create_token(store, OWNER, actor="test")
+    payload = {**visit_payload(households["h1"]), "notes": "院子已打扫 <b>&'"}
+    answer = client.post(
+        "/api/v1/visits", json=payload, headers={"Authorization": f"Bearer {token}"}
+    )
+    raw = answer.get_data()
+    assert answer.status_code == 201 and answer.mimetype == "application/json"
+    body = json.loads(raw)
+    assert body["notes"] == payload["notes"] and body["household"] == households["h1"].id
+    assert list(body)[:2] == ["id", "household"]  # the document's order, not sorted
+    assert raw.isascii() and b": " not in raw and b", " not in raw  # compact, escaped
+    # Other uses of the app's JSON keep their arguments (an indented dump, the template filter).
+    app = client.application
+    assert app.json.dumps({"b": 1, "a": "村"}, indent=2) == '{\n  "b": 1,\n  "a": "\\u6751"\n}'
+    with app.test_request_context():
+        rendered = app.jinja_env.from_string("{{ v|tojson }}").render(v={"x": "<村>"})
+    assert rendered == '{"x": "\\u003c\\u6751\\u003e"}'
