@@ -215,6 +215,8 @@ def test_a_look_up_does_not_trust_an_index_that_names_another_document() -> None
     assert Content(data, Keys(by_key={("visits", "id"): {"a": "1"}})).find("visits", "id", "a")
     stale = Keys(by_key={("visits", "id"): {"b": "1"}})
     assert Content(data, stale).find("visits", "id", "b") == {"id": "b"}
+    gone = Keys(by_key={("visits", "id"): {"b": "9"}})
+    assert Content(data, gone).find("visits", "id", "b") == {"id": "b"}
     assert Content(data, Keys()).find("visits", "id", "b") == {"id": "b"}
     assert Content(data, Keys()).find("visits", "id", "c") is None
     assert Content({}, Keys()).find("visits", "id", "a") is None

@@ -143,9 +143,11 @@ class Content:
         docs: dict[str, Any] = self.data.get(table, {})
         index = self.keys.by_key.get((table, key))
         if index is not None:
-            doc = docs.get(index[value]) if value in index else None
-            if doc is None or doc.get(key) == value:
-                return doc
+            if value not in index:
+                return None
+            doc = docs.get(index[value])
+            if doc is not None and doc.get(key) == value:
+                return doc  # else an index out of step: the pass below answers
         return next((d for d in docs.values() if d.get(key) == value), None)
 
 
