@@ -58,6 +58,23 @@ def test_the_journal_is_folded_into_the_file(store, households, monkeypatch):
     assert sorted(v.id for v in fresh.visits(MONTH)) == [f"visit-{i:04d}-abcdef" for i in range(5)]
 
 
+def test_a_fold_keeps_what_the_cache_knew_of_the_file(store, households, monkeypatch):
+    # The folded file is the content the journal made: the next save looks its id up through
+    # the index kept, without a pass over the file to make it again.
+    monkeypatch.setattr(storage_files, "COMPACT_AFTER", 4)
+    save(store, households["h1"], 4)
+    base, _journal = paths(store)
+    entry = store._files.read(base)
+    assert entry.journal.ident is None  # folded just now
+    index = entry.keys.by_key[("visits", "id")]
+    assert index == {d["id"]: k for k, d in entry.data["visits"].items()}
+    # A transaction's fold writes new content: nothing known of the old is carried over.
+    with store._files.transaction(base) as db:
+        db.table("visits", cache_size=0).truncate()
+    assert store._files.read(base).keys.by_key == {}
+    assert Store(store.root).visits(MONTH) == []
+
+
 def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(store, households):
     save(store, households["h1"], 2)
     _base, journal = paths(store)

@@ -120,8 +120,7 @@ def version_of(path: Path, entry: _Cached) -> Hashable:
 
 
 class Files:
-    """Locks, atomic transactions, journals and a read cache over the JSON files of one data
-    folder."""
+    """Locks, atomic transactions, journals and a read cache over one data folder's files."""
 
     def __init__(
         self,
@@ -286,13 +285,12 @@ class Files:
     ) -> T:
         """Append one change to ``path``'s journal: one write and one fsync, the commit.
 
-        ``change(content)`` runs under the file's lock with the current content and returns the
-        operations to append and a result; with no operations and no audit entry nothing
-        is written. ``audit(result)`` gives
-        the change's audit entries (as documents): they are part of the same journal line,
-        so the change and its record are durable together or not at all, and are copied into
-        the audit log after the commit (``on_commit``; ``storage.recovery`` copies again
-        what a crash kept from reaching it).
+        ``change(content)`` runs under the file's lock with the current content and returns
+        the operations to append and a result; with no operations and no audit entry nothing
+        is written. ``audit(result)`` gives the change's audit entries (as documents): they
+        are part of the same journal line, so the change and its record are durable together
+        or not at all, and are copied into the audit log after the commit (``on_commit``;
+        ``storage.recovery`` copies again what a crash kept from reaching it).
 
         The operations are durable when this returns; every ``COMPACT_AFTER`` entries (or
         ``COMPACT_BYTES``) the journal is folded into the file. What fails after the commit
@@ -317,7 +315,7 @@ class Files:
             journal, jsig = self._append_entry(path, current, entry_line(ops, lines))
             entries = current.journal_entries + 1
             sig = (current.signature[0], jsig)
-            self._remember(path, _Cached(sig, data, journal, entries, keys))
+            entry = self._remember(path, _Cached(sig, data, journal, entries, keys))
             if records and self.on_commit is not None:
                 try:
                     self.on_commit(records, lines)
@@ -325,7 +323,7 @@ class Files:
                     _log.exception("could not copy audit entries after a commit to %s", path)
             if entries >= COMPACT_AFTER or journal.valid_bytes >= COMPACT_BYTES:
                 try:
-                    self._fold(path, data, journal.ident, entries)
+                    self._fold(path, entry)
                 except Exception:  # the journal still holds everything: fold next time
                     _log.exception("could not fold the journal of %s", path)
                     self._forget(path)
@@ -405,22 +403,23 @@ class Files:
 
         return self.journaled(path, diff, audit)
 
-    def _fold(self, path: Path, data: dict[str, Any], ident: str | None, applied: int) -> None:
-        """Write the journal's content into the file, then remove the journal. The file says
+    def _fold(self, path: Path, entry: _Cached) -> None:
+        """Write ``entry``'s content into the file, then remove its journal. The file says
         which journal it holds, so a crash between the two steps replays nothing twice. The
-        audit entries the journal holds are made durable in the audit log first."""
-        jpath = journal_path(path)
+        audit entries the journal holds are made durable in the audit log first. What the
+        entry's Keys know stays true of the file: the next save need not learn it again."""
+        jpath, ident = journal_path(path), entry.journal.ident
         if self.before_fold is not None and ident is not None:
             records = [r for e in read_journal(jpath).entries for r in e.get("audit", ())]
             if records:
                 self.before_fold(records)
-        folded = dict(data)
+        folded = dict(entry.data)
         if ident is not None:
-            folded[META] = {"1": {"journal": ident, "applied": applied}}
+            folded[META] = {"1": {"journal": ident, "applied": entry.journal_entries}}
         atomic_write_bytes(path, dumps(folded))
         JOURNALS.forget(jpath)
         unlink(jpath)
-        self._remember(path, _Cached((signature(path), None), folded, Journal(), 0))
+        self._remember(path, _Cached((signature(path), None), folded, Journal(), 0, entry.keys))
 
     @contextmanager
     def transaction(self, path: Path) -> Iterator[TinyDB]:
@@ -433,8 +432,9 @@ class Files:
             yield db
             # TinyDB types its storage as the base class; this one was made with _MemoryStorage.
             storage: _MemoryStorage = db.storage  # type: ignore[assignment]
-            if storage.dirty:
-                self._fold(path, storage.data, current.journal.ident, current.journal_entries)
+            if storage.dirty:  # new content: what was known of the old is not of it
+                current.data, current.keys = storage.data, Keys()
+                self._fold(path, current)
 
     @contextmanager
     def locked(self, path: Path) -> Iterator[None]:
