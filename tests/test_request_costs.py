@@ -191,10 +191,40 @@ def test_answers_are_compact_json_in_their_documents_order(
     body = json.loads(raw)
     assert body["notes"] == payload["notes"] and body["household"] == households["h1"].id
     assert list(body)[:2] == ["id", "household"]  # the document's order, not sorted
-    assert raw.isascii() and b": " not in raw and b", " not in raw  # compact, escaped
+    # Compact, and Chinese text as UTF-8, not \uXXXX escapes (decision 21).
+    assert "院子已打扫 <b>&'".encode() in raw and b": " not in raw and b", " not in raw
     # Other uses of the app's JSON keep their arguments (an indented dump, the template filter).
     app = client.application
     assert app.json.dumps({"b": 1, "a": "村"}, indent=2) == '{\n  "b": 1,\n  "a": "\\u6751"\n}'
     with app.test_request_context():
         rendered = app.jinja_env.from_string("{{ v|tojson }}").render(v={"x": "<村>"})
     assert rendered == '{"x": "\\u003c\\u6751\\u003e"}'
+
+
+def test_what_orjson_refuses_is_written_as_the_standard_library_writes_it(
+    tmp_path: Path,
+) -> None:
+    """Stored documents and answers are encoded by orjson; an integer past 64 bits or a key
+    that is not a string, which it refuses, still come out as they always did, and a date
+    is refused in a data file and written as Flask writes it in an answer."""
+    from datetime import date
+
+    from fieldvisit.storage.durable import dumps
+
+    odd = {"big": 2**70, 7: "村", "f": 1e16}
+    assert dumps(odd) == json.dumps(odd, ensure_ascii=False, separators=(",", ":")).encode()
+    plain = {"村": [1, 2.5, None, True], "n": '院子\n"已"扫'}
+    assert json.loads(dumps(plain)) == plain and b"\\u" not in dumps(plain)
+    with pytest.raises(TypeError):
+        dumps({"when": date(2026, 12, 4)})
+
+    from fieldvisit import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    with app.test_request_context():
+        answer = app.json.response({"day": date(2026, 12, 4), 3: 2**70, "村": "王庄"})
+    assert json.loads(answer.get_data()) == {
+        "day": "Fri, 04 Dec 2026 00:00:00 GMT",
+        "3": 2**70,
+        "村": "王庄",
+    }

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .durable import append_to, make_dirs, sync_file
+from .durable import append_to, dumps, make_dirs, sync_file
 from .journal import Signature, StorageError, signature
 from .locks import forget_lock, lock_for
 
@@ -79,15 +79,16 @@ def _ids(lines: bytes) -> set[str]:
     return out
 
 
-# The encoders of the index's lines (``json.dumps``'s defaults but for ``ensure_ascii``),
-# made once rather than by ``json.dumps`` at every save.
+# The encoders of an id as a JSON string, either form (``_find``), made once rather than by
+# ``json.dumps`` at every save.
 _UNICODE = json.JSONEncoder(ensure_ascii=False)
 _ASCII = json.JSONEncoder()
 
 
 def _line(visit_id: str, month: str, household: str) -> bytes:
-    doc = {"id": visit_id, "month": month, "household": household}
-    return _UNICODE.encode(doc).encode("utf-8") + b"\n"
+    # Compact, as every data file (lines of older versions have spaces after ``:`` and
+    # ``,``): ``_find`` looks for the id as a JSON string, whatever the separators.
+    return dumps({"id": visit_id, "month": month, "household": household}) + b"\n"
 
 
 def _json(text: str, ascii_only: bool) -> bytes:
