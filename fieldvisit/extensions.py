@@ -6,11 +6,13 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+
+from .context import this_request
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -44,7 +46,7 @@ def _of(hook: Callable[..., Any], extension: Limiter) -> bool:
 
 def _confined(hook: Callable[..., Any]) -> Callable[..., Any]:
     def confined(*args: Any) -> Any:
-        if request.blueprint == LIMITED_BLUEPRINT:
+        if this_request().blueprint == LIMITED_BLUEPRINT:
             return hook(*args)
         return args[0] if args else None  # an after_request hook's response, unchanged
 

@@ -1,9 +1,10 @@
-"""The Flask class of the app: Flask's, with three costs of every request taken away.
+"""The Flask class of the app: Flask's, with four costs of every request taken away.
 
 Each was measured on the API's save (``bench/bench_api_save.py``), where Flask's own work
 is a large part of the request: a Bearer request reads no cookie session, the check that a
-view or hook is a coroutine reads the function's flags without inspect's unwrapping, and
-JSON answers are not sorted by key and are encoded by orjson.
+view or hook is a coroutine reads the function's flags without inspect's unwrapping, JSON
+answers are not sorted by key and are encoded by orjson, and the request is given its body's
+size limit as it is made.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import json
 from collections.abc import Callable
 from inspect import CO_COROUTINE
 from types import FunctionType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Flask, Request, Response
+from flask.ctx import RequestContext
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from .access.login import bearer_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 
 class _CookieSessions(SecureCookieSessionInterface):
@@ -83,3 +88,12 @@ class FieldvisitFlask(Flask):
         if type(func) is FunctionType and not func.__code__.co_flags & CO_COROUTINE:
             return func
         return super().ensure_sync(func)
+
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        ctx = super().request_context(environ)
+        # The body's size limit, given to the request as it is made: Flask otherwise looks it
+        # up through the ``current_app`` proxy each time the body is read (twice for a JSON
+        # body), about a hundredth of the API's save (``context``). A view may still set its
+        # own limit on the request, as Flask allows.
+        ctx.request.max_content_length = self.config["MAX_CONTENT_LENGTH"]
+        return ctx

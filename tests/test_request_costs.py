@@ -228,3 +228,29 @@ def test_what_orjson_refuses_is_written_as_the_standard_library_writes_it(
         "3": 2**70,
         "村": "王庄",
     }
+
+
+def test_the_request_read_directly_is_the_one_the_proxy_names(client: FlaskClient) -> None:
+    from fieldvisit.context import this_app, this_g, this_request
+
+    app = client.application
+    with app.test_request_context("/api/v1/visits?month=2026-12", method="POST"):
+        assert this_request() is request._get_current_object()  # type: ignore[attr-defined]
+        assert this_request().args["month"] == "2026-12" and this_app() is app
+        this_g().user = "x"
+        from flask import g
+
+        assert g.user == "x"
+    with pytest.raises(RuntimeError):
+        this_request()  # outside a request, as the proxy
+
+
+def test_the_body_limit_given_to_each_request_is_the_configured_one(
+    client: FlaskClient, store: Store, households: dict[str, Household]
+) -> None:
+    token = create_token(store, OWNER, actor="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    client.application.config["MAX_CONTENT_LENGTH"] = 2000  # as read when a request is made
+    payload = {**visit_payload(households["h1"]), "notes": "扫" * 1000}
+    assert client.post("/api/v1/visits", json=payload, headers=headers).status_code == 413
+    assert store.visits(visit_payload(households["h1"])["date"][:7]) == []

@@ -10,9 +10,10 @@ import unicodedata
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import current_app, session
 
 from ..clock import now_iso
+from ..context import this_g, this_request
 from ..models import AuditEntry, LoginSession, User
 from ..storage import Store
 from ..storage.current import get_store
@@ -165,7 +166,7 @@ def bearer_request() -> bool:
     the photos its visits list (their ids are in the API's answers)."""
     # Asked four times a request (the session, the token-guessing guard before and after,
     # load_user): answered once, kept in the request's environ.
-    environ = request.environ
+    environ = this_request().environ
     known = environ.get(_BEARER)
     if known is None:
         known = environ[_BEARER] = _offers_bearer()
@@ -176,10 +177,11 @@ _BEARER = "fieldvisit.bearer"
 
 
 def _offers_bearer() -> bool:
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
+    req = this_request()
+    if not req.headers.get("Authorization", "").startswith("Bearer "):
         return False
-    return request.path.startswith(API_PREFIX) or (
-        request.method == "GET" and request.path.startswith(PHOTOS_PREFIX)
+    return req.path.startswith(API_PREFIX) or (
+        req.method == "GET" and req.path.startswith(PHOTOS_PREFIX)
     )
 
 
@@ -196,21 +198,21 @@ def _token_user(store: Store, header: str) -> User | None:
 def load_user() -> None:
     """Set ``g.user`` from a Bearer token (API and photos) or the session; check CSRF for
     browsers."""
-    store = get_store()
+    store, req, request_g = get_store(), this_request(), this_g()
     if bearer_request():
-        user = _token_user(store, request.headers.get("Authorization", ""))
-        g.user, g.token_auth = user, user is not None
+        user = _token_user(store, req.headers.get("Authorization", ""))
+        request_g.user, request_g.token_auth = user, user is not None
         return  # a Bearer caller is not a browser: no cookie, no CSRF
-    g.user, g.token_auth = None, False
+    request_g.user, request_g.token_auth = None, False
     phone = session.get("uid")
     if phone:
         user = _session_user(store, phone, session.get("sid"))
         if user is not None:
-            g.user = user
+            request_g.user = user
         else:
             session.clear()
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        if g.user is None and request.path.startswith(API_PREFIX):
+    if req.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request_g.user is None and req.path.startswith(API_PREFIX):
             return  # the view answers 401; there is no session to forge a request for
         from ..extensions import csrf
 

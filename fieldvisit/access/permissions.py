@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from flask import abort, g, redirect, request, url_for
 
+from ..context import this_g
 from ..models import Household, User, Visit
 from ..months import this_month
 from .login import API_PREFIX, bearer_request
@@ -164,9 +165,10 @@ def role_required(*roles: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if g.user is None:
+            user = this_g().user  # every view asks: see context
+            if user is None:
                 return _refuse_anonymous()
-            if roles and g.user.role not in roles:
+            if roles and user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
 

@@ -11,11 +11,12 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort
 from limits.storage import MemoryStorage
 from werkzeug.wrappers import Response
 
 from ..config import ConfigError
+from ..context import this_g, this_request
 from ..extensions import limiter
 from .login import bearer_request
 
@@ -137,7 +138,7 @@ def _token_failure_limit() -> Any:
 
 
 def _token_limit_key() -> str:
-    return f"bearer-failures/{request.remote_addr or 'unknown'}"
+    return f"bearer-failures/{this_request().remote_addr or 'unknown'}"
 
 
 def refuse_token_guessing() -> None:
@@ -153,7 +154,7 @@ def refuse_token_guessing() -> None:
 
 def count_token_failure(response: Response) -> Response:
     # The accepted token first: it is the API's every request, and answers alone.
-    if not g.get("token_auth", False) and bearer_request() and limiter.enabled:
+    if not this_g().get("token_auth", False) and bearer_request() and limiter.enabled:
         key = _token_limit_key()
         _FAILED.add(key)
         limiter.limiter.hit(_token_failure_limit(), key)

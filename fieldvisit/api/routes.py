@@ -25,6 +25,7 @@ from ..access.permissions import (
     supervision_required,
 )
 from ..closing.months import closed_month
+from ..context import this_g, this_request
 from ..figures import dashboard
 from ..figures.county import township_rows
 from ..figures.month import HelperRow, MissingHousehold, VillageRow
@@ -195,7 +196,7 @@ def json_object() -> dict[str, Any]:
     lets it through as a 500.
     """
     try:
-        payload = request.get_json(silent=True)
+        payload = this_request().get_json(silent=True)  # every write asks: see context
     except RecursionError:
         raise BodyError(_("JSON 嵌套层数过多")) from None
     if not isinstance(payload, dict):
@@ -245,7 +246,7 @@ def checklist() -> Response:
 def create_visit() -> tuple[Response, int]:
     payload = json_object()
     try:
-        visit, created = visits.record_visit(get_store(), payload, g.user)
+        visit, created = visits.record_visit(get_store(), payload, this_g().user)
     except VisitError as exc:
         return _error(exc.status, exc.message or _("走访记录无法保存"), exc.errors)
     return jsonify(visit_json(visit)), 201 if created else 200

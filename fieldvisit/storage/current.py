@@ -11,8 +11,9 @@ engine interface (``storage.engine.Engine``) and never which one it is.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask
 
+from ..context import this_app, this_g
 from . import pins
 from .engine import Engine
 
@@ -53,17 +54,17 @@ def init_app(app: Flask) -> Engine:
 
 def get_store() -> Engine:
     """The Store of the app handling the current request or command."""
-    store: Engine = current_app.extensions[STORE_KEY]
+    store: Engine = this_app().extensions[STORE_KEY]
     return store
 
 
 def pin_reads() -> None:
     """Before a request: its registry reads give the registry it first read (``pins``)."""
-    g.fieldvisit_pins = pins.begin()
+    this_g().fieldvisit_pins = pins.begin()
 
 
 def unpin_reads(_exc: BaseException | None = None) -> None:
     """When the request ends, whatever happened in it."""
-    token = g.pop("fieldvisit_pins", None)
+    token = this_g().pop("fieldvisit_pins", None)
     if token is not None:
         pins.end(token)

@@ -10,8 +10,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import Request, current_app, url_for
 from werkzeug.wrappers import Response
+
+from ..context import this_request
 
 COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/javascript"}
 MIN_COMPRESS = 500  # below this gzip's header costs more than it saves
@@ -38,21 +40,22 @@ def asset_globals() -> dict[str, Any]:
 
 def lighten(response: Response) -> Response:
     """Let versioned assets be cached for good, and gzip text for clients that accept it."""
-    if request.endpoint == "static" and request.args.get("v"):
+    req = this_request()  # every request passes here: see context
+    if req.endpoint == "static" and req.args.get("v"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return _gzip(response)
+    return _gzip(req, response)
 
 
-def _gzip(response: Response) -> Response:
+def _gzip(req: Request, response: Response) -> Response:
     if (
         response.status_code != 200
         or response.mimetype not in COMPRESSIBLE
         or "Content-Encoding" in response.headers
-        or "gzip" not in request.headers.get("Accept-Encoding", "").lower()
-        or request.method == "HEAD"
+        or "gzip" not in req.headers.get("Accept-Encoding", "").lower()
+        or req.method == "HEAD"
     ):
         return response
-    if response.is_streamed and request.endpoint != "static":
+    if response.is_streamed and req.endpoint != "static":
         return response  # a long download: leave it streaming
     response.direct_passthrough = False
     source = response.response

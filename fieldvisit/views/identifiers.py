@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, render_template, request
+from flask import jsonify, render_template
 from flask_babel import gettext as _
 
+from ..context import this_request
 from ..figures.month import month_shape_message
 from ..storage.paths import has_control
 
@@ -34,9 +35,10 @@ def _whole_string_message(name: str) -> str:
 def refuse_control_characters() -> tuple[Any, int] | None:
     """400 for a control character in a path parameter or a month/from/to value; None
     lets the request through."""
-    bad = [name for name, value in (request.view_args or {}).items() if _holds_control(value)]
-    if request.environ.get("QUERY_STRING"):  # most requests have none: nothing to parse
-        args = request.args
+    req = this_request()  # every request passes here: see context
+    bad = [name for name, value in (req.view_args or {}).items() if _holds_control(value)]
+    if req.environ.get("QUERY_STRING"):  # most requests have none: nothing to parse
+        args = req.args
         bad += [
             name
             for name in WHOLE_STRING_ARGS
@@ -45,7 +47,7 @@ def refuse_control_characters() -> tuple[Any, int] | None:
     if not bad:
         return None
     message = _whole_string_message(bad[0])
-    if request.path.startswith("/api/"):
+    if req.path.startswith("/api/"):
         return jsonify(error=message, errors={bad[0]: message}), 400
     return render_template("error.html", code=400, message=message), 400
 

@@ -10,13 +10,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, render_template
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import vocab
 from ..access.permissions import login_required
+from ..context import this_request
 from ..storage.current import get_store
 from ..visits.fields import checklist
 from .assets import asset_url
@@ -100,7 +101,7 @@ def mark_cacheable(response: Response) -> Response:
     # from the phone's cache days later it would show the message again. request_ctx.flashes
     # holds the messages this request's page rendered (None when it read none).
     if (
-        request.endpoint in CACHEABLE_ENDPOINTS  # first: no API answer is one
+        this_request().endpoint in CACHEABLE_ENDPOINTS  # first: no API answer is one
         and g.get("user") is not None
         and not request_ctx.flashes
     ):
