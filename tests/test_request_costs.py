@@ -5,6 +5,7 @@ visit-id index finds ids by searching its shards' bytes (whole ids only)."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,12 @@ def test_what_orjson_refuses_is_written_as_the_standard_library_writes_it(
         "3": 2**70,
         "村": "王庄",
     }
+    # Bodies are parsed by orjson, and what it refuses by the standard library, as before.
+    assert app.json.loads(b'{"v":"\xe6\x9d\x91","n":[1,2.5]}') == {"v": "村", "n": [1, 2.5]}
+    assert app.json.loads('{"notes":"\\ud800"}') == {"notes": "\ud800"}
+    assert math.isnan(app.json.loads('{"lat": NaN}')["lat"])
+    with pytest.raises(RecursionError):
+        app.json.loads("[" * 100_000 + "]" * 100_000)
 
 
 def test_the_request_read_directly_is_the_one_the_proxy_names(client: FlaskClient) -> None:
