@@ -69,11 +69,14 @@ class _JSON(DefaultJSONProvider):
         # library for what orjson refuses, so that such a body is answered as it always was
         # (``NaN``, a lone surrogate's escape, which validation then refuses by field;
         # nesting past orjson's depth, which the API calls too deep). One difference is
-        # left: an integer past 64 bits comes out a float, and no field sent takes one.
+        # left: an integer past 64 bits comes out a float, and no field sent takes one. A
+        # caller's own arguments (an ``object_hook``) are the standard library's to honour.
+        if kwargs:
+            return super().loads(s, **kwargs)
         try:
             return orjson.loads(s)
         except orjson.JSONDecodeError:
-            return super().loads(s, **kwargs)
+            return super().loads(s)
 
 
 _COMPACT_ARGS = {"separators": (",", ":")}

@@ -233,6 +233,7 @@ def test_what_orjson_refuses_is_written_as_the_standard_library_writes_it(
     assert app.json.loads(b'{"v":"\xe6\x9d\x91","n":[1,2.5]}') == {"v": "村", "n": [1, 2.5]}
     assert app.json.loads('{"notes":"\\ud800"}') == {"notes": "\ud800"}
     assert math.isnan(app.json.loads('{"lat": NaN}')["lat"])
+    assert app.json.loads('{"a": 1}', object_hook=lambda d: sorted(d)) == ["a"]  # as asked
     with pytest.raises(RecursionError):
         app.json.loads("[" * 100_000 + "]" * 100_000)
 
